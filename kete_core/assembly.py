@@ -1,0 +1,182 @@
+"""Building the application a configuration describes: load the named plugins, validate each
+component's settings, compile matchers and templates, and report every error at once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BeforeValidator
+
+from kete_core.config import KeteConfig
+from kete_core.contracts import ComponentConfig, Matcher, Renderer, Serializer, SinkContext, Source
+from kete_core.discovery import load
+from kete_core.errors import ConfigError, ConfigErrors, KeteError
+from kete_core.hooks import Hooks
+from kete_core.policy import RetrySettings
+from kete_core.routing import MatcherGroup, Route, compile_matcher
+from kete_core.validation import validate_settings
+
+Built = TypeVar("Built")
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Mode = Annotated[Literal["any", "all"], BeforeValidator(_lower)]
+
+
+class RouteSettings(ComponentConfig):
+    """A route's own settings, beside its matchers, serializer and destination."""
+
+    enabled: bool = True
+    realm_match_mode: Mode = "any"
+    event_match_mode: Mode = "any"
+
+
+@dataclass
+class Application:
+    """Everything ``kete run`` needs, built and checked.
+
+    :ivar config: the configuration it was built from.
+    :ivar hooks: the hook plugins.
+    :ivar renderer: the run's template renderer.
+    :ivar routes: the enabled routes, in configuration order.
+    :ivar sources: the sources, in configuration order.
+    """
+
+    config: KeteConfig
+    hooks: Hooks
+    renderer: Renderer
+    routes: list[Route]
+    sources: list[Source]
+
+
+class _Collector:
+    """Gathers errors so that one pass reports all of them."""
+
+    def __init__(self) -> None:
+        self.errors: list[KeteError] = []
+
+    def attempt(self, build: Callable[[], Built]) -> Built | None:
+        try:
+            return build()
+        except ConfigErrors as exc:
+            self.errors.extend(exc.errors)
+        except KeteError as exc:
+            self.errors.append(exc)
+        return None
+
+
+def _split_kind(raw: dict[str, Any], default: str | None = None) -> tuple[str, dict[str, Any]]:
+    settings = dict(raw)
+    kind = str(settings.pop("kind", default) or "").strip()
+    return kind, settings
+
+
+class _Builder:
+    def __init__(self, config: KeteConfig, hooks: Hooks) -> None:
+        self.config = config
+        self.hooks = hooks
+        self.collector = _Collector()
+        self.matcher_classes: dict[str, type[Matcher]] = {}
+        self.serializers: dict[str, Serializer] = {}
+
+    def renderer(self) -> Renderer:
+        settings = self.config.settings
+        cls, info = load("renderer", settings.renderer, path="kete.renderer")
+        config = validate_settings(cls.Config, settings.renderer_settings, "kete.renderer-settings", info)
+        try:
+            renderer: Renderer = cls(config, self.hooks.template_variables())
+        except ValueError as exc:
+            raise ConfigError(str(exc), path="kete.renderer", plugin=info) from exc
+        return renderer
+
+    def matcher_class(self, kind: str, path: str) -> type[Matcher]:
+        if kind not in self.matcher_classes:
+            self.matcher_classes[kind] = load("matcher", kind, path=path)[0]
+        return self.matcher_classes[kind]
+
+    def group(self, raw: dict[str, Any], key: str, mode: str, path: str) -> MatcherGroup | None:
+        matchers = []
+        for matcher_id, text in raw.get(key, {}).items():
+            where = f"{path}.{key}.{matcher_id}"
+            built = self.collector.attempt(
+                lambda text=text, where=where: compile_matcher(
+                    text, lambda kind: self.matcher_class(kind, where), path=where
+                )
+            )
+            if built is not None:
+                matchers.append(built)
+        return MatcherGroup(matchers, require_all=mode == "all")
+
+    def serializer(self, raw: dict[str, Any], path: str) -> tuple[str, Serializer]:
+        kind, settings = _split_kind(raw, "json")
+        key = json.dumps([kind, settings], sort_keys=True, default=str)
+        if key not in self.serializers:
+            cls, info = load("serializer", kind, path=f"{path}.kind")
+            self.serializers[key] = cls(validate_settings(cls.Config, settings, path, info))
+        return kind, self.serializers[key]
+
+    def route(self, name: str, raw: dict[str, Any], renderer: Renderer) -> Route | None:
+        path = f"routes.{name}"
+        options = {key: raw[key] for key in ("enabled", "realm-match-mode", "event-match-mode") if key in raw}
+        settings = self.collector.attempt(lambda: validate_settings(RouteSettings, options, path))
+        if settings is None or not settings.enabled:
+            return None
+        realms = self.group(raw, "realm-matchers", settings.realm_match_mode, path)
+        events = self.group(raw, "event-matchers", settings.event_match_mode, path)
+        retry = self.collector.attempt(lambda: validate_settings(RetrySettings, raw.get("retry", {}), f"{path}.retry"))
+        serializer = self.collector.attempt(lambda: self.serializer(raw.get("serializer", {}), f"{path}.serializer"))
+        if serializer is None:
+            return None
+        sink = self.collector.attempt(
+            lambda: self.sink(raw["destination"], f"{path}.destination", name, renderer, serializer[1])
+        )
+        if realms is None or events is None or retry is None or sink is None:
+            return None
+        return Route(name, realms, events, serializer[0], serializer[1], sink, retry)
+
+    def sink(self, raw: dict[str, Any], path: str, route: str, renderer: Renderer, serializer: Serializer) -> Any:
+        kind, settings = _split_kind(raw)
+        cls, info = load("sink", kind, path=f"{path}.kind")
+        config = validate_settings(cls.Config, settings, path, info)
+        return cls(config, SinkContext(route=route, path=path, renderer=renderer, serializer=serializer))
+
+    def source(self, name: str, raw: dict[str, Any]) -> Source:
+        path = f"sources.{name}"
+        kind, settings = _split_kind(raw)
+        cls, info = load("source", kind, path=f"{path}.kind")
+        config = validate_settings(cls.Config, settings, path, info)
+        source: Source = cls(name, config)
+        return source
+
+
+def assemble(config: KeteConfig, hooks: Hooks) -> Application:
+    """Build the :class:`Application` for *config*.
+
+    :raises ConfigErrors: with every error found: unknown or broken plugins, invalid settings,
+        invalid matcher patterns, unknown template variables.
+    """
+    builder = _Builder(config, hooks)
+    collector = builder.collector
+    collector.attempt(lambda: hooks.configure(config))
+    renderer = collector.attempt(builder.renderer)
+    routes: list[Route] = []
+    if renderer is not None:
+        for name, raw in config.routes.items():
+            route = builder.route(name, raw, renderer)
+            if route is not None:
+                routes.append(route)
+    sources = [
+        source
+        for name, raw in config.sources.items()
+        if (source := collector.attempt(lambda name=name, raw=raw: builder.source(name, raw))) is not None
+    ]
+    if collector.errors:
+        raise ConfigErrors(collector.errors)
+    assert renderer is not None
+    return Application(config=config, hooks=hooks, renderer=renderer, routes=routes, sources=sources)

@@ -1,0 +1,161 @@
+"""The ``kete`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import NoReturn
+
+import click
+import orjson
+
+from kete_core.assembly import Application, assemble
+from kete_core.config import load_config
+from kete_core.discovery import GROUPS, check, installed, load
+from kete_core.errors import KeteError, PluginError
+from kete_core.hooks import Hooks, plugin_manager
+from kete_core.pipeline import Pipeline, RunStats
+from kete_core.routing import MatcherGroup, compile_matcher
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+log = logging.getLogger("kete")
+
+
+def _fail(error: KeteError, status: int = EXIT_CONFIG) -> NoReturn:
+    for line in str(error).splitlines():
+        click.echo(f"kete: error: {line}" if not line.startswith(" ") else f"kete:   {line.strip()}", err=True)
+    sys.exit(status)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True
+    )
+
+
+def _build(config_path: str) -> Application:
+    try:
+        config = load_config(config_path)
+        _setup_logging(config.settings.log_level)
+        hooks = Hooks(plugin_manager(disabled=config.settings.disable_plugins))
+        return assemble(config, hooks)
+    except KeteError as exc:
+        _fail(exc)
+
+
+def _summary(stats: RunStats) -> str:
+    parts = [f"{stats.received} events received, {stats.rejected} rejected"]
+    parts += [
+        f"route {name}: {route.matched} matched, {route.delivered} delivered, {route.failed} failed"
+        for name, route in stats.routes.items()
+    ]
+    return "; ".join(parts)
+
+
+@click.group()
+@click.version_option(package_name="kete-core", prog_name="kete")
+def cli() -> None:
+    """Route Keycloak events to Kafka, HTTP, files and more."""
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+def run(config: str) -> None:
+    """Run the routes of CONFIG (.toml or .properties) until the sources end or a signal stops them.
+
+    Exits 0 once everything read was delivered, 1 when some events could not be delivered or a
+    source failed, 2 when the configuration is wrong.
+    """
+    app = _build(config)
+    if not app.config.settings.enabled:
+        log.info("kete is disabled (kete.enabled = false): nothing to do")
+        return
+    stats = asyncio.run(Pipeline(app).run())
+    log.info("done: %s", _summary(stats))
+    if stats.failed or stats.source_errors:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command(name="check")
+@click.argument("config", type=click.Path(dir_okay=False))
+def check_command(config: str) -> None:
+    """Check CONFIG without running it: every error at once, exit status 2 if there are any."""
+    app = _build(config)
+    disabled = len(app.config.routes) - len(app.routes)
+    click.echo(
+        f"{config}: OK: {len(app.routes)} route(s)"
+        + (f" ({disabled} disabled)" if disabled else "")
+        + f", {len(app.sources)} source(s)"
+    )
+
+
+@cli.command()
+@click.option("--check", "import_them", is_flag=True, help="Also import each plugin and report failures.")
+def plugins(import_them: bool) -> None:
+    """List installed component types and hook plugins (without importing them)."""
+    rows = [("KIND", "NAME", "DISTRIBUTION", "VERSION", "ENTRY POINT", *(("STATUS",) if import_them else ()))]
+    broken = 0
+    for kind in GROUPS:
+        for item in installed(kind):
+            info = item.info
+            row = (kind, item.name, info.distribution or "?", info.version or "?", info.value)
+            if import_them:
+                error = check(item) if kind != "hooks" else None
+                broken += error is not None
+                row = (*row, "ok" if error is None else f"BROKEN: {type(error).__name__}: {error}")
+            rows.append(row)
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    if broken:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON schema of a configuration, with every installed component's settings."""
+    from kete_core.schema import full_schema
+
+    document, problems = full_schema()
+    for problem in problems:
+        click.echo(f"kete: warning: {problem}", err=True)
+    click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+
+
+@cli.command()
+@click.argument("matcher")
+@click.argument("values", nargs=-1, required=True)
+def match(matcher: str, values: tuple[str, ...]) -> None:
+    """Try MATCHER ('glob:LOGIN*', 'list:not:LOGOUT', ...) on VALUES.
+
+    Exits 0 when at least one value matches, 1 when none does, 2 when the matcher is invalid.
+    """
+    try:
+        group = MatcherGroup([compile_matcher(matcher, lambda kind: load("matcher", kind)[0], path="matcher")])
+    except KeteError as exc:
+        _fail(exc)
+    width = max(len(value) for value in values)
+    matched = 0
+    for value in values:
+        accepted = group.accepts(value)
+        matched += accepted
+        click.echo(f"{value.ljust(width)}  {'match' if accepted else 'no match'}")
+    if not matched:
+        sys.exit(EXIT_FAILED)
+
+
+def main() -> None:
+    """Entry point of the ``kete`` console script."""
+    try:
+        Hooks(plugin_manager()).add_commands(cli)
+    except PluginError as exc:
+        for line in str(exc).splitlines():
+            click.echo(f"kete: warning: {line}", err=True)
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""Loading the KETE configuration tree from TOML, ``.properties`` and the environment.
+
+The tree is the original KETE's: ``[kete]`` global settings, ``[sources.<name>]`` and
+``[routes.<name>]`` with ``realm-matchers.<id>``, ``event-matchers.<id>``, match modes,
+``serializer.*``, ``destination.*`` and ``retry.*``. All three forms produce the same nested
+tree; see ``docs/configuration.md`` for the precedence of environment variables.
+"""
+
+from kete_core.config.document import KeteConfig, KeteSettings, load_config
+
+__all__ = ["KeteConfig", "KeteSettings", "load_config"]

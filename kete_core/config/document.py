@@ -1,0 +1,119 @@
+"""Reading a configuration file, applying the environment and checking the envelope."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, ValidationError
+
+from kete_core.config.envelope import check_envelope
+from kete_core.config.environment import apply_environment, tree_keys
+from kete_core.config.properties import parse_properties
+from kete_core.config.tree import Tree, canonical, from_dotted
+from kete_core.contracts import ComponentConfig
+from kete_core.errors import ConfigError, ConfigErrors, KeteError
+from kete_core.validation import settings_errors
+
+
+def _comma_list(value: Any) -> Any:
+    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class KeteSettings(ComponentConfig):
+    """``[kete]``: settings of the whole run."""
+
+    enabled: bool = True
+    """Master switch, as in KETE: when false, ``kete run`` routes nothing and exits."""
+    renderer: str = "kete"
+    """The template renderer (``kete.renderers`` entry point)."""
+    renderer_settings: dict[str, Any] = {}
+    """Settings passed to the renderer's ``Config`` model."""
+    disable_plugins: Annotated[list[str], BeforeValidator(_comma_list)] = []
+    """``kete.hooks`` plugins (by distribution name) not to load."""
+    log_level: Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(_lower)] = "info"
+    queue_size: int = Field(default=16, gt=0)
+    """Batches that may wait for each route before sources are slowed down."""
+    support_the_project_message: bool = True
+    """Accepted from KETE configurations; kete prints no banner."""
+
+
+@dataclass(frozen=True)
+class KeteConfig:
+    """A configuration whose envelope is valid; component settings are checked at assembly.
+
+    :ivar origin: the file it was read from.
+    :ivar settings: ``[kete]``.
+    :ivar sources: ``[sources.<name>]`` tables, raw.
+    :ivar routes: ``[routes.<name>]`` tables, raw.
+    """
+
+    origin: str
+    settings: KeteSettings
+    sources: dict[str, dict[str, Any]]
+    routes: dict[str, dict[str, Any]]
+
+
+def read_tree(path: Path) -> Tree:
+    """The configuration tree of a ``.toml`` or ``.properties`` file, before the environment."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("cannot read the configuration file", path=str(path), cause=exc) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("the configuration file is not UTF-8", path=str(path), cause=exc) from exc
+    if path.suffix == ".toml":
+        try:
+            return canonical(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"not valid TOML: {exc}", path=str(path)) from exc
+    if path.suffix == ".properties":
+        pairs = []
+        for number, key, value in parse_properties(text):
+            keys = tree_keys(key)
+            if keys is None:
+                raise ConfigError(
+                    f"unknown property '{key}'",
+                    path=f"{path}:{number}",
+                    hint="kete's properties start with 'kete.' (kete.routes.<route>..., kete.enabled)",
+                )
+            pairs.append((".".join(keys), value, f"{path}:{number}"))
+        return from_dotted(pairs)
+    raise ConfigError(
+        f"unknown configuration format '{path.suffix}'",
+        path=str(path),
+        hint="use a .toml or .properties file",
+    )
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> KeteConfig:
+    """Read *path*, apply environment overrides and check the envelope.
+
+    :raises ConfigErrors: with every error found, each naming its config path.
+    """
+    path = Path(path)
+    try:
+        tree = apply_environment(read_tree(path), environ)
+    except KeteError as exc:
+        raise ConfigErrors([exc]) from exc
+    errors: list[KeteError] = list(check_envelope(tree))
+    settings = KeteSettings()
+    try:
+        settings = KeteSettings.model_validate(tree.get("kete", {}))
+    except ValidationError as exc:
+        errors.extend(settings_errors(exc, "kete", KeteSettings))
+    if errors:
+        raise ConfigErrors(errors)
+    return KeteConfig(
+        origin=str(path),
+        settings=settings,
+        sources=tree.get("sources", {}),
+        routes=tree.get("routes", {}),
+    )

@@ -1,0 +1,107 @@
+"""Environment variables that override the configuration file, read with pydantic-settings.
+
+Two spellings, both case-insensitive in their ``KETE_`` form:
+
+- the literal names KETE's documentation uses, ``kete.routes.logins.destination.kind=file``
+  (set them with ``env 'kete.routes...=...' kete run ...``, Docker or systemd);
+- ``KETE_ROUTES__LOGINS__DESTINATION__KIND=file``: ``__`` separates levels, ``_`` inside a
+  level stands for ``-`` (``KETE_ROUTES__LOGINS__EVENT_MATCHERS__LOGIN``), and names match
+  existing routes, sources and settings regardless of case and of ``-`` versus ``_``.
+  ``KETE_LOG_LEVEL=debug`` sets ``[kete] log-level``.
+
+The literal form wins over the ``KETE_`` form; both win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from kete_core.config.tree import Tree, from_dotted, merge
+
+TOP_LEVEL = ("routes", "sources")
+
+
+def tree_keys(key: str) -> list[str] | None:
+    """Where a KETE property name goes in the tree: ``kete.routes.x.y`` → ``routes.x.y``,
+    ``kete.enabled`` → ``kete.enabled``; None for names that are not kete's."""
+    if not key.startswith("kete.") or len(key) <= len("kete."):
+        return None
+    rest = key[len("kete.") :].split(".")
+    return rest if rest[0] in TOP_LEVEL else ["kete", *rest]
+
+
+class _LiteralNames(PydanticBaseSettingsSource):
+    """``kete.routes...`` variables, exactly as KETE spells them."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        pairs = []
+        for name, value in sorted(self.environ.items()):
+            keys = tree_keys(name)
+            if keys is not None:
+                pairs.append((".".join(keys), value.strip(), f"environment variable {name}"))
+        return from_dotted(pairs)
+
+
+class _PrefixedNames(PydanticBaseSettingsSource):
+    """``KETE_ROUTES__X__...`` variables."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        pairs = []
+        for name, value in sorted(self.environ.items()):
+            if not name.upper().startswith("KETE_") or len(name) <= len("KETE_"):
+                continue
+            levels = [level.lower().replace("_", "-") for level in name[len("KETE_") :].split("__")]
+            keys = levels if levels[0] in TOP_LEVEL else ["kete", *levels]
+            pairs.append((".".join(keys), value.strip(), f"environment variable {name}"))
+        return from_dotted(pairs)
+
+
+class EnvironmentOverrides(BaseSettings):
+    """The configuration trees that environment variables set, merged by precedence."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kete: dict[str, Any] = {}
+    routes: dict[str, Any] = {}
+    sources: dict[str, Any] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environ: Mapping[str, str] = init_settings.init_kwargs.get("environ_", os.environ)  # type: ignore[attr-defined]
+        return _LiteralNames(settings_cls, environ), _PrefixedNames(settings_cls, environ)
+
+
+def apply_environment(tree: Tree, environ: Mapping[str, str] | None = None) -> Tree:
+    """Merge the environment's overrides into *tree* (in place) and return it."""
+    overrides = EnvironmentOverrides(environ_=environ if environ is not None else os.environ)  # type: ignore[call-arg]
+    for section in ("kete", *TOP_LEVEL):
+        value = getattr(overrides, section)
+        if value:
+            merge(tree.setdefault(section, {}), value, loose_keys=True)
+    return tree

@@ -1,0 +1,291 @@
+"""What a component must be: the contracts of sources, matchers, renderers, serializers and sinks.
+
+A component type is a class that a distribution declares under one of the entry-point groups
+``kete.sources``, ``kete.matchers``, ``kete.renderers``, ``kete.serializers`` or ``kete.sinks``;
+the entry-point name is the ``kind`` users write in the configuration. kete imports a class only
+when the configuration names its kind, validates the component's settings with the class's
+nested ``Config`` model, and then calls the methods below. Built-in components (the ``file``
+source, the ``stdout`` sink, the ``json`` serializer and the ``kete`` renderer) are declared the
+same way by ``kete-core`` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from kete_core.errors import ConfigError
+from kete_core.event import Event
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class ComponentConfig(BaseModel):
+    """Base of every component's settings model.
+
+    Settings are written in kebab case (``max-bytes``) and map to snake-case fields
+    (``max_bytes``). Unknown settings are errors, so a typo never goes unnoticed; a component
+    that passes settings through to a client library (Kafka's producer) opts out with
+    ``model_config = ConfigDict(extra="allow")``. Values from ``.properties`` files and
+    environment variables arrive as strings and are converted by pydantic.
+    """
+
+    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True, frozen=True)
+
+
+# --------------------------------------------------------------------------- matchers
+
+
+class Matcher(ABC):
+    """Decides whether one value matches one pattern.
+
+    Realm matchers are given realm names, event matchers event types (``LOGIN``, ``USER_CREATE``).
+    kete parses ``<kind>:<pattern>`` and ``<kind>:not:<pattern>`` itself, handles ``not:``, blank
+    values and caching; a matcher only compiles its pattern and answers :meth:`matches`.
+
+    Contract:
+
+    - ``__init__`` compiles the pattern once and raises ``ValueError`` with a readable reason when
+      it is invalid; kete reports that as a configuration error, never at the first event.
+    - matching is case-insensitive, as in the original KETE.
+    - :meth:`matches` is pure: the same value always gives the same answer, so kete may cache it.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    @abstractmethod
+    def matches(self, value: str) -> bool:
+        """Return True when *value* (never blank) matches this matcher's pattern."""
+
+
+# --------------------------------------------------------------------------- renderers
+
+
+class Template(Protocol):
+    """A compiled template, ready to render a destination setting for one event."""
+
+    source: str
+    """The template text as configured."""
+
+    variables: frozenset[str]
+    """The names of the variables the template uses."""
+
+    def render(self, event: Event) -> str:
+        """Return the setting's value for *event*. Must not raise for a well-formed event."""
+        ...
+
+
+VariableGetter = Callable[[Event], "str | None"]
+"""Gives a template variable's base value for an event, or None when the event has none."""
+
+
+class Renderer(ABC):
+    """Compiles destination settings that name things (paths, topics, URLs, keys, headers).
+
+    One renderer serves a whole run (``[kete] renderer``, default ``kete``, the original's
+    ``${realmLowerCase}`` syntax). A renderer must never execute code found in a template.
+
+    :param config: the renderer's validated settings (``[kete.renderer-settings]``).
+    :param variables: base variables (``realm``, ``eventType``, …) and those plugins add through
+        :func:`~kete_core.hookspecs.kete_template_variables`.
+    """
+
+    Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+
+    def __init__(self, config: ComponentConfig, variables: Mapping[str, VariableGetter]) -> None:
+        self.config = config
+        self.variables = variables
+
+    @abstractmethod
+    def compile(self, text: str) -> Template:
+        """Compile *text* once, at load. Raise ``ValueError`` naming any unknown variable."""
+
+
+# --------------------------------------------------------------------------- serializers
+
+
+class Serializer(ABC):
+    """Turns an event into the bytes a sink sends.
+
+    kete serializes each event once per distinct serializer (same kind and settings), however many
+    routes use it. Binary formats are welcome: payloads are ``bytes``.
+
+    :cvar content_type: the MIME type sinks announce (``contenttype`` header, ``Content-Type``).
+    :cvar binary: True when payloads may hold arbitrary bytes (sinks that need text can refuse).
+    """
+
+    Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+    content_type: ClassVar[str] = "application/octet-stream"
+    binary: ClassVar[bool] = True
+
+    def __init__(self, config: ComponentConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def serialize(self, event: Event) -> bytes:
+        """Return the payload for *event*; raise ``ValueError`` when this event cannot be written."""
+
+
+# --------------------------------------------------------------------------- sinks
+
+
+class Message:
+    """One event on its way to one route's sink.
+
+    :ivar event: the routed event.
+    :ivar payload: the serialized event.
+    :ivar content_type: the serializer's content type.
+    """
+
+    __slots__ = ("content_type", "event", "payload")
+
+    def __init__(self, event: Event, payload: bytes, content_type: str) -> None:
+        self.event = event
+        self.payload = payload
+        self.content_type = content_type
+
+
+@dataclass(frozen=True)
+class SinkContext:
+    """What a sink gets from kete besides its settings.
+
+    :ivar route: the route this sink instance delivers for (one sink instance per route).
+    :ivar path: the config path of the sink's settings, e.g. ``routes.logins.destination``.
+    :ivar renderer: the run's renderer; use :meth:`template` rather than calling it directly.
+    :ivar serializer: the route's serializer, so a sink can refuse formats it cannot carry.
+    """
+
+    route: str
+    path: str
+    renderer: Renderer
+    serializer: Serializer
+
+    def template(self, setting: str, text: str) -> Template:
+        """Compile the templated setting *setting* (e.g. ``"topic"``); errors name its config path."""
+        try:
+            return self.renderer.compile(text)
+        except ValueError as exc:
+            raise ConfigError(str(exc), path=f"{self.path}.{setting}") from exc
+
+
+DeliveryResults = Sequence[BaseException | None] | None
+"""What :meth:`Sink.send` returns: None when every message was delivered, else one entry per
+message, None for delivered ones and the exception for the others."""
+
+
+class Sink(ABC):
+    """Delivers a route's messages to a destination (``destination.kind``).
+
+    Each route gets its own sink instance. kete calls :meth:`start` once before the first batch,
+    :meth:`send` for each batch (never concurrently for one instance, so order within a route is
+    kept) and :meth:`close` once at the end, after the last batch.
+
+    Contract:
+
+    - :meth:`send` returns only when each message is acknowledged by the destination (written,
+      flushed as configured, acked by the broker) or has failed. Raising means the whole batch
+      failed and may be retried; per-message outcomes are returned as :data:`DeliveryResults`.
+    - A failure that retrying cannot fix is a :class:`~kete_core.errors.PermanentError`.
+    - :meth:`close` flushes whatever was accepted.
+    """
+
+    Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+
+    def __init__(self, config: ComponentConfig, context: SinkContext) -> None:
+        self.config = config
+        self.context = context
+
+    async def start(self) -> None:  # noqa: B027  (optional hook with a do-nothing default)
+        """Connect or open what the sink needs; raising makes kete retry before the next batch."""
+
+    @abstractmethod
+    async def send(self, messages: Sequence[Message]) -> DeliveryResults:
+        """Deliver *messages* in order; see the class contract for the return value."""
+
+    async def close(self) -> None:  # noqa: B027
+        """Flush and release resources."""
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An input record a source could not turn into an event.
+
+    :ivar source: the source's name.
+    :ivar where: the position in the input, e.g. ``events.jsonl:17``.
+    :ivar reason: why it was rejected.
+    :ivar raw: the start of the record, for the operator.
+    """
+
+    source: str
+    where: str
+    reason: str
+    raw: bytes = b""
+
+
+@dataclass
+class Receipt:
+    """Handed back for each submitted batch; :attr:`done` resolves once every route that matched
+    any of its events has delivered them (or given up on them after its retries)."""
+
+    done: asyncio.Future[None]
+    pending: int = field(default=0)
+
+    def hold(self) -> None:
+        """Count one more route batch that must finish (kete's use)."""
+        self.pending += 1
+
+    def release(self) -> None:
+        """One route batch finished (kete's use)."""
+        self.pending -= 1
+        if self.pending == 0 and not self.done.done():
+            self.done.set_result(None)
+
+
+class Intake(Protocol):
+    """Where a source hands its events to kete."""
+
+    stopping: asyncio.Event
+    """Set when kete is asked to stop; a source returns soon after."""
+
+    async def submit(self, events: Sequence[Event]) -> Receipt:
+        """Route *events*; returns once they are queued for every matching route (this is where
+        back-pressure slows a source down). Await ``receipt.done`` to learn they were delivered."""
+        ...
+
+    def reject(self, rejection: Rejection) -> None:
+        """Report a record that is not an event; it is logged and counted, the run goes on."""
+        ...
+
+
+class Source(ABC):
+    """Reads events from somewhere (``[sources.<name>] kind = ...``) and submits them to kete.
+
+    :meth:`run` reads until its input ends (a replay) and returns, or until ``intake.stopping`` is
+    set. Batches keep the per-event cost low; a source should submit what it has rather than wait
+    long for a full batch. A source that checkpoints its position does so only after a batch's
+    ``receipt.done``, so nothing accepted is lost.
+    """
+
+    Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+
+    def __init__(self, name: str, config: ComponentConfig) -> None:
+        self.name = name
+        self.config = config
+
+    @abstractmethod
+    async def run(self, intake: Intake) -> None:
+        """Read and submit events until the input ends or ``intake.stopping`` is set."""
+
+    async def close(self) -> None:  # noqa: B027
+        """Release resources; called once after :meth:`run` returned."""

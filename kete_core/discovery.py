@@ -1,0 +1,152 @@
+"""Finding component types through entry points.
+
+Listing reads installed distributions' metadata and imports nothing; loading (through stevedore)
+imports exactly the one class a configuration names. Both go through this module, so every
+missing, ambiguous or broken plugin is reported the same way.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass
+from typing import Any
+
+from stevedore import DriverManager, NamedExtensionManager
+from stevedore.exception import MultipleMatches, NoMatches
+
+from kete_core.errors import PluginError, PluginInfo, did_you_mean
+
+GROUPS: dict[str, str] = {
+    "source": "kete.sources",
+    "matcher": "kete.matchers",
+    "renderer": "kete.renderers",
+    "serializer": "kete.serializers",
+    "sink": "kete.sinks",
+    "hooks": "kete.hooks",
+}
+"""Component kind → entry-point group."""
+
+# Which distribution provides a component kind kete knows of, for "pip install ..." hints.
+KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
+    **{("matcher", name): "kete-matchers" for name in ("list", "glob", "regex", "sql")},
+    ("sink", "file"): "kete-file",
+    ("sink", "kafka"): "kete-kafka",
+    ("source", "kafka"): "kete-kafka",
+    ("sink", "http"): "kete-http",
+    ("source", "http"): "kete-http",
+    ("source", "keycloak-admin-api"): "kete-keycloak",
+    ("source", "keycloak-log"): "kete-keycloak",
+}
+
+_NOUNS = {"sink": "destination kind", "source": "source kind", "matcher": "matcher kind",
+          "serializer": "serializer kind", "renderer": "renderer kind", "hooks": "hook plugin"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Installed:
+    """One installed component type, as its entry point declares it (nothing imported)."""
+
+    kind: str
+    info: PluginInfo
+
+    @property
+    def name(self) -> str:
+        """The name users write in ``kind = ...``."""
+        return self.info.name
+
+
+def _info(group: str, entry_point: importlib.metadata.EntryPoint) -> PluginInfo:
+    dist = entry_point.dist
+    return PluginInfo(
+        group=group,
+        name=entry_point.name,
+        value=entry_point.value,
+        distribution=dist.metadata["Name"] if dist is not None else None,
+        version=dist.version if dist is not None else None,
+    )
+
+
+def installed(kind: str) -> list[Installed]:
+    """Every installed component type of *kind* (``"sink"``, ``"matcher"``, …), sorted by name."""
+    group = GROUPS[kind]
+    found = {(ep.name, ep.value): ep for ep in importlib.metadata.entry_points(group=group)}
+    return sorted((Installed(kind, _info(group, ep)) for ep in found.values()), key=lambda i: i.name)
+
+
+def noun(kind: str) -> str:
+    """How errors name a component kind: ``"destination kind"`` for sinks."""
+    return _NOUNS[kind]
+
+
+def load(kind: str, name: str, *, path: str | None = None) -> tuple[type[Any], PluginInfo]:
+    """Import and return the class registered as *name* in *kind*'s group, with where it came from.
+
+    :raises PluginError: naming *path*, with a did-you-mean and a ``pip install`` hint when the
+        name is unknown, every provider when it is ambiguous, and the cause when import fails.
+    """
+    group = GROUPS[kind]
+    candidates = [item for item in installed(kind) if item.name == name]
+    if not candidates:
+        raise _unknown(kind, name, path)
+    if len(candidates) > 1:
+        providers = ", ".join(str(item.info) for item in candidates)
+        raise PluginError(
+            f"{noun(kind)} '{name}' is provided more than once: {providers}",
+            path=path,
+            hint="uninstall all but one of those distributions",
+        )
+    info = candidates[0].info
+
+    def failed(_manager: Any, _entry_point: Any, exc: BaseException) -> None:
+        raise PluginError(
+            f"could not load {noun(kind)} '{name}'",
+            path=path,
+            plugin=info,
+            cause=exc,
+            hint=f"reinstall the plugin with its dependencies: pip install --force-reinstall {info.distribution}",
+        ) from exc
+
+    try:
+        manager = DriverManager(group, name, on_load_failure_callback=failed, warn_on_missing_entrypoint=False)
+    except (NoMatches, MultipleMatches) as exc:  # metadata changed between listing and loading
+        raise PluginError(f"could not load {noun(kind)} '{name}'", path=path, plugin=info, cause=exc) from exc
+    return manager.driver, info
+
+
+def _unknown(kind: str, name: str, path: str | None) -> PluginError:
+    names = [item.name for item in installed(kind)]
+    known = [known_name for (known_kind, known_name) in KNOWN_PROVIDERS if known_kind == kind]
+    hints = []
+    provider = KNOWN_PROVIDERS.get((kind, name))
+    if provider:
+        hints.append(f"'{name}' is provided by {provider}: pip install {provider}")
+    else:
+        suggestion = did_you_mean(name, names + known)
+        if suggestion:
+            hints.append(suggestion)
+    hints.append(f"installed: {', '.join(names) or 'none'} (`kete plugins` lists them)")
+    return PluginError(f"unknown {noun(kind)} '{name}'", path=path, hint="; ".join(hints))
+
+
+def load_hook_modules(disabled: frozenset[str]) -> list[tuple[str, object, PluginInfo]]:
+    """Import every ``kete.hooks`` plugin not in *disabled*; raise :class:`PluginError` on failure."""
+    infos = {item.name: item.info for item in installed("hooks")}
+
+    def failed(_manager: Any, entry_point: Any, exc: BaseException) -> None:
+        info = infos.get(entry_point.name)
+        raise PluginError(f"could not load hook plugin '{entry_point.name}'", plugin=info, cause=exc) from exc
+
+    wanted = sorted(name for name in infos if name not in disabled)
+    manager: NamedExtensionManager[Any] = NamedExtensionManager(
+        GROUPS["hooks"], wanted, on_load_failure_callback=failed, warn_on_missing_entrypoint=False
+    )
+    return [(extension.name, extension.plugin, infos[extension.name]) for extension in manager]
+
+
+def check(item: Installed) -> BaseException | None:
+    """Import one installed component type; return the exception if that fails (for ``kete plugins``)."""
+    try:
+        load(item.kind, item.name)
+    except PluginError as exc:
+        return exc.cause or exc
+    return None

@@ -1,0 +1,125 @@
+"""Keycloak user and admin events, as kete routes them.
+
+kete reads the JSON that Keycloak's Admin REST API returns (``EventRepresentation``,
+``AdminEventRepresentation``) and the JSON that the original KETE extension writes. Every field
+is optional and unknown fields are kept. On top of the raw fields kete derives what routes need:
+
+- ``kind``: ``EVENT`` for user events, ``ADMIN_EVENT`` for admin events;
+- ``event_type``: the user event's ``type``, or ``RESOURCETYPE_OPERATIONTYPE`` for an admin event
+  (``USER_CREATE``);
+- ``result``: ``SUCCESS`` when ``error`` is blank, else ``ERROR``;
+- ``realm``: the realm **name** (from ``realmName``, else from the source's id→name map), falling
+  back to the realm id when no name is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kete_core.errors import MalformedEvent
+
+EVENT = "EVENT"
+ADMIN_EVENT = "ADMIN_EVENT"
+
+# The key order of the KETE JSON serializer, i.e. of Keycloak's Event and AdminEvent beans.
+USER_FIELDS = (
+    "id", "time", "type", "realmId", "realmName", "clientId", "userId", "sessionId", "ipAddress",
+    "error", "details",
+)  # fmt: skip
+ADMIN_FIELDS = (
+    "id", "time", "realmId", "realmName", "authDetails", "resourceType", "operationType",
+    "resourcePath", "representation", "error", "resourceTypeAsString",
+)  # fmt: skip
+AUTH_DETAILS_FIELDS = ("realmId", "realmName", "clientId", "userId", "ipAddress")
+
+_TEXT_FIELDS = ("id", "type", "realmId", "realmName", "error", "resourceType", "operationType")
+_NO_NAMES: Mapping[str, str] = {}
+
+
+class Event:
+    """One Keycloak event: the raw JSON object plus the fields kete derives from it.
+
+    :ivar data: the event as received, unknown fields included; never modified.
+    :ivar kind: ``EVENT`` or ``ADMIN_EVENT``.
+    :ivar event_type: what event matchers see (``LOGIN``, ``USER_CREATE``).
+    :ivar realm: what realm matchers see: the realm name, else its id, else ``""``.
+    :ivar realm_name: the realm name when known, else None.
+    :ivar result: ``SUCCESS`` or ``ERROR``.
+    :ivar resource_type: admin events only, else None.
+    :ivar operation_type: admin events only, else None.
+    """
+
+    __slots__ = (
+        "data", "event_type", "kind", "operation_type", "realm", "realm_name", "resource_type", "result",
+    )  # fmt: skip
+
+    def __init__(self, data: dict[str, Any], realm_names: Mapping[str, str] = _NO_NAMES) -> None:
+        for field in _TEXT_FIELDS:
+            value = data.get(field)
+            if value is not None and not isinstance(value, str):
+                raise MalformedEvent(f"field '{field}' must be a string, not {type(value).__name__}")
+        time = data.get("time")
+        if time is not None and (not isinstance(time, int) or isinstance(time, bool)):
+            raise MalformedEvent(f"field 'time' must be epoch milliseconds, not {type(time).__name__}")
+        for field in ("details", "authDetails"):
+            value = data.get(field)
+            if value is not None and not isinstance(value, dict):
+                raise MalformedEvent(f"field '{field}' must be an object, not {type(value).__name__}")
+
+        resource_type = data.get("resourceType")
+        operation_type = data.get("operationType")
+        if resource_type or operation_type:
+            if not (resource_type and operation_type):
+                missing = "operationType" if resource_type else "resourceType"
+                raise MalformedEvent(f"admin event has no '{missing}'")
+            self.kind = ADMIN_EVENT
+            self.event_type = f"{resource_type}_{operation_type}"
+        elif data.get("type"):
+            self.kind = EVENT
+            self.event_type = data["type"]
+        else:
+            raise MalformedEvent(
+                "not a Keycloak event: no 'type' (user event) and no 'resourceType'/'operationType' (admin event)"
+            )
+        self.data = data
+        self.resource_type = resource_type or None
+        self.operation_type = operation_type or None
+        self.result = "ERROR" if data.get("error") else "SUCCESS"
+        realm_id = data.get("realmId")
+        self.realm_name = data.get("realmName") or realm_names.get(realm_id or "")
+        self.realm = self.realm_name or realm_id or ""
+
+    @property
+    def id(self) -> str | None:
+        """Keycloak's event id (Keycloak 26.2 and later), else None."""
+        return self.data.get("id")
+
+    def to_kete(self) -> dict[str, Any]:
+        """The event in the KETE JSON shape: KETE's keys in KETE's order, then any unknown fields.
+
+        Absent KETE fields are ``None`` (KETE writes ``null``); ``realmName`` is the known realm name.
+        """
+        data = self.data
+        if self.kind == EVENT:
+            shaped = {key: data.get(key) for key in USER_FIELDS}
+        else:
+            shaped = {key: data.get(key) for key in ADMIN_FIELDS}
+            auth = data.get("authDetails")
+            if auth is not None:
+                shaped["authDetails"] = {key: auth.get(key) for key in AUTH_DETAILS_FIELDS} | auth
+            shaped["resourceTypeAsString"] = data.get("resourceTypeAsString") or self.resource_type
+        shaped["realmName"] = self.realm_name
+        if not data.keys() <= shaped.keys():
+            shaped.update((key, value) for key, value in data.items() if key not in shaped)
+        return shaped
+
+    def __repr__(self) -> str:
+        return f"Event({self.kind} {self.event_type} realm={self.realm!r} id={self.id!r})"
+
+
+def parse_event(value: Any, realm_names: Mapping[str, str] = _NO_NAMES) -> Event:
+    """Build an :class:`Event` from decoded JSON; raise :class:`MalformedEvent` with the reason."""
+    if not isinstance(value, dict):
+        raise MalformedEvent(f"an event must be a JSON object, not {type(value).__name__}")
+    return Event(value, realm_names)

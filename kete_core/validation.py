@@ -1,0 +1,46 @@
+"""Turning pydantic's validation errors into kete's error format."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from kete_core.errors import ConfigError, ConfigErrors, PluginInfo, did_you_mean
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _aliases(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def settings_errors(
+    exc: ValidationError, path: str, model: type[BaseModel], plugin: PluginInfo | None = None
+) -> list[ConfigError]:
+    """One :class:`ConfigError` per pydantic error, named by config path, with a did-you-mean for
+    unknown settings."""
+    errors = []
+    for error in exc.errors(include_url=False):
+        where = ".".join([path, *(str(part) for part in error["loc"])])
+        if error["type"] == "extra_forbidden":
+            name = str(error["loc"][-1])
+            errors.append(
+                ConfigError(
+                    f"unknown setting '{name}'",
+                    path=where,
+                    plugin=plugin,
+                    hint=did_you_mean(name, _aliases(model)) or f"known settings: {', '.join(_aliases(model))}",
+                )
+            )
+        else:
+            errors.append(ConfigError(f"{error['msg']} (got {error.get('input')!r})", path=where, plugin=plugin))
+    return errors
+
+
+def validate_settings(model: type[Model], raw: dict[str, Any], path: str, plugin: PluginInfo | None = None) -> Model:
+    """*raw* validated by *model*; raise :class:`ConfigErrors` naming each bad setting's path."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigErrors(settings_errors(exc, path, model, plugin)) from exc
