@@ -78,6 +78,10 @@ def noun(kind: str) -> str:
     return _NOUNS[kind]
 
 
+def _ignore_missing(_names: Any) -> None:
+    """Missing names are reported by :func:`load` itself, with a did-you-mean."""
+
+
 def load(kind: str, name: str, *, path: str | None = None) -> tuple[type[Any], PluginInfo]:
     """Import and return the class registered as *name* in *kind*'s group, with where it came from.
 
@@ -107,7 +111,9 @@ def load(kind: str, name: str, *, path: str | None = None) -> tuple[type[Any], P
         ) from exc
 
     try:
-        manager = DriverManager(group, name, on_load_failure_callback=failed, warn_on_missing_entrypoint=False)
+        manager = DriverManager(
+            group, name, on_load_failure_callback=failed, on_missing_entrypoints_callback=_ignore_missing
+        )
     except (NoMatches, MultipleMatches) as exc:  # metadata changed between listing and loading
         raise PluginError(f"could not load {noun(kind)} '{name}'", path=path, plugin=info, cause=exc) from exc
     return manager.driver, info
@@ -138,7 +144,7 @@ def load_hook_modules(disabled: frozenset[str]) -> list[tuple[str, object, Plugi
 
     wanted = sorted(name for name in infos if name not in disabled)
     manager: NamedExtensionManager[Any] = NamedExtensionManager(
-        GROUPS["hooks"], wanted, on_load_failure_callback=failed, warn_on_missing_entrypoint=False
+        GROUPS["hooks"], wanted, on_load_failure_callback=failed, on_missing_entrypoints_callback=_ignore_missing
     )
     return [(extension.name, extension.plugin, infos[extension.name]) for extension in manager]
 

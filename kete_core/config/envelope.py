@@ -88,7 +88,7 @@ def _describe(error: ValidationError) -> ConfigError:
         )
     if error.validator == "pattern" and error.schema is _MODE:
         return ConfigError(f"unknown match mode {error.instance!r}", path=path, hint="use 'any' or 'all'")
-    if error.validator == "propertyNames":
+    if "propertyNames" in error.schema_path:
         return ConfigError(f"invalid name {error.instance!r}", path=path, hint="use letters, digits, '_', '-', '.'")
     return ConfigError(error.message, path=path or None)
 

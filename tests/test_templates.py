@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+
+from kete_core.builtins.kete_renderer import KeteRenderer
+from kete_core.cases import camel_case, kebab_case, pascal_case
+from kete_core.contracts import ComponentConfig
+from kete_core.event import parse_event
+
+USER = parse_event({"type": "LOGIN_ERROR", "realmName": "my_realm", "error": "invalid_user_credentials"})
+ADMIN = parse_event({"resourceType": "REALM_ROLE", "operationType": "CREATE", "realmName": "acme-staging"})
+
+
+def render(text: str, event=USER, variables=None) -> str:
+    return KeteRenderer(ComponentConfig(), variables or {}).compile(text).render(event)
+
+
+@pytest.mark.parametrize(
+    ("variable", "user", "admin"),
+    [
+        ("kindUpperCase", "EVENT", "ADMIN_EVENT"),
+        ("kindLowerCase", "event", "admin_event"),
+        ("kindKebabCase", "event", "admin-event"),
+        ("kindPascalCase", "Event", "AdminEvent"),
+        ("kindCamelCase", "event", "adminEvent"),
+        ("realmUpperCase", "MY_REALM", "ACME-STAGING"),
+        ("realmLowerCase", "my_realm", "acme-staging"),
+        ("realmKebabCase", "my-realm", "acme-staging"),
+        ("realmPascalCase", "MyRealm", "AcmeStaging"),
+        ("realmCamelCase", "myRealm", "acmeStaging"),
+        ("eventTypeUpperCase", "LOGIN_ERROR", "REALM_ROLE_CREATE"),
+        ("eventTypeLowerCase", "login_error", "realm_role_create"),
+        ("eventTypeKebabCase", "login-error", "realm-role-create"),
+        ("eventTypePascalCase", "LoginError", "RealmRoleCreate"),
+        ("eventTypeCamelCase", "loginError", "realmRoleCreate"),
+        ("resourceTypeLowerCase", "${resourceTypeLowerCase}", "realm_role"),
+        ("resourceTypeKebabCase", "${resourceTypeKebabCase}", "realm-role"),
+        ("resourceTypePascalCase", "${resourceTypePascalCase}", "RealmRole"),
+        ("resourceTypeCamelCase", "${resourceTypeCamelCase}", "realmRole"),
+        ("resourceTypeUpperCase", "${resourceTypeUpperCase}", "REALM_ROLE"),
+        ("operationTypeLowerCase", "${operationTypeLowerCase}", "create"),
+        ("operationTypePascalCase", "${operationTypePascalCase}", "Create"),
+        ("operationTypeUpperCase", "${operationTypeUpperCase}", "CREATE"),
+        ("operationTypeKebabCase", "${operationTypeKebabCase}", "create"),
+        ("operationTypeCamelCase", "${operationTypeCamelCase}", "create"),
+        ("resultLowerCase", "error", "success"),
+        ("resultUpperCase", "ERROR", "SUCCESS"),
+        ("resultPascalCase", "Error", "Success"),
+        ("resultKebabCase", "error", "success"),
+        ("resultCamelCase", "error", "success"),
+    ],
+)
+def test_all_thirty_variables(variable, user, admin):
+    assert render("${" + variable + "}", USER) == user
+    assert render("${" + variable + "}", ADMIN) == admin
+
+
+def test_a_known_variable_without_a_value_stays_as_written():
+    # The original leaves unresolved placeholders in place (its StringSubstitutor does).
+    assert render("keycloak.${kindLowerCase}.${resourceTypeLowerCase}") == "keycloak.event.${resourceTypeLowerCase}"
+    assert render("r-${realmLowerCase}", parse_event({"type": "LOGIN"})) == "r-${realmLowerCase}"
+
+
+def test_literal_text_and_several_variables():
+    assert render("kc-${realmKebabCase}-${kindKebabCase}/${eventTypeLowerCase}.jsonl") == (
+        "kc-my-realm-event/login_error.jsonl"
+    )
+    assert render("no variables at all") == "no variables at all"
+    assert render("$realmLowerCase and $") == "$realmLowerCase and $"
+
+
+def test_unknown_variable_is_an_error_with_a_suggestion():
+    renderer = KeteRenderer(ComponentConfig(), {})
+    with pytest.raises(
+        ValueError, match=r"unknown template variable '\$\{realmLowercase\}'; did you mean 'realmLowerCase'"
+    ):
+        renderer.compile("topic-${realmLowercase}")
+    with pytest.raises(ValueError, match=r"unknown template variable '\$\{realm\}'"):
+        renderer.compile("${realm}")
+    with pytest.raises(ValueError, match="unknown template variable"):
+        renderer.compile("${__import__('os').system('id')}")
+
+
+def test_plugins_add_variables_in_all_five_cases():
+    variables = {"clientId": lambda event: event.data.get("clientId")}
+    event = parse_event({"type": "LOGIN", "clientId": "account-console"})
+    assert render("${clientIdPascalCase}", event, variables) == "AccountConsole"
+    assert render("${clientIdUpperCase}", event, variables) == "ACCOUNT-CONSOLE"
+    with pytest.raises(ValueError, match="already defined"):
+        KeteRenderer(ComponentConfig(), {"realm": lambda event: "x"})
+
+
+def test_rendering_is_cached_but_correct_per_event():
+    template = KeteRenderer(ComponentConfig(), {}).compile("${realmLowerCase}/${eventTypeLowerCase}")
+    assert template.variables == {"realmLowerCase", "eventTypeLowerCase"}
+    assert template.render(USER) == "my_realm/login_error"
+    assert template.render(ADMIN) == "acme-staging/realm_role_create"
+    assert template.render(USER) == "my_realm/login_error"
+
+
+def test_case_helpers():
+    assert kebab_case("ADMIN_EVENT") == "admin-event"
+    assert pascal_case("admin event") == "AdminEvent"
+    assert camel_case("USER_DISABLED_BY_PERMANENT_LOCKOUT") == "userDisabledByPermanentLockout"
+    assert camel_case("") == ""
