@@ -4,17 +4,18 @@ component's settings, compile matchers and templates, and report every error at 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BeforeValidator
 
-from kete_core.config import KeteConfig
+from kete_core.config import KeteConfig, read_config
 from kete_core.contracts import ComponentConfig, Matcher, Renderer, Serializer, SinkContext, Source
 from kete_core.discovery import load
 from kete_core.errors import ConfigError, ConfigErrors, KeteError
-from kete_core.hooks import Hooks
+from kete_core.hooks import Hooks, plugin_manager
 from kete_core.policy import RetrySettings
 from kete_core.routing import MatcherGroup, Route, compile_matcher
 from kete_core.validation import validate_settings
@@ -180,3 +181,22 @@ def assemble(config: KeteConfig, hooks: Hooks) -> Application:
         raise ConfigErrors(collector.errors)
     assert renderer is not None
     return Application(config=config, hooks=hooks, renderer=renderer, routes=routes, sources=sources)
+
+
+def build(path: str | Path, environ: Mapping[str, str] | None = None) -> Application:
+    """Read, check and assemble the configuration at *path*, as ``kete run`` and ``kete check`` do.
+
+    :raises ConfigErrors: with every error of the file, the environment and the components,
+        ordered by config path.
+    """
+    config, errors = read_config(path, environ)
+    try:
+        hooks = Hooks(plugin_manager(disabled=config.settings.disable_plugins))
+        app = assemble(config, hooks)
+    except ConfigErrors as exc:
+        errors.extend(exc.errors)
+    except KeteError as exc:
+        errors.append(exc)
+    if errors:
+        raise ConfigErrors(sorted(errors, key=lambda error: error.path or ""))
+    return app

@@ -10,8 +10,7 @@ from typing import NoReturn
 import click
 import orjson
 
-from kete_core.assembly import Application, assemble
-from kete_core.config import load_config
+from kete_core.assembly import Application, build
 from kete_core.discovery import GROUPS, check, installed, load
 from kete_core.errors import KeteError, PluginError
 from kete_core.hooks import Hooks, plugin_manager
@@ -38,12 +37,11 @@ def _setup_logging(level: str) -> None:
 
 def _build(config_path: str) -> Application:
     try:
-        config = load_config(config_path)
-        _setup_logging(config.settings.log_level)
-        hooks = Hooks(plugin_manager(disabled=config.settings.disable_plugins))
-        return assemble(config, hooks)
+        app = build(config_path)
     except KeteError as exc:
         _fail(exc)
+    _setup_logging(app.config.settings.log_level)
+    return app
 
 
 def _summary(stats: RunStats) -> str:

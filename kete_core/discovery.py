@@ -7,8 +7,8 @@ missing, ambiguous or broken plugin is reported the same way.
 
 from __future__ import annotations
 
-import importlib.metadata
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from stevedore import DriverManager, NamedExtensionManager
@@ -55,7 +55,7 @@ class Installed:
         return self.info.name
 
 
-def _info(group: str, entry_point: importlib.metadata.EntryPoint) -> PluginInfo:
+def _info(group: str, entry_point: EntryPoint) -> PluginInfo:
     dist = entry_point.dist
     return PluginInfo(
         group=group,
@@ -69,8 +69,9 @@ def _info(group: str, entry_point: importlib.metadata.EntryPoint) -> PluginInfo:
 def installed(kind: str) -> list[Installed]:
     """Every installed component type of *kind* (``"sink"``, ``"matcher"``, …), sorted by name."""
     group = GROUPS[kind]
-    found = {(ep.name, ep.value): ep for ep in importlib.metadata.entry_points(group=group)}
-    return sorted((Installed(kind, _info(group, ep)) for ep in found.values()), key=lambda i: i.name)
+    # A distribution seen twice on sys.path (installed and on PYTHONPATH) counts once.
+    found = {(info.distribution, info.name): info for ep in entry_points(group=group) if (info := _info(group, ep))}
+    return sorted((Installed(kind, info) for info in found.values()), key=lambda item: item.name)
 
 
 def noun(kind: str) -> str:

@@ -15,9 +15,7 @@ from typing import Any
 
 import orjson
 
-from kete_core.assembly import Application, assemble
-from kete_core.config import load_config
-from kete_core.hooks import Hooks, plugin_manager
+from kete_core.assembly import Application, build
 from kete_core.pipeline import Pipeline, RunStats
 
 
@@ -55,8 +53,7 @@ def read_jsonl(path: Path) -> list[Any]:
 
 def load_app(config_path: str | Path, environ: Mapping[str, str] | None = None) -> Application:
     """Load and assemble a configuration file with every installed plugin, as ``kete run`` does."""
-    config = load_config(config_path, environ if environ is not None else {})
-    return assemble(config, Hooks(plugin_manager(disabled=config.settings.disable_plugins)))
+    return build(config_path, environ if environ is not None else {})
 
 
 def run_app(app: Application) -> RunStats:

@@ -93,10 +93,12 @@ def read_tree(path: Path) -> Tree:
     )
 
 
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> KeteConfig:
-    """Read *path*, apply environment overrides and check the envelope.
+def read_config(path: str | Path, environ: Mapping[str, str] | None = None) -> tuple[KeteConfig, list[KeteError]]:
+    """Read *path* and apply environment overrides; return the configuration and its envelope
+    errors. Routes and sources with envelope errors are left out of the configuration, so the
+    rest can still be checked.
 
-    :raises ConfigErrors: with every error found, each naming its config path.
+    :raises ConfigErrors: when the file cannot be read or parsed at all.
     """
     path = Path(path)
     try:
@@ -104,16 +106,32 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> K
     except KeteError as exc:
         raise ConfigErrors([exc]) from exc
     errors: list[KeteError] = list(check_envelope(tree))
+    broken = {tuple((error.path or "").split(".")[:2]) for error in errors}
     settings = KeteSettings()
-    try:
-        settings = KeteSettings.model_validate(tree.get("kete", {}))
-    except ValidationError as exc:
-        errors.extend(settings_errors(exc, "kete", KeteSettings))
+    if isinstance(tree.get("kete", {}), dict):
+        try:
+            settings = KeteSettings.model_validate(tree.get("kete", {}))
+        except ValidationError as exc:
+            errors.extend(settings_errors(exc, "kete", KeteSettings))
+
+    def table(section: str) -> dict[str, dict[str, Any]]:
+        items = tree.get(section, {})
+        if not isinstance(items, dict):
+            return {}
+        return {
+            name: value for name, value in items.items() if (section, name) not in broken and (section,) not in broken
+        }
+
+    config = KeteConfig(origin=str(path), settings=settings, sources=table("sources"), routes=table("routes"))
+    return config, errors
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> KeteConfig:
+    """Read *path*, apply environment overrides and check the envelope.
+
+    :raises ConfigErrors: with every error found, each naming its config path.
+    """
+    config, errors = read_config(path, environ)
     if errors:
         raise ConfigErrors(errors)
-    return KeteConfig(
-        origin=str(path),
-        settings=settings,
-        sources=tree.get("sources", {}),
-        routes=tree.get("routes", {}),
-    )
+    return config

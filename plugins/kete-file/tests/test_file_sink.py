@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import asyncio
+import os
+
+import orjson
+import pytest
+
+from kete_core.builtins.json_serializer import JsonSerializer
+from kete_core.builtins.kete_renderer import KeteRenderer
+from kete_core.contracts import ComponentConfig, Message, SinkContext
+from kete_core.errors import ConfigError, PermanentError
+from kete_core.event import parse_event
+from kete_file import FileSink, FileSinkConfig
+
+
+def make_sink(**settings) -> FileSink:
+    config = FileSinkConfig.model_validate(settings)
+    serializer = JsonSerializer(ComponentConfig())
+    context = SinkContext(
+        route="r", path="routes.r.destination", renderer=KeteRenderer(ComponentConfig(), {}), serializer=serializer
+    )
+    return FileSink(config, context)
+
+
+def message(realm: str = "acme", event_type: str = "LOGIN", **fields) -> Message:
+    event = parse_event({"type": event_type, "realmName": realm, **fields})
+    return Message(event, orjson.dumps(event.to_kete()), "application/json")
+
+
+def send(sink: FileSink, messages):
+    async def go():
+        try:
+            return await sink.send(messages)
+        finally:
+            await sink.close()
+
+    return asyncio.run(go())
+
+
+def test_one_line_per_event_in_templated_paths(tmp_path):
+    sink = make_sink(path=f"{tmp_path}/out/${{realmLowerCase}}/${{kindKebabCase}}.jsonl")
+    batch = [message("acme", id="1"), message("Other", id="2"), message("acme", "LOGOUT", id="3")]
+    assert send(sink, batch) is None
+    acme = (tmp_path / "out" / "acme" / "event.jsonl").read_bytes().splitlines()
+    other = (tmp_path / "out" / "other" / "event.jsonl").read_bytes().splitlines()
+    assert [orjson.loads(line)["id"] for line in acme] == ["1", "3"]
+    assert [orjson.loads(line)["id"] for line in other] == ["2"]
+
+
+def test_appends_to_existing_files(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"old":true}\n')
+    send(make_sink(path=str(path)), [message(id="new")])
+    assert [orjson.loads(line).get("id") for line in path.read_bytes().splitlines()] == [None, "new"]
+
+
+def test_size_rotation_keeps_backups(tmp_path):
+    path = tmp_path / "r.jsonl"
+    sink = make_sink(path=str(path), **{"max-bytes": "300", "backups": 2})
+    batch = [message(id=str(i)) for i in range(10)]
+    assert send(sink, batch) is None
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["r.jsonl", "r.jsonl.1", "r.jsonl.2"]
+    for name in files:
+        assert (tmp_path / name).stat().st_size <= 300
+    ids = [orjson.loads(line)["id"] for name in ("r.jsonl.2", "r.jsonl.1", "r.jsonl") for line in (tmp_path / name).read_bytes().splitlines()]
+    assert ids == [str(i) for i in range(10)][-len(ids) :]  # oldest rotated away, order kept
+
+
+def test_fsync_policy_writes_durably(tmp_path):
+    path = tmp_path / "durable.jsonl"
+    assert send(make_sink(path=str(path), fsync="batch"), [message(id="a")]) is None
+    assert path.read_bytes().count(b"\n") == 1
+
+
+def test_a_variable_value_cannot_add_path_segments(tmp_path):
+    sink = make_sink(path=f"{tmp_path}/${{realmLowerCase}}.jsonl")
+    results = send(sink, [message("../escape", id="1"), message("fine", id="2"), message("a/b", id="3")])
+    assert isinstance(results[0], PermanentError) and results[1] is None and isinstance(results[2], PermanentError)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fine.jsonl"]
+
+
+def test_payloads_with_newlines_fail_permanently(tmp_path):
+    sink = make_sink(path=str(tmp_path / "x.jsonl"))
+    event = parse_event({"type": "LOGIN"})
+    [result] = send(sink, [Message(event, b"a: 1\nb: 2", "application/yaml")])
+    assert isinstance(result, PermanentError) and "newline" in str(result)
+
+
+def test_write_errors_are_reported_per_message_for_retry(tmp_path):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a directory should be")
+    sink = make_sink(path=f"{tmp_path}/${{realmLowerCase}}/x.jsonl")
+    results = send(sink, [message("blocked"), message("open")])
+    assert isinstance(results[0], OSError) and results[1] is None
+
+
+def test_unknown_template_variable_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"routes.r.destination.path: unknown template variable '\$\{realm\}'"):
+        make_sink(path=f"{tmp_path}/${{realm}}.jsonl")
+
+
+def test_open_file_limit(tmp_path):
+    sink = make_sink(path=f"{tmp_path}/${{realmLowerCase}}.jsonl", **{"max-open-files": 2})
+    assert send(sink, [message(f"realm{i}") for i in range(5)]) is None
+    assert len(list(tmp_path.iterdir())) == 5
+    assert len(os.listdir("/proc/self/fd")) < 200
