@@ -45,13 +45,15 @@ class Event:
     :ivar event_type: what event matchers see (``LOGIN``, ``USER_CREATE``).
     :ivar realm: what realm matchers see: the realm name, else its id, else ``""``.
     :ivar realm_name: the realm name when known, else None.
+    :ivar auth_realm_name: admin events: the acting admin's realm name when known, else None.
     :ivar result: ``SUCCESS`` or ``ERROR``.
     :ivar resource_type: admin events only, else None.
     :ivar operation_type: admin events only, else None.
     """
 
     __slots__ = (
-        "data", "event_type", "kind", "operation_type", "realm", "realm_name", "resource_type", "result",
+        "auth_realm_name", "data", "event_type", "kind", "operation_type", "realm", "realm_name", "resource_type",
+        "result",
     )  # fmt: skip
 
     def __init__(self, data: dict[str, Any], realm_names: Mapping[str, str] = _NO_NAMES) -> None:
@@ -89,6 +91,8 @@ class Event:
         realm_id = data.get("realmId")
         self.realm_name = data.get("realmName") or realm_names.get(realm_id or "")
         self.realm = self.realm_name or realm_id or ""
+        auth = data.get("authDetails")
+        self.auth_realm_name = (auth.get("realmName") or realm_names.get(auth.get("realmId") or "")) if auth else None
 
     @property
     def id(self) -> str | None:
@@ -108,6 +112,7 @@ class Event:
             auth = data.get("authDetails")
             if auth is not None:
                 shaped["authDetails"] = {key: auth.get(key) for key in AUTH_DETAILS_FIELDS} | auth
+                shaped["authDetails"]["realmName"] = self.auth_realm_name
             shaped["resourceTypeAsString"] = data.get("resourceTypeAsString") or self.resource_type
         shaped["realmName"] = self.realm_name
         if not data.keys() <= shaped.keys():

@@ -38,7 +38,9 @@ def test_schema_covers_installed_components_and_validates_configs(tmp_path):
 
 def test_check_accepts_a_good_config_and_counts_routes(tmp_path):
     config = tmp_path / "kete.toml"
-    config.write_text('[routes.a]\ndestination.kind = "stdout"\n[routes.b]\nenabled = false\ndestination.kind = "stdout"\n')
+    config.write_text(
+        '[routes.a]\ndestination.kind = "stdout"\n[routes.b]\nenabled = false\ndestination.kind = "stdout"\n'
+    )
     result = run_kete("check", str(config))
     assert result.returncode == 0
     assert result.stdout.strip() == f"{config}: OK: 1 route(s) (1 disabled), 0 source(s)"
@@ -46,7 +48,9 @@ def test_check_accepts_a_good_config_and_counts_routes(tmp_path):
 
 def test_check_exits_2_with_every_error(tmp_path):
     config = tmp_path / "kete.toml"
-    config.write_text('[routes.a]\ndestination.kind = "kafak"\n[routes.b]\nevent-matchers.x = "bad"\ndestination.kind = "stdout"\n')
+    config.write_text(
+        '[routes.a]\ndestination.kind = "kafak"\n[routes.b]\nevent-matchers.x = "bad"\ndestination.kind = "stdout"\n'
+    )
     result = run_kete("check", str(config))
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("kete: error:")]
@@ -87,7 +91,9 @@ def test_run_exits_1_when_a_route_cannot_deliver(tmp_path):
 
 def test_missing_input_file_is_a_source_error(tmp_path):
     config = tmp_path / "kete.toml"
-    config.write_text(f'[sources.s]\nkind = "file"\npath = "{tmp_path}/absent.jsonl"\n[routes.r]\ndestination.kind = "stdout"\n')
+    config.write_text(
+        f'[sources.s]\nkind = "file"\npath = "{tmp_path}/absent.jsonl"\n[routes.r]\ndestination.kind = "stdout"\n'
+    )
     result = run_kete("run", str(config))
     assert result.returncode == 1
     assert f"source 's': {tmp_path}/absent.jsonl: cannot open input: No such file or directory" in result.stderr

@@ -20,4 +20,4 @@ def test_every_hook_is_documented_with_its_signature():
     for name in hooks:
         function = getattr(hookspecs, name)
         assert f"def {name}{str(inspect.signature(function)).replace(chr(39), '')}" in doc
-        assert function.__doc__ and ":param" in function.__doc__ or not inspect.signature(function).parameters
+        assert (function.__doc__ and ":param" in function.__doc__) or not inspect.signature(function).parameters

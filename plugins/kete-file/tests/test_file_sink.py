@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
+from pathlib import Path
 
 import orjson
 import pytest
+from kete_file import FileSink, FileSinkConfig
 
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.contracts import ComponentConfig, Message, SinkContext
 from kete_core.errors import ConfigError, PermanentError
 from kete_core.event import parse_event
-from kete_file import FileSink, FileSinkConfig
 
 
 def make_sink(**settings) -> FileSink:
@@ -105,4 +105,4 @@ def test_open_file_limit(tmp_path):
     sink = make_sink(path=f"{tmp_path}/${{realmLowerCase}}.jsonl", **{"max-open-files": 2})
     assert send(sink, [message(f"realm{i}") for i in range(5)]) is None
     assert len(list(tmp_path.iterdir())) == 5
-    assert len(os.listdir("/proc/self/fd")) < 200
+    assert len(list(Path("/proc/self/fd").iterdir())) < 200
