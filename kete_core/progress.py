@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from types import TracebackType
 
+import rich.console
 import rich.progress
 
 
@@ -21,6 +22,7 @@ class Progress:
                 rich.progress.DownloadColumn(),
                 rich.progress.TransferSpeedColumn(),
                 rich.progress.TimeRemainingColumn(),
+                console=rich.console.Console(stderr=True),
                 transient=True,
             )
             self._task = self._bar.add_task(label, total=total)

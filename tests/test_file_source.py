@@ -1,0 +1,129 @@
+"""The built-in file source, run as `kete run` subprocesses: follow mode, graceful stop, progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kete_core.testing import run_kete
+
+
+def config(tmp_path: Path, source: str) -> Path:
+    path = tmp_path / "kete.toml"
+    path.write_text(
+        f'[sources.replay]\nkind = "file"\npath = "{tmp_path / "events.jsonl"}"\n{source}\n'
+        f'[routes.all]\ndestination.kind = "file"\ndestination.path = "{tmp_path}/out.jsonl"\n'
+    )
+    return path
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def test_follow_tails_appended_lines_and_sigterm_drains(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"type":"LOGIN","id":"1"}\n')
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kete_core.cli", "run", str(config(tmp_path, 'follow = true\npoll-interval = "50ms"'))],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out = tmp_path / "out.jsonl"
+        wait_for(lambda: len(lines(out)) == 1)
+        with events.open("a") as handle:
+            handle.write('{"type":"LOGOUT","id":"2"}\n{"type":"LOG')  # a line still being written
+            handle.flush()
+            wait_for(lambda: len(lines(out)) == 2)
+            handle.write('IN_ERROR","id":"3","error":"x"}\n')
+        wait_for(lambda: len(lines(out)) == 3)
+        assert process.poll() is None, "follow mode keeps running at the end of the file"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert [event["id"] for event in lines(out)] == ["1", "2", "3"]
+    with process.stderr:
+        assert "stopping" in process.stderr.read()
+
+
+def test_start_at_end_skips_what_is_already_there(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"type":"LOGIN","id":"old"}\n')
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kete_core.cli", "run",
+         str(config(tmp_path, 'follow = true\nstart-at = "end"\npoll-interval = "50ms"'))],
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)
+        with events.open("a") as handle:
+            handle.write('{"type":"LOGIN","id":"new"}\n')
+        wait_for(lambda: len(lines(tmp_path / "out.jsonl")) == 1)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert [event["id"] for event in lines(tmp_path / "out.jsonl")] == ["new"]
+
+
+def test_bad_lines_are_reported_with_their_number_and_skipped(tmp_path):
+    (tmp_path / "events.jsonl").write_text(
+        '{"type":"LOGIN","id":"1"}\n{"type":\n\n[1,2]\n{"resourceType":"USER"}\n{"type":"LOGOUT","id":"2"}\n'
+        '\xff\xfe not utf-8\n{"type":"LOGIN","time":"noon"}\n{"type":"LOGIN","id":"3"}'  # no final newline
+    )
+    result = run_kete("run", str(config(tmp_path, "")))
+    assert result.returncode == 0, result.stderr
+    assert [event["id"] for event in lines(tmp_path / "out.jsonl")] == ["1", "2", "3"]
+    rejected = [
+        line.split("rejected: ")[0].split(": ")[-2] for line in result.stderr.splitlines() if "rejected:" in line
+    ]
+    name = str(tmp_path / "events.jsonl")
+    assert rejected == [f"{name}:2", f"{name}:4", f"{name}:5", f"{name}:7", f"{name}:8"]
+    assert "admin event has no 'operationType'" in result.stderr
+    assert "9 events received" not in result.stderr and "3 events received, 5 rejected" in result.stderr
+
+
+def test_a_long_replay_shows_progress_on_a_terminal(tmp_path):
+    record = json.dumps({"type": "LOGIN", "realmId": "r", "details": {"pad": "x" * 400}})
+    (tmp_path / "events.jsonl").write_text((record + "\n") * 200_000)
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kete_core.cli", "run", str(config(tmp_path, ""))],
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+    )
+    os.close(follower)
+    seen = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        process.wait(timeout=120)
+        os.close(leader)
+    assert process.returncode == 0
+    assert b"source replay" in seen
+    assert b"200000 events received" in seen
