@@ -258,9 +258,16 @@ class Intake(Protocol):
     stopping: asyncio.Event
     """Set when kete is asked to stop; a source returns soon after."""
 
+    @property
+    def congested(self) -> bool:
+        """True while some route cannot take more events, so :meth:`submit` would wait. A source
+        that must answer quickly (an HTTP receiver answering 503) checks this before submitting."""
+        ...
+
     async def submit(self, events: Sequence[Event]) -> Receipt:
-        """Route *events*; returns once they are queued for every matching route (this is where
-        back-pressure slows a source down). Await ``receipt.done`` to learn they were delivered."""
+        """Accept *events* and route them; returns once kete has accepted them for every matching
+        route (this is where back-pressure slows a source down). Never cancel a pending call:
+        events would be half accepted. Await ``receipt.done`` to learn they were delivered."""
         ...
 
     def reject(self, rejection: Rejection) -> None:

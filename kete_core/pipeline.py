@@ -59,6 +59,10 @@ class _SourceIntake:
         self.source = source
         self.stopping = pipeline.stopping
 
+    @property
+    def congested(self) -> bool:
+        return any(queue.full() for queue in self.pipeline.queues.values())
+
     async def submit(self, events: Sequence[Event]) -> Receipt:
         self.pipeline.app.hooks.after_receive(self.source, events)
         return await self.pipeline.submit(events)

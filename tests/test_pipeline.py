@@ -228,3 +228,25 @@ async def test_run_drains_and_closes_sinks(size):
     app.sources.append(OneShot())  # type: ignore[arg-type]
     stats = await Pipeline(app).run()
     assert stats.received == 4 and len(sink.delivered) == 4 and sink.closed
+
+
+async def test_intake_reports_congestion_when_a_route_is_full():
+    release = asyncio.Event()
+
+    class BlockedSink(ListSink):
+        async def send(self, messages):
+            await release.wait()
+            return await super().send(messages)
+
+    pipeline = Pipeline(application([route("r", BlockedSink())], queue_size=1))
+    intake = pipeline.intake("test")
+    worker = asyncio.create_task(pipeline._drain(pipeline.routes[0]))
+    assert not intake.congested
+    await intake.submit(EVENTS[:1])
+    await asyncio.sleep(0)
+    await intake.submit(EVENTS[1:2])
+    assert intake.congested
+    release.set()
+    await pipeline.queues["r"].put(None)
+    await worker
+    assert not intake.congested
