@@ -14,9 +14,9 @@ from pydantic import BeforeValidator
 from kete_core.config import KeteConfig, read_config
 from kete_core.contracts import ComponentConfig, Matcher, Renderer, Serializer, SinkContext, Source
 from kete_core.discovery import load
-from kete_core.errors import ConfigError, ConfigErrors, KeteError
+from kete_core.errors import ConfigError, ConfigErrors, KeteError, did_you_mean
 from kete_core.hooks import Hooks, plugin_manager
-from kete_core.policy import RetrySettings
+from kete_core.policy import DeadLetterSettings, RetrySettings
 from kete_core.routing import MatcherGroup, Route, compile_matcher
 from kete_core.validation import validate_settings
 
@@ -137,9 +137,28 @@ class _Builder:
         sink = self.collector.attempt(
             lambda: self.sink(raw["destination"], f"{path}.destination", name, renderer, serializer[1])
         )
-        if realms is None or events is None or retry is None or sink is None:
+        dead_letter = self.collector.attempt(
+            lambda: self.dead_letter(raw.get("dead-letter", {}), f"{path}.dead-letter", name)
+        )
+        if realms is None or events is None or retry is None or sink is None or dead_letter is None:
             return None
-        return Route(name, realms, events, serializer[0], serializer[1], sink, retry)
+        return Route(name, realms, events, serializer[0], serializer[1], sink, retry, dead_letter)
+
+    def dead_letter(self, raw: dict[str, Any], path: str, route: str) -> DeadLetterSettings:
+        settings = validate_settings(DeadLetterSettings, raw, path)
+        target = settings.route
+        if target is not None:
+            enabled = {
+                name for name, table in self.config.routes.items() if str(table.get("enabled", True)).lower() != "false"
+            }
+            if target == route or target not in enabled:
+                others = sorted(enabled - {route})
+                raise ConfigError(
+                    f"dead-letter route '{target}' is {'this route' if target == route else 'not an enabled route'}",
+                    path=f"{path}.route",
+                    hint=did_you_mean(target, others) or f"enabled routes: {', '.join(others) or 'none'}",
+                )
+        return settings
 
     def sink(self, raw: dict[str, Any], path: str, route: str, renderer: Renderer, serializer: Serializer) -> Any:
         kind, settings = _split_kind(raw)

@@ -45,7 +45,7 @@ def _build(config_path: str) -> Application:
 
 
 def _summary(stats: RunStats) -> str:
-    parts = [f"{stats.received} events received, {stats.rejected} rejected"]
+    parts = [f"{sum(stats.received.values())} events received, {sum(stats.rejected.values())} rejected"]
     parts += [
         f"route {name}: {route.matched} matched, {route.delivered} delivered, {route.failed} failed"
         for name, route in stats.routes.items()
@@ -73,7 +73,9 @@ def run(config: str) -> None:
         return
     stats = asyncio.run(Pipeline(app).run())
     log.info("done: %s", _summary(stats))
-    if stats.failed or stats.source_errors:
+    if stats.left_in_spool:
+        log.warning("%d event(s) wait in the spool; they are delivered at the next start", stats.left_in_spool)
+    if stats.failed or stats.source_errors or stats.left_in_spool:
         sys.exit(EXIT_FAILED)
 
 

@@ -264,10 +264,21 @@ class Intake(Protocol):
         that must answer quickly (an HTTP receiver answering 503) checks this before submitting."""
         ...
 
-    async def submit(self, events: Sequence[Event]) -> Receipt:
-        """Accept *events* and route them; returns once kete has accepted them for every matching
-        route (this is where back-pressure slows a source down). Never cancel a pending call:
-        events would be half accepted. Await ``receipt.done`` to learn they were delivered."""
+    @property
+    def checkpoint(self) -> bytes | None:
+        """The position this source stored with its last accepted batch (None the first time)."""
+        ...
+
+    async def submit(self, events: Sequence[Event], checkpoint: bytes | None = None) -> Receipt:
+        """Accept *events*: route them and write them to the spool, together with *checkpoint* (the
+        source's position after them, read back through :attr:`checkpoint` after a restart), in one
+        transaction. Returns once they are accepted: the source may then acknowledge them to its
+        upstream. Waits while the spool is full (back-pressure). Never cancel a pending call.
+        Await ``receipt.done`` to learn that every matching route delivered them."""
+        ...
+
+    def set_ready(self, ready: bool, reason: str | None = None) -> None:
+        """Report whether the source is connected to its upstream, for ``/ready``."""
         ...
 
     def reject(self, rejection: Rejection) -> None:
@@ -280,8 +291,9 @@ class Source(ABC):
 
     :meth:`run` reads until its input ends (a replay) and returns, or until ``intake.stopping`` is
     set. Batches keep the per-event cost low; a source should submit what it has rather than wait
-    long for a full batch. A source that checkpoints its position does so only after a batch's
-    ``receipt.done``, so nothing accepted is lost.
+    long for a full batch. A source resumes from ``intake.checkpoint`` and passes its new position
+    with each batch, so a restart neither loses nor repeats what was accepted; a source with an
+    upstream that acknowledges (Kafka offsets, HTTP responses) acknowledges only after ``submit``.
     """
 
     Config: ClassVar[type[ComponentConfig]] = ComponentConfig

@@ -94,6 +94,15 @@ class SourceError(KeteError):
     """A source cannot read its input (a missing file, a refused connection)."""
 
 
+class Unavailable(Exception):
+    """Raised by a sink that cannot reach its destination at all (connection refused, broker down).
+
+    kete does not count this against the batch's attempts: it waits for the destination with
+    backoff for as long as it takes, reports the route as not ready, and the spool keeps what
+    arrives meanwhile.
+    """
+
+
 class PermanentError(Exception):
     """Raised (or returned) by a sink for a message that no retry can deliver, e.g. a bad topic name."""
 

@@ -1,29 +1,38 @@
-"""Running an application: sources → routes → serializers → sinks, on one asyncio loop.
+"""Running an application: sources → spool → routes → serializers → sinks, on one asyncio loop.
 
-Each route has a bounded queue and one worker, so a slow or broken sink slows only its own route
-(and, once its queue is full, the sources: back-pressure, never silent dropping). Each event is
-serialized once per distinct serializer, whatever the number of routes that use it. Stopping
-(SIGINT/SIGTERM) stops the sources and drains what was already accepted.
+Every batch a source submits is routed and written to the spool (with the source's checkpoint,
+in one transaction) before ``submit`` returns: from then on kete owns it. Each route has one
+worker that delivers in spool order, retries, waits out unreachable destinations and
+dead-letters what cannot be delivered; its progress is its *done* mark in the spool. Recent
+batches are handed to workers in memory; a route that falls behind reads back from the spool,
+so a slow or dead sink holds up only its own route until the spool is full, and then slows the
+sources down (never drops). Stopping (SIGINT/SIGTERM) stops the sources and drains what was
+accepted; what cannot be delivered in time stays in the spool for the next start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kete_core import deadletters
 from kete_core.assembly import Application
 from kete_core.contracts import DeliveryResults, Message, Receipt, Rejection, Source
-from kete_core.errors import KeteError, PermanentError
+from kete_core.errors import KeteError, PermanentError, Unavailable
 from kete_core.event import Event
 from kete_core.policy import ErrorAction
 from kete_core.routing import Route
+from kete_core.spool import Spool
 
 log = logging.getLogger("kete")
 
-_Batch = tuple[list[Message], Receipt]
+_SAVE_INTERVAL = 1.0
 
 
 @dataclass
@@ -34,21 +43,49 @@ class RouteStats:
     delivered: int = 0
     retried: int = 0
     failed: int = 0
+    dead_lettered: int = 0
 
 
 @dataclass
 class RunStats:
-    """Counters of one run, reported when it ends."""
+    """Counters of one run, reported when it ends and exported as metrics."""
 
-    received: int = 0
-    rejected: int = 0
+    received: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
     source_errors: int = 0
     routes: dict[str, RouteStats] = field(default_factory=dict)
+    left_in_spool: int = 0
 
     @property
     def failed(self) -> int:
-        """Events that some route gave up on."""
+        """Events some route could not deliver: dead-lettered, or failed to serialize."""
         return sum(route.failed for route in self.routes.values())
+
+
+@dataclass
+class _Batch:
+    messages: list[Message]
+    upto: int
+    accepted: float
+
+
+class _Runner:
+    """The state of one route's worker."""
+
+    def __init__(self, route: Route, done: int) -> None:
+        self.route = route
+        self.queue: deque[_Batch] = deque()
+        self.wakeup = asyncio.Event()
+        self.overflowed = False
+        self.busy = False
+        self.loaded = done
+        self.waiters: deque[tuple[int, Receipt]] = deque()
+        self.started = False
+        self.unavailable: str | None = None
+
+    @property
+    def idle(self) -> bool:
+        return not (self.queue or self.overflowed or self.busy)
 
 
 class _SourceIntake:
@@ -61,61 +98,125 @@ class _SourceIntake:
 
     @property
     def congested(self) -> bool:
-        return any(queue.full() for queue in self.pipeline.queues.values())
+        return self.pipeline.congested
 
-    async def submit(self, events: Sequence[Event]) -> Receipt:
+    @property
+    def checkpoint(self) -> bytes | None:
+        return self.pipeline.spool.checkpoint(self.source)
+
+    async def submit(self, events: Sequence[Event], checkpoint: bytes | None = None) -> Receipt:
         self.pipeline.app.hooks.after_receive(self.source, events)
-        return await self.pipeline.submit(events)
+        return await self.pipeline.submit(self.source, events, checkpoint)
 
     def reject(self, rejection: Rejection) -> None:
         self.pipeline.reject(rejection)
 
+    def set_ready(self, ready: bool, reason: str | None = None) -> None:
+        self.pipeline.source_status[self.source] = None if ready else (reason or "not ready")
+
 
 class Pipeline:
-    """Moves events through an :class:`Application`; see the module documentation."""
+    """Moves events through an :class:`Application`; see the module documentation.
 
-    def __init__(self, app: Application) -> None:
+    :param spool: the spool to use; by default the one ``[kete]`` describes.
+    """
+
+    def __init__(self, app: Application, spool: Spool | None = None) -> None:
         self.app = app
-        self.routes = app.routes
+        settings = app.config.settings
+        names = [route.name for route in app.routes]
+        if spool is None:
+            path = None if settings.spool == "memory" else app.config.data_dir / "spool.sqlite"
+            spool = Spool(path, names, synchronous=settings.spool_sync)
+        self.spool = spool
+        self.dead_letter_dir = app.config.data_dir / "dead-letters"
         self.stopping = asyncio.Event()
-        self.stats = RunStats(routes={route.name: RouteStats() for route in app.routes})
-        size = app.config.settings.queue_size
-        self.queues: dict[str, asyncio.Queue[_Batch | None]] = {
-            route.name: asyncio.Queue(maxsize=size) for route in app.routes
-        }
-        self._started: set[str] = set()
+        self.aborting = asyncio.Event()
+        self.finishing = False
+        self.stats = RunStats(routes={name: RouteStats() for name in names})
+        self.source_status: dict[str, str | None] = {source.name: None for source in app.sources}
+        self.runners = [_Runner(route, spool.done[route.name]) for route in app.routes]
+        self.by_name = {runner.route.name: runner for runner in self.runners}
+        last = spool.next_seq - 1
+        for runner in self.runners:
+            runner.overflowed = runner.loaded < last
+        self._room = asyncio.Event()
+        self._queue_size = settings.queue_size
+        self._batch_limit = 1000
+        self.latency: list[tuple[str, float, int]] = []  # (route, seconds, events), drained by metrics
+
+    # ------------------------------------------------------------------ intake
 
     def intake(self, source: str) -> _SourceIntake:
         """The intake for the source named *source*."""
         return _SourceIntake(self, source)
 
-    async def submit(self, events: Sequence[Event]) -> Receipt:
-        """Route *events* and queue them for every route that selected any; see
-        :meth:`~kete_core.contracts.Intake.submit`."""
+    @property
+    def congested(self) -> bool:
+        """True while the spool is full."""
+        return self.spool.depth >= self.app.config.settings.spool_max_events
+
+    async def submit(self, source: str, events: Sequence[Event], checkpoint: bytes | None = None) -> Receipt:
+        """Route *events*, spool them with *checkpoint* and hand them to the routes' workers;
+        see :meth:`~kete_core.contracts.Intake.submit`."""
+        while self.congested:
+            self._room.clear()
+            await self._room.wait()
         receipt = Receipt(asyncio.get_running_loop().create_future())
-        self.stats.received += len(events)
+        self.stats.received[source] = self.stats.received.get(source, 0) + len(events)
+        masks = [0] * len(events)
+        selections: list[tuple[_Runner, list[Event]]] = []
+        for runner in self.runners:
+            route = runner.route
+            selects = route.selects
+            bit = 1 << self.spool.bits[route.name]
+            selected = []
+            for index, event in enumerate(events):
+                if selects(event.realm, event.event_type):
+                    selected.append(event)
+                    masks[index] |= bit
+            if selected:
+                selections.append((runner, selected))
+        entries = [(event, mask) for event, mask in zip(events, masks, strict=True) if mask]
+        self.spool.append(entries, (source, checkpoint) if checkpoint is not None else None)
+        last = self.spool.next_seq - 1
+        accepted = time.monotonic()
         # Each event is serialized once per serializer and batch, however many routes use it.
         payloads: dict[tuple[int, int], bytes | Exception] = {}
-        work: list[tuple[Route, list[Message]]] = []
-        for route in self.routes:
-            selects = route.selects
-            selected = [event for event in events if selects(event.realm, event.event_type)]
-            if not selected:
-                continue
-            self.stats.routes[route.name].matched += len(selected)
-            self.app.hooks.after_match(route.name, selected)
-            messages = self._serialize(route, selected, payloads)
-            if messages:
-                work.append((route, messages))
-        receipt.pending = len(work)
-        if not work:
+        chosen = {id(runner) for runner, _ in selections}
+        for runner, selected in selections:
+            name = runner.route.name
+            self.stats.routes[name].matched += len(selected)
+            self.app.hooks.after_match(name, selected)
+            messages = self._serialize(runner.route, selected, payloads) if not runner.overflowed else []
+            self._hand_over(runner, _Batch(messages, last, accepted))
+            runner.waiters.append((last, receipt))
+        self._advance_others(chosen, last)
+        receipt.pending = len(selections)
+        if not selections:
             receipt.done.set_result(None)
-        for route, messages in work:
-            await self.queues[route.name].put((messages, receipt))
         return receipt
 
+    def _advance_others(self, chosen: set[int], last: int) -> None:
+        """Let the routes that took nothing up to *last* move their done mark past it."""
+        for runner in self.runners:
+            if id(runner) not in chosen:
+                if runner.idle:
+                    self._mark(runner, last)
+                else:
+                    self._hand_over(runner, _Batch([], last, time.monotonic()))
+
+    def _hand_over(self, runner: _Runner, batch: _Batch) -> None:
+        if runner.overflowed or len(runner.queue) >= self._queue_size:
+            # The batch is in the spool; the worker reads it back when it gets there.
+            runner.overflowed = True
+        else:
+            runner.queue.append(batch)
+            runner.loaded = batch.upto
+        runner.wakeup.set()
+
     def _serialize(
-        self, route: Route, selected: list[Event], payloads: dict[tuple[int, int], bytes | Exception]
+        self, route: Route, selected: Sequence[Event], payloads: dict[tuple[int, int], bytes | Exception]
     ) -> list[Message]:
         serializer = route.serializer
         serializer_id = id(serializer)
@@ -139,16 +240,25 @@ class Pipeline:
         return messages
 
     def reject(self, rejection: Rejection) -> None:
-        """Log and count a record that is not an event."""
-        self.stats.rejected += 1
+        """Log, count and keep a record that is not an event."""
+        self.stats.rejected[rejection.source] = self.stats.rejected.get(rejection.source, 0) + 1
         log.warning("source '%s': %s: rejected: %s", rejection.source, rejection.where, rejection.reason)
+        self.spool.reject(rejection)
         self.app.hooks.event_rejected(rejection)
 
     def request_stop(self) -> None:
-        """Stop the sources; what was accepted is still delivered."""
+        """First call: stop the sources and deliver what was accepted. Second call: stop delivering
+        too; what is left stays in the spool for the next start."""
         if not self.stopping.is_set():
-            log.info("stopping: sources stop reading, accepted events are delivered")
+            log.info("stopping: sources stop reading, accepted events are delivered (again to stop at once)")
             self.stopping.set()
+        elif not self.aborting.is_set():
+            log.warning("stopping at once: undelivered events stay in the spool for the next start")
+            self.aborting.set()
+            for runner in self.runners:
+                runner.wakeup.set()
+
+    # ------------------------------------------------------------------ run
 
     async def run(self) -> RunStats:
         """Run every source to its end (or until stopped), deliver everything accepted, close."""
@@ -160,29 +270,45 @@ class Pipeline:
                 handled.append(signum)
             except (NotImplementedError, RuntimeError):  # not the main thread
                 pass
+        saver = asyncio.create_task(self._save_periodically())
         try:
             await self.app.hooks.startup(self.app)
-            workers = [asyncio.create_task(self._drain(route), name=f"route {route.name}") for route in self.routes]
+            workers = [
+                asyncio.create_task(self._work(runner), name=f"route {runner.route.name}") for runner in self.runners
+            ]
             await asyncio.gather(*(self._run_source(source) for source in self.app.sources))
-            for queue in self.queues.values():
-                await queue.put(None)
+            self.finishing = True
+            for runner in self.runners:
+                runner.wakeup.set()
             await asyncio.gather(*workers)
-            for route in self.routes:
-                await self._close(route)
+            for runner in self.runners:
+                await self._close(runner)
         finally:
+            saver.cancel()
             for signum in handled:
                 loop.remove_signal_handler(signum)
+            self.spool.save()
+            self.stats.left_in_spool = self.spool.depth
+            self.spool.forget_rejected(self.app.config.settings.retention)
+            self.spool.close()
             await self.app.hooks.shutdown(self.app)
         return self.stats
+
+    async def _save_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(_SAVE_INTERVAL)
+            self.spool.save()
 
     async def _run_source(self, source: Source) -> None:
         try:
             await source.run(self.intake(source.name))
         except KeteError as exc:
             self.stats.source_errors += 1
+            self.source_status[source.name] = str(exc.message)
             log.error("source '%s': %s", source.name, exc)
-        except Exception:
+        except Exception as exc:
             self.stats.source_errors += 1
+            self.source_status[source.name] = f"{type(exc).__name__}: {exc}"
             log.exception("source '%s' failed", source.name)
         finally:
             try:
@@ -190,49 +316,113 @@ class Pipeline:
             except Exception:
                 log.exception("source '%s' failed to close", source.name)
 
-    async def _close(self, route: Route) -> None:
-        if route.name not in self._started:
+    async def _close(self, runner: _Runner) -> None:
+        if not runner.started:
             return
         try:
-            await route.sink.close()
+            await runner.route.sink.close()
         except Exception:
-            log.exception("route '%s': the sink failed to close", route.name)
+            log.exception("route '%s': the sink failed to close", runner.route.name)
 
-    async def _drain(self, route: Route) -> None:
-        queue = self.queues[route.name]
-        while (item := await queue.get()) is not None:
-            messages, receipt = item
+    # ------------------------------------------------------------------ delivery
+
+    def _next_batch(self, runner: _Runner) -> _Batch | None:
+        if runner.queue:
+            return runner.queue.popleft()
+        if not runner.overflowed:
+            return None
+        rows = self.spool.read(runner.route.name, runner.loaded, self._batch_limit)
+        if len(rows) < self._batch_limit:
+            runner.overflowed = False
+            upto = self.spool.next_seq - 1
+        else:
+            upto = rows[-1][0]
+        runner.loaded = upto
+        messages = self._serialize(runner.route, [event for _, event in rows], {})
+        return _Batch(messages, upto, time.monotonic())
+
+    def _mark(self, runner: _Runner, upto: int) -> None:
+        self.spool.mark_done(runner.route.name, upto)
+        waiters = runner.waiters
+        while waiters and waiters[0][0] <= upto:
+            waiters.popleft()[1].release()
+        self._room.set()
+
+    async def _work(self, runner: _Runner) -> None:
+        while not self.aborting.is_set():
+            batch = self._next_batch(runner)
+            if batch is None:
+                if self.finishing:
+                    return
+                runner.wakeup.clear()
+                await runner.wakeup.wait()
+                continue
+            runner.busy = True
             try:
-                await self._deliver(route, messages)
+                finished = await self._deliver(runner, batch)
             except Exception:
-                # A bug in a hook or sink must not stall the route: count and go on.
-                log.exception("route '%s': delivery crashed", route.name)
-                self.stats.routes[route.name].failed += len(messages)
+                # A bug in a hook or a sink must not stall the route: count, keep, go on.
+                log.exception("route '%s': delivery crashed", runner.route.name)
+                self.stats.routes[runner.route.name].failed += len(batch.messages)
+                finished = True
             finally:
-                receipt.release()
+                runner.busy = False
+            if not finished:
+                return
+            if batch.messages:
+                self.latency.append((runner.route.name, time.monotonic() - batch.accepted, len(batch.messages)))
+            self._mark(runner, batch.upto)
 
-    async def _attempt(self, route: Route, messages: list[Message]) -> DeliveryResults:
+    async def _attempt(self, runner: _Runner, messages: list[Message]) -> DeliveryResults | Unavailable:
+        sink = runner.route.sink
         try:
-            if route.name not in self._started:
-                await route.sink.start()
-                self._started.add(route.name)
-            results = await route.sink.send(messages)
+            if not runner.started:
+                await sink.start()
+                runner.started = True
+            results = await sink.send(messages)
+        except Unavailable as exc:
+            return exc
         except Exception as exc:
+            if not runner.started:
+                return Unavailable(f"the sink could not start: {type(exc).__name__}: {exc}")
             return [exc] * len(messages)
         if results is not None and len(results) != len(messages):
             error = KeteError(f"the sink returned {len(results)} results for {len(messages)} messages")
             return [error] * len(messages)
         return results
 
-    async def _deliver(self, route: Route, messages: list[Message]) -> None:
+    async def _pause(self, seconds: float, *, until: asyncio.Event) -> bool:
+        """Sleep *seconds* unless *until* is set first; return True when it was set."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(until.wait(), timeout=seconds)
+        return until.is_set()
+
+    async def _deliver(self, runner: _Runner, batch: _Batch) -> bool:
+        """Deliver or dead-letter *batch*; False when stopped first (the batch stays spooled)."""
+        route = runner.route
         stats = self.stats.routes[route.name]
         hooks = self.app.hooks
-        pending = messages
+        pending = batch.messages
         attempt = 0
+        outages = 0
+        first_attempt = time.time()
         while pending:
-            attempt += 1
             hooks.before_emit(route.name, pending)
-            results = await self._attempt(route, pending)
+            results = await self._attempt(runner, pending)
+            if isinstance(results, Unavailable):
+                outages += 1
+                if runner.unavailable is None or outages % 10 == 0:
+                    log.warning("route '%s': destination unavailable, waiting for it: %s", route.name, results)
+                runner.unavailable = str(results)
+                stop = self.aborting if not self.stopping.is_set() else self.stopping
+                if await self._pause(route.retry.wait(outages), until=stop):
+                    return False
+                continue
+            if runner.unavailable is not None:
+                log.info("route '%s': destination available again", route.name)
+                runner.unavailable = None
+            outages = 0
+            attempt += 1
             if results is None:
                 delivered, failed = pending, []
             else:
@@ -241,14 +431,21 @@ class Pipeline:
             if delivered:
                 stats.delivered += len(delivered)
                 hooks.after_emit(route.name, delivered)
-            pending = self._retry_or_give_up(route, failed, attempt)
+            pending = await self._retry_or_give_up(runner, failed, attempt, first_attempt)
             if pending:
                 stats.retried += len(pending)
-                await asyncio.sleep(route.retry.wait_duration)
+                if await self._pause(route.retry.wait(attempt), until=self.aborting):
+                    return False
+        return True
 
-    def _retry_or_give_up(
-        self, route: Route, failed: list[tuple[Message, BaseException]], attempt: int
+    async def _retry_or_give_up(
+        self, runner: _Runner, failed: list[tuple[Message, BaseException]], attempt: int, first_attempt: float
     ) -> list[Message]:
+        route = runner.route
+        retry = route.retry
+        elapsed_out = (
+            retry.max_elapsed_duration is not None and time.time() - first_attempt >= retry.max_elapsed_duration
+        )
         by_error: dict[int, tuple[BaseException, list[Message]]] = {}
         for message, error in failed:
             by_error.setdefault(id(error), (error, []))[1].append(message)
@@ -256,16 +453,39 @@ class Pipeline:
         for key, (error, messages) in by_error.items():
             action = self.app.hooks.on_emit_error(route.name, messages, error, attempt)
             if action is None:
-                retryable = attempt < route.retry.attempts and not isinstance(error, PermanentError)
+                retryable = attempt < retry.attempts and not elapsed_out and not isinstance(error, PermanentError)
                 action = ErrorAction.RETRY if retryable else ErrorAction.GIVE_UP
             if action is ErrorAction.RETRY:
                 retry_errors.add(key)
             else:
-                self.stats.routes[route.name].failed += len(messages)
-                ids = ", ".join(str(message.event.id) for message in messages[:5])
-                more = f" and {len(messages) - 5} more" if len(messages) > 5 else ""
-                log.error(
-                    "route '%s': gave up on %d event(s) after %d attempt(s): %s: %s (event ids: %s%s)",
-                    route.name, len(messages), attempt, type(error).__name__, error, ids, more,
-                )  # fmt: skip
+                await self._dead_letter(runner, messages, error, attempt, first_attempt)
         return [message for message, error in failed if id(error) in retry_errors]
+
+    async def _dead_letter(
+        self, runner: _Runner, messages: list[Message], error: BaseException, attempts: int, first_attempt: float
+    ) -> None:
+        route = runner.route
+        stats = self.stats.routes[route.name]
+        stats.failed += len(messages)
+        stats.dead_lettered += len(messages)
+        ids = ", ".join(str(message.event.id) for message in messages[:5])
+        more = f" and {len(messages) - 5} more" if len(messages) > 5 else ""
+        target = route.dead_letter.route
+        log.error(
+            "route '%s': gave up on %d event(s) after %d attempt(s): %s: %s (event ids: %s%s); dead-lettered to %s",
+            route.name, len(messages), attempts, type(error).__name__, error, ids, more,
+            f"route '{target}'" if target else self.dead_letter_dir / f"{route.name}.jsonl",
+        )  # fmt: skip
+        if target is None:
+            await asyncio.to_thread(
+                deadletters.write, self.dead_letter_dir, route.name, messages, error, attempts, first_attempt
+            )
+            return
+        other = self.by_name[target]
+        bit = 1 << self.spool.bits[target]
+        self.spool.append([(message.event, bit) for message in messages])
+        self.stats.routes[target].matched += len(messages)
+        serialized = self._serialize(other.route, [message.event for message in messages], {})
+        last = self.spool.next_seq - 1
+        self._hand_over(other, _Batch(serialized, last, time.monotonic()))
+        self._advance_others({id(other)}, last)

@@ -1,8 +1,9 @@
-"""What happens when a sink fails: the route's retry settings and the error decision."""
+"""What happens when a sink fails: the route's retry and dead-letter settings, and the decision."""
 
 from __future__ import annotations
 
 import enum
+import random
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field
@@ -23,14 +24,46 @@ Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 
 
 class RetrySettings(ComponentConfig):
-    """``routes.<name>.retry.*``, with the original KETE's names and defaults: 3 attempts in all
-    (the first included), 500 ms apart."""
+    """``routes.<name>.retry.*``.
+
+    The original KETE's settings keep their names and defaults (3 attempts in all, the first
+    included, 500 ms apart); kete adds exponential backoff (``multiplier`` above 1), jitter and a
+    limit on the time spent on one event. After the last attempt the event is dead-lettered.
+
+    A sink that is unreachable as a whole (:class:`~kete_core.errors.Unavailable`) does not use
+    up attempts: kete waits for it with the same backoff, up to ``max-wait-duration`` between
+    tries, for as long as it takes, and the spool holds what arrives meanwhile.
+    """
 
     enabled: bool = True
     max_attempts: int = Field(default=3, gt=0)
     wait_duration: Duration = 0.5
+    multiplier: float = Field(default=1.0, ge=1.0)
+    """Each wait is the previous one times this; 1 keeps KETE's fixed wait."""
+    max_wait_duration: Duration = 30.0
+    jitter: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Each wait is shortened by up to this fraction at random, so retries of many routes spread out."""
+    max_elapsed_duration: Duration | None = None
+    """Give up on an event once this long has passed since its first attempt, whatever the attempts left."""
 
     @property
     def attempts(self) -> int:
         """How many attempts a message gets in all."""
         return self.max_attempts if self.enabled else 1
+
+    def wait(self, failures: int) -> float:
+        """Seconds to wait after the *failures*-th consecutive failure (1 for the first)."""
+        base = min(self.wait_duration * self.multiplier ** max(0, failures - 1), self.max_wait_duration)
+        return base * (1 - self.jitter * random.random())
+
+
+class DeadLetterSettings(ComponentConfig):
+    """``routes.<name>.dead-letter.*``: where events go after their last attempt.
+
+    By default they are appended, with the error and the attempts, to
+    ``<data-dir>/dead-letters/<route>.jsonl``, where ``kete dlq list`` and ``kete dlq replay`` find
+    them. With ``route``, they are handed to that other route instead (a Kafka topic for dead
+    letters, say), whatever that route's matchers.
+    """
+
+    route: str | None = None

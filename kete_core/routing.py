@@ -9,11 +9,11 @@ blank value; ``not:`` inverts a matcher's answer for non-blank values.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kete_core.contracts import Matcher, Serializer, Sink
 from kete_core.errors import ConfigError
-from kete_core.policy import RetrySettings
+from kete_core.policy import DeadLetterSettings, RetrySettings
 
 # Realm names and event types are few; the bound only guards against unbounded custom values.
 _CACHE_LIMIT = 10_000
@@ -84,6 +84,7 @@ class Route:
     serializer: Serializer
     sink: Sink
     retry: RetrySettings
+    dead_letter: DeadLetterSettings = field(default_factory=DeadLetterSettings)
 
     def selects(self, realm: str, event_type: str) -> bool:
         """True when this route takes an event of *event_type* in *realm*."""

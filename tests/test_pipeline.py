@@ -5,20 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-import pytest
 from kete_matchers import GlobMatcher
 
+from kete_core import deadletters
 from kete_core.assembly import Application
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.config import KeteConfig, KeteSettings
-from kete_core.contracts import ComponentConfig, DeliveryResults, Message, Serializer, Sink
-from kete_core.errors import PermanentError
+from kete_core.contracts import ComponentConfig, DeliveryResults, Message, Receipt, Serializer, Sink, Source
+from kete_core.errors import PermanentError, Unavailable
 from kete_core.event import Event, parse_event
 from kete_core.hooks import Hooks, hookimpl, plugin_manager
 from kete_core.pipeline import Pipeline
-from kete_core.policy import ErrorAction, RetrySettings
+from kete_core.policy import DeadLetterSettings, ErrorAction, RetrySettings
 from kete_core.routing import MatcherGroup, Route
+from kete_core.spool import Spool
 
 
 class ListSink(Sink):
@@ -58,7 +59,8 @@ def route(name: str, sink: Sink, serializer: Serializer | None = None, pattern: 
     )
 
 
-def application(routes: list[Route], hooks: Hooks | None = None, **settings) -> Application:
+def application(routes: list[Route], data_dir, hooks: Hooks | None = None, **settings) -> Application:
+    settings = {"spool": "memory", "data-dir": str(data_dir), **settings}
     config = KeteConfig("test", KeteSettings.model_validate(settings), {}, {})
     hooks = hooks or Hooks(plugin_manager(load_entry_points=False))
     return Application(config, hooks, KeteRenderer(ComponentConfig(), {}), routes, [])
@@ -67,62 +69,106 @@ def application(routes: list[Route], hooks: Hooks | None = None, **settings) -> 
 EVENTS = [parse_event({"type": t, "id": str(i)}) for i, t in enumerate(["LOGIN", "LOGOUT", "LOGIN_ERROR", "LOGIN"])]
 
 
-async def run_batches(app: Application, batches: list[list[Event]]):
-    pipeline = Pipeline(app)
-    workers = [asyncio.create_task(pipeline._drain(r)) for r in app.routes]
-    receipts = [await pipeline.submit(batch) for batch in batches]
-    await asyncio.gather(*(receipt.done for receipt in receipts))
-    for queue in pipeline.queues.values():
-        await queue.put(None)
-    await asyncio.gather(*workers)
-    return pipeline.stats
+class BatchSource(Source):
+    """Submits the given batches, then ends; keeps the receipts."""
+
+    def __init__(self, batches: list[list[Event]]) -> None:
+        super().__init__("test", ComponentConfig())
+        self.batches = batches
+        self.receipts: list[Receipt] = []
+
+    async def run(self, intake) -> None:
+        for batch in self.batches:
+            self.receipts.append(await intake.submit(batch))
 
 
-async def test_each_route_gets_what_its_matchers_select():
+async def run_batches(app: Application, batches: list[list[Event]], spool: Spool | None = None):
+    source = BatchSource(batches)
+    app.sources = [source]
+    stats = await Pipeline(app, spool).run()
+    assert all(receipt.done.done() for receipt in source.receipts)
+    return stats
+
+
+async def test_each_route_gets_what_its_matchers_select(tmp_path):
     logins, everything = ListSink(), ListSink()
-    app = application([route("logins", logins, pattern="LOGIN*"), route("all", everything)])
+    app = application([route("logins", logins, pattern="LOGIN*"), route("all", everything)], tmp_path)
     stats = await run_batches(app, [EVENTS])
     assert [m.event.id for m in logins.delivered] == ["0", "2", "3"]
     assert [m.event.id for m in everything.delivered] == ["0", "1", "2", "3"]
     assert (stats.routes["logins"].matched, stats.routes["logins"].delivered) == (3, 3)
+    assert stats.left_in_spool == 0 and logins.closed
 
 
-async def test_each_event_is_serialized_once_per_distinct_serializer():
+async def test_each_event_is_serialized_once_per_distinct_serializer(tmp_path):
     CountingSerializer.calls = 0
     shared = CountingSerializer(ComponentConfig())
-    app = application([route("a", ListSink(), shared), route("b", ListSink(), shared), route("c", ListSink(), shared)])
+    app = application([route(name, ListSink(), shared) for name in "abc"], tmp_path)
     await run_batches(app, [EVENTS])
     assert CountingSerializer.calls == len(EVENTS)
 
 
-async def test_retries_until_the_sink_recovers():
+async def test_retries_until_the_sink_recovers(tmp_path):
     sink = ListSink(failures=2)
-    stats = await run_batches(application([route("r", sink, **{"max-attempts": 3})]), [EVENTS])
+    stats = await run_batches(application([route("r", sink, **{"max-attempts": 3})], tmp_path), [EVENTS])
     assert sink.attempts == 3 and len(sink.delivered) == 4
     assert (stats.routes["r"].retried, stats.routes["r"].failed) == (8, 0)
 
 
-async def test_gives_up_after_max_attempts_without_stopping_other_routes():
+async def test_gives_up_after_max_attempts_and_dead_letters_without_stopping_other_routes(tmp_path):
     dead, alive = ListSink(failures=99), ListSink()
-    stats = await run_batches(application([route("dead", dead), route("alive", alive)]), [EVENTS, EVENTS])
+    app = application([route("dead", dead), route("alive", alive)], tmp_path)
+    stats = await run_batches(app, [EVENTS, EVENTS])
     assert dead.attempts == 6  # 3 attempts for each of the two batches
-    assert stats.routes["dead"].failed == 8 and stats.failed == 8
+    assert stats.routes["dead"].dead_lettered == 8 and stats.failed == 8
     assert len(alive.delivered) == 8
+    letters = list(deadletters.read(tmp_path / "dead-letters", "dead"))
+    assert [letter.event["id"] for letter in letters] == ["0", "1", "2", "3"] * 2
+    assert letters[0].attempts == 3 and letters[0].error == "ConnectionError: destination unreachable"
+    assert stats.left_in_spool == 0
 
 
-async def test_permanent_errors_are_not_retried():
+async def test_permanent_errors_are_not_retried(tmp_path):
     sink = ListSink(failures=99, error=PermanentError("bad topic"))
-    stats = await run_batches(application([route("r", sink)]), [EVENTS])
-    assert sink.attempts == 1 and stats.routes["r"].failed == 4
+    stats = await run_batches(application([route("r", sink)], tmp_path), [EVENTS])
+    assert sink.attempts == 1 and stats.routes["r"].dead_lettered == 4
 
 
-async def test_retry_disabled_means_one_attempt():
+async def test_retry_disabled_means_one_attempt(tmp_path):
     sink = ListSink(failures=1)
-    stats = await run_batches(application([route("r", sink, enabled=False)]), [EVENTS])
+    stats = await run_batches(application([route("r", sink, enabled=False)], tmp_path), [EVENTS])
     assert sink.attempts == 1 and stats.routes["r"].failed == 4
 
 
-async def test_per_message_results_retry_only_the_failed_messages():
+async def test_exponential_backoff_is_capped():
+    settings = RetrySettings.model_validate({"wait-duration": "100ms", "multiplier": 2, "max-wait-duration": "1s"})
+    assert [settings.wait(n) for n in range(1, 7)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    jittered = RetrySettings.model_validate({"wait-duration": "1s", "jitter": 0.5})
+    assert all(0.5 <= jittered.wait(1) <= 1.0 for _ in range(100))
+
+
+async def test_unavailable_destinations_do_not_use_up_attempts(tmp_path):
+    sink = ListSink(failures=6, error=Unavailable("connection refused"))
+    stats = await run_batches(application([route("r", sink)], tmp_path), [EVENTS])
+    assert sink.attempts == 7 and len(sink.delivered) == 4
+    assert stats.routes["r"].dead_lettered == 0
+
+
+async def test_a_sink_that_cannot_start_is_waited_for(tmp_path):
+    class LateSink(ListSink):
+        starts = 0
+
+        async def start(self):
+            LateSink.starts += 1
+            if LateSink.starts < 3:
+                raise OSError("not yet")
+
+    sink = LateSink()
+    await run_batches(application([route("r", sink)], tmp_path), [EVENTS])
+    assert LateSink.starts == 3 and len(sink.delivered) == 4
+
+
+async def test_per_message_results_retry_only_the_failed_messages(tmp_path):
     class HalfSink(ListSink):
         async def send(self, messages):
             self.attempts += 1
@@ -136,11 +182,42 @@ async def test_per_message_results_retry_only_the_failed_messages():
             return results
 
     sink = HalfSink()
-    await run_batches(application([route("r", sink)]), [EVENTS])
+    await run_batches(application([route("r", sink)], tmp_path), [EVENTS])
     assert [m.event.id for m in sink.delivered] == ["0", "2", "3", "1"]
 
 
-async def test_a_hook_decides_on_errors():
+async def test_a_poison_event_is_dead_lettered_and_the_rest_delivered(tmp_path):
+    class PoisonSink(ListSink):
+        async def send(self, messages):
+            self.attempts += 1
+            results = []
+            for message in messages:
+                if message.event.id == "1":
+                    results.append(ValueError("rejected by the destination"))
+                else:
+                    self.delivered.append(message)
+                    results.append(None)
+            return results
+
+    sink = PoisonSink()
+    stats = await run_batches(application([route("r", sink)], tmp_path), [EVENTS, EVENTS[:1]])
+    assert [m.event.id for m in sink.delivered] == ["0", "2", "3", "0"]
+    assert [letter.event["id"] for letter in deadletters.read(tmp_path / "dead-letters")] == ["1"]
+    assert stats.routes["r"].dead_lettered == 1
+
+
+async def test_dead_letters_can_go_to_another_route(tmp_path):
+    dead, dlq = ListSink(failures=99, error=PermanentError("no")), ListSink()
+    dead_route = route("dead", dead, pattern="LOGOUT")
+    dead_route.dead_letter = DeadLetterSettings(route="dlq")
+    dlq_route = route("dlq", dlq, pattern="NOTHING")
+    stats = await run_batches(application([dead_route, dlq_route], tmp_path), [EVENTS])
+    assert [m.event.id for m in dlq.delivered] == ["1"]
+    assert stats.routes["dead"].dead_lettered == 1 and stats.left_in_spool == 0
+    assert not (tmp_path / "dead-letters").exists()
+
+
+async def test_a_hook_decides_on_errors(tmp_path):
     class GiveUpOnTimeouts:
         @hookimpl
         def kete_on_emit_error(self, route, messages, error, attempt):
@@ -149,35 +226,37 @@ async def test_a_hook_decides_on_errors():
     pm = plugin_manager(load_entry_points=False)
     pm.register(GiveUpOnTimeouts(), name="give-up")
     sink = ListSink(failures=1, error=TimeoutError("slow"))
-    stats = await run_batches(application([route("r", sink)], Hooks(pm)), [EVENTS])
+    stats = await run_batches(application([route("r", sink)], tmp_path, Hooks(pm)), [EVENTS])
     assert sink.attempts == 1 and stats.routes["r"].failed == 4
 
 
-async def test_a_full_route_queue_slows_the_source_down():
+async def test_a_full_spool_slows_the_source_down(tmp_path):
     release = asyncio.Event()
+    progress: list[int] = []
 
     class BlockedSink(ListSink):
         async def send(self, messages):
             await release.wait()
             return await super().send(messages)
 
+    class Watched(BatchSource):
+        async def run(self, intake):
+            for index, batch in enumerate(self.batches):
+                await intake.submit(batch)
+                progress.append(index)
+
     sink = BlockedSink()
-    pipeline = Pipeline(application([route("r", sink)], queue_size=1))
-    worker = asyncio.create_task(pipeline._drain(pipeline.routes[0]))
-    await pipeline.submit(EVENTS[:1])  # taken by the worker, which blocks in send
-    await asyncio.sleep(0)
-    await pipeline.submit(EVENTS[1:2])  # fills the queue
-    third = asyncio.create_task(pipeline.submit(EVENTS[2:3]))
-    await asyncio.sleep(0.05)
-    assert not third.done(), "submit must wait while the route's queue is full"
+    app = application([route("r", sink)], tmp_path, **{"spool-max-events": 2})
+    app.sources = [Watched([[event] for event in EVENTS])]
+    running = asyncio.create_task(Pipeline(app).run())
+    await asyncio.sleep(0.1)
+    assert progress == [0, 1], "the third submit must wait while the spool is full"
     release.set()
-    await third
-    await pipeline.queues["r"].put(None)
-    await worker
-    assert [m.event.id for m in sink.delivered] == ["0", "1", "2"]
+    stats = await running
+    assert progress == [0, 1, 2, 3] and len(sink.delivered) == 4 and stats.left_in_spool == 0
 
 
-async def test_receipts_resolve_only_after_delivery():
+async def test_a_slow_route_reads_back_from_the_spool_in_order(tmp_path):
     release = asyncio.Event()
 
     class SlowSink(ListSink):
@@ -185,20 +264,75 @@ async def test_receipts_resolve_only_after_delivery():
             await release.wait()
             return await super().send(messages)
 
-    pipeline = Pipeline(application([route("r", SlowSink())]))
-    worker = asyncio.create_task(pipeline._drain(pipeline.routes[0]))
-    receipt = await pipeline.submit(EVENTS)
-    await asyncio.sleep(0.01)
-    assert not receipt.done.done()
+    slow, fast = SlowSink(), ListSink()
+    batches = [[parse_event({"type": "LOGIN", "id": f"{b}-{i}"}) for i in range(3)] for b in range(50)]
+    app = application([route("slow", slow), route("fast", fast)], tmp_path, **{"queue-size": 2})
+    app.sources = [BatchSource(batches)]
+    pipeline = Pipeline(app)
+    running = asyncio.create_task(pipeline.run())
+    await asyncio.sleep(0.1)
+    assert len(fast.delivered) == 150, "a slow route does not hold up the others"
+    assert pipeline.by_name["slow"].overflowed
     release.set()
-    await receipt.done
-    unmatched = await pipeline.submit([])
-    assert unmatched.done.done()
-    await pipeline.queues["r"].put(None)
-    await worker
+    await running
+    assert [m.event.id for m in slow.delivered] == [f"{b}-{i}" for b in range(50) for i in range(3)]
 
 
-async def test_a_failing_serializer_fails_only_that_event():
+async def test_undelivered_events_survive_a_restart(tmp_path):
+    spool_path = tmp_path / "spool.sqlite"
+
+    class StopSink(ListSink):
+        pipeline: Pipeline | None = None
+
+        async def send(self, messages):
+            self.attempts += 1
+            assert self.pipeline is not None
+            self.pipeline.request_stop()
+            self.pipeline.request_stop()
+            raise Unavailable("going down")
+
+    first = StopSink()
+    app = application([route("r", first)], tmp_path, spool="disk")
+    app.sources = [BatchSource([EVENTS])]
+    pipeline = Pipeline(app, Spool(spool_path, ["r"]))
+    first.pipeline = pipeline
+    stats = await pipeline.run()
+    assert stats.left_in_spool == 4 and not first.delivered
+
+    second = ListSink()
+    stats = await run_batches(application([route("r", second)], tmp_path), [], Spool(spool_path, ["r"]))
+    assert [m.event.id for m in second.delivered] == ["0", "1", "2", "3"]
+    assert stats.left_in_spool == 0
+    assert Spool(spool_path, ["r"]).depth == 0
+
+
+async def test_receipts_resolve_only_after_delivery(tmp_path):
+    release = asyncio.Event()
+    seen: list[bool] = []
+
+    class SlowSink(ListSink):
+        async def send(self, messages):
+            await release.wait()
+            return await super().send(messages)
+
+    class Checking(BatchSource):
+        async def run(self, intake):
+            receipt = await intake.submit(EVENTS)
+            await asyncio.sleep(0.01)
+            seen.append(receipt.done.done())
+            release.set()
+            await receipt.done
+            seen.append(True)
+            unmatched = await intake.submit([])
+            seen.append(unmatched.done.done())
+
+    app = application([route("r", SlowSink())], tmp_path)
+    app.sources = [Checking([])]
+    await Pipeline(app).run()
+    assert seen == [False, True, True]
+
+
+async def test_a_failing_serializer_fails_only_that_event(tmp_path):
     class Picky(JsonSerializer):
         def serialize(self, event):
             if event.event_type == "LOGOUT":
@@ -206,47 +340,27 @@ async def test_a_failing_serializer_fails_only_that_event():
             return super().serialize(event)
 
     sink = ListSink()
-    stats = await run_batches(application([route("r", sink, Picky(ComponentConfig()))]), [EVENTS])
+    stats = await run_batches(application([route("r", sink, Picky(ComponentConfig()))], tmp_path), [EVENTS])
     assert len(sink.delivered) == 3 and stats.routes["r"].failed == 1
 
 
-@pytest.mark.parametrize("size", [1, 3])
-async def test_run_drains_and_closes_sinks(size):
-    sink = ListSink()
-
-    class OneShot:
-        name = "one-shot"
-
-        async def run(self, intake):
-            for event in EVENTS:
-                await intake.submit([event])
-
-        async def close(self):
-            pass
-
-    app = application([route("r", sink)], queue_size=size)
-    app.sources.append(OneShot())  # type: ignore[arg-type]
-    stats = await Pipeline(app).run()
-    assert stats.received == 4 and len(sink.delivered) == 4 and sink.closed
-
-
-async def test_intake_reports_congestion_when_a_route_is_full():
+async def test_intake_reports_congestion_when_the_spool_is_full(tmp_path):
     release = asyncio.Event()
+    observed: list[bool] = []
 
     class BlockedSink(ListSink):
         async def send(self, messages):
             await release.wait()
             return await super().send(messages)
 
-    pipeline = Pipeline(application([route("r", BlockedSink())], queue_size=1))
-    intake = pipeline.intake("test")
-    worker = asyncio.create_task(pipeline._drain(pipeline.routes[0]))
-    assert not intake.congested
-    await intake.submit(EVENTS[:1])
-    await asyncio.sleep(0)
-    await intake.submit(EVENTS[1:2])
-    assert intake.congested
-    release.set()
-    await pipeline.queues["r"].put(None)
-    await worker
-    assert not intake.congested
+    class Probe(BatchSource):
+        async def run(self, intake):
+            observed.append(intake.congested)
+            await intake.submit(EVENTS[:2])
+            observed.append(intake.congested)
+            release.set()
+
+    app = application([route("r", BlockedSink())], tmp_path, **{"spool-max-events": 2})
+    app.sources = [Probe([])]
+    await Pipeline(app).run()
+    assert observed == [False, True]

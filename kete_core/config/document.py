@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from kete_core.config.properties import parse_properties
 from kete_core.config.tree import Tree, canonical, from_dotted
 from kete_core.contracts import ComponentConfig
 from kete_core.errors import ConfigError, ConfigErrors, KeteError
+from kete_core.policy import Duration
 from kete_core.validation import settings_errors
 
 
@@ -25,6 +28,14 @@ def _comma_list(value: Any) -> Any:
 
 def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
+
+
+class MetricsSettings(ComponentConfig):
+    """``[kete.metrics]``: the health and metrics endpoint (``/healthz``, ``/ready``, ``/metrics``)."""
+
+    enabled: bool = False
+    address: str = "127.0.0.1:9464"
+    """``host:port`` to listen on."""
 
 
 class KeteSettings(ComponentConfig):
@@ -39,10 +50,29 @@ class KeteSettings(ComponentConfig):
     disable_plugins: Annotated[list[str], BeforeValidator(_comma_list)] = []
     """``kete.hooks`` plugins (by distribution name) not to load."""
     log_level: Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(_lower)] = "info"
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line, for log collectors."""
     queue_size: int = Field(default=16, gt=0)
-    """Batches that may wait for each route before sources are slowed down."""
+    """Batches kept in memory for each route; beyond that, routes read back from the spool."""
+    data_dir: Path | None = None
+    """Where the spool, checkpoints and dead letters live; default: a folder for this configuration
+    file under ``$XDG_STATE_HOME/kete`` (``~/.local/state/kete``)."""
+    spool: Literal["disk", "memory"] = "disk"
+    """``memory`` keeps the spool in memory: faster, and nothing survives a restart."""
+    spool_sync: Literal["normal", "full"] = "normal"
+    """``normal`` survives a crash of kete; ``full`` also a power loss (an fsync per batch)."""
+    spool_max_events: int = Field(default=1_000_000, gt=0)
+    """Events the spool may hold undelivered; when full, sources are slowed down, never dropped."""
+    retention: Duration = 7 * 86400.0
+    """How long rejected input records are kept for ``kete rejected``."""
+    metrics: MetricsSettings = MetricsSettings()
     support_the_project_message: bool = True
     """Accepted from KETE configurations; kete prints no banner."""
+
+
+def state_home() -> Path:
+    """``$XDG_STATE_HOME``, else ``~/.local/state``."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
 
 
 @dataclass(frozen=True)
@@ -59,6 +89,16 @@ class KeteConfig:
     settings: KeteSettings
     sources: dict[str, dict[str, Any]]
     routes: dict[str, dict[str, Any]]
+
+    @property
+    def data_dir(self) -> Path:
+        """``[kete] data-dir``, else a folder named after the configuration file (and a hash of its
+        absolute path, so two files of the same name do not share a spool)."""
+        if self.settings.data_dir is not None:
+            return self.settings.data_dir
+        origin = Path(self.origin).resolve()
+        digest = hashlib.sha256(str(origin).encode()).hexdigest()[:10]
+        return state_home() / "kete" / f"{origin.stem}-{digest}"
 
 
 def read_tree(path: Path) -> Tree:

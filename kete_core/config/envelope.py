@@ -35,6 +35,7 @@ ROUTE: dict[str, Any] = {
         "serializer": {"type": "object", "properties": {"kind": _KIND}},
         "destination": {"type": "object", "properties": {"kind": _KIND}, "required": ["kind"]},
         "retry": {"type": "object"},
+        "dead-letter": {"type": "object"},
     },
     "required": ["destination"],
     "additionalProperties": False,

@@ -1,0 +1,189 @@
+"""The durable spool: every accepted event, kept until each route that matched it is done with it.
+
+SQLite in WAL mode, one transaction per submitted batch. Each event is stored once, with a bit
+mask of the routes that matched it. Routes deliver in order, so a route's progress is one number,
+its *done* mark: every event up to that sequence number that the route matched was delivered or
+dead-lettered. Restarting re-delivers, per route, the matched events after its mark; events below
+every route's mark are deleted. A source's checkpoint is written in the same transaction as its
+events, so handing events to kete and moving the source on happen together or not at all.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+import orjson
+
+from kete_core.contracts import Rejection
+from kete_core.errors import KeteError
+from kete_core.event import Event
+
+MAX_ROUTES = 62
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    routes INTEGER NOT NULL,
+    accepted REAL NOT NULL,
+    names BLOB,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS routes (name TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE, done INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (source TEXT PRIMARY KEY, position BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS rejected (
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, source TEXT NOT NULL, place TEXT NOT NULL, reason TEXT NOT NULL,
+    raw BLOB
+);
+"""
+
+
+def _names(event: Event) -> bytes | None:
+    """The realm names the event's source knew and the event itself does not carry."""
+    data = event.data
+    names = {}
+    if event.realm_name and not data.get("realmName") and data.get("realmId"):
+        names[data["realmId"]] = event.realm_name
+    auth = data.get("authDetails")
+    if event.auth_realm_name and auth and not auth.get("realmName") and auth.get("realmId"):
+        names[auth["realmId"]] = event.auth_realm_name
+    return orjson.dumps(names) if names else None
+
+
+def _event(names: bytes | None, data: bytes) -> Event:
+    return Event(orjson.loads(data), orjson.loads(names) if names else {})
+
+
+class Spool:
+    """The spool file of one configuration; see the module documentation.
+
+    :param path: the SQLite file, or None for a spool in memory (nothing survives a restart).
+    :param routes: the names of the configured routes; new ones get a bit, and start after
+        everything already spooled.
+    :param synchronous: ``normal`` survives a crash of kete; ``full`` also a power loss.
+    """
+
+    def __init__(
+        self, path: Path | None, routes: Sequence[str], *, synchronous: Literal["normal", "full"] = "normal"
+    ) -> None:
+        if len(routes) > MAX_ROUTES:
+            raise KeteError(f"the spool supports at most {MAX_ROUTES} routes, not {len(routes)}")
+        self.path = path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self.db.executescript(_SCHEMA)
+        # Compaction may have emptied the events table; the routes' marks remember how far it went.
+        highest = self.db.execute(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), COALESCE((SELECT MAX(done) FROM routes), 0))"
+        ).fetchone()[0]
+        self.next_seq = highest + 1
+        self.bits = self._register(routes)
+        self.done = {name: self._done(name) for name in routes}
+
+    def _register(self, routes: Sequence[str]) -> dict[str, int]:
+        known = dict(self.db.execute("SELECT name, bit FROM routes").fetchall())
+        free = sorted(set(range(MAX_ROUTES)) - set(known.values()))
+        with self.db:
+            for name in routes:
+                if name not in known:
+                    if not free:
+                        # Reuse the bit of a route no longer configured; its leftovers are dropped.
+                        stale = next(old for old in known if old not in routes)
+                        bit = known.pop(stale)
+                        self.db.execute("DELETE FROM routes WHERE name = ?", (stale,))
+                        self.db.execute("UPDATE events SET routes = routes & ~? WHERE routes & ?", (1 << bit,) * 2)
+                        free.append(bit)
+                    known[name] = free.pop(0)
+                    self.db.execute(
+                        "INSERT INTO routes (name, bit, done) VALUES (?, ?, ?)", (name, known[name], self.next_seq - 1)
+                    )
+        return {name: known[name] for name in routes}
+
+    def _done(self, route: str) -> int:
+        return int(self.db.execute("SELECT done FROM routes WHERE name = ?", (route,)).fetchone()[0])
+
+    def append(self, entries: Sequence[tuple[Event, int]], checkpoint: tuple[str, bytes] | None = None) -> int:
+        """Store *entries* (event, route mask) and *checkpoint* in one transaction; return the
+        sequence number of the first entry (they are numbered consecutively)."""
+        first = self.next_seq
+        now = time.time()
+        rows = [
+            (first + offset, mask, now, _names(event), orjson.dumps(event.data))
+            for offset, (event, mask) in enumerate(entries)
+        ]
+        with self.db:
+            self.db.executemany("INSERT INTO events (seq, routes, accepted, names, data) VALUES (?, ?, ?, ?, ?)", rows)
+            if checkpoint is not None:
+                self.db.execute("INSERT OR REPLACE INTO checkpoints (source, position) VALUES (?, ?)", checkpoint)
+        self.next_seq = first + len(rows)
+        return first
+
+    def read(self, route: str, after: int, limit: int) -> list[tuple[int, Event]]:
+        """Up to *limit* events after sequence number *after* that *route* matched, in order."""
+        bit = 1 << self.bits[route]
+        rows = self.db.execute(
+            "SELECT seq, names, data FROM events WHERE seq > ? AND routes & ? ORDER BY seq LIMIT ?", (after, bit, limit)
+        ).fetchall()
+        return [(seq, _event(names, data)) for seq, names, data in rows]
+
+    def mark_done(self, route: str, seq: int) -> None:
+        """Record, in memory, that *route* is done with every event it matched up to *seq*;
+        :meth:`save` makes it durable. A mark lost in a crash only means re-delivery."""
+        if seq > self.done[route]:
+            self.done[route] = seq
+
+    def save(self) -> None:
+        """Store the routes' done marks and delete the events every route is done with."""
+        with self.db:
+            self.db.executemany("UPDATE routes SET done = ? WHERE name = ?", [(s, n) for n, s in self.done.items()])
+            self.db.execute("DELETE FROM events WHERE seq <= ?", (self.low_mark,))
+
+    def forget_rejected(self, older_than: float) -> None:
+        """Delete rejected records kept longer than *older_than* seconds."""
+        with self.db:
+            self.db.execute("DELETE FROM rejected WHERE at < ?", (time.time() - older_than,))
+
+    @property
+    def low_mark(self) -> int:
+        """Every event up to this sequence number is done for every route."""
+        return min(self.done.values(), default=self.next_seq - 1)
+
+    @property
+    def depth(self) -> int:
+        """Spooled events that some route has not finished with."""
+        return self.next_seq - 1 - self.low_mark
+
+    def oldest_age(self) -> float:
+        """Seconds since the oldest event some route has not finished with was accepted (0 if none)."""
+        row = self.db.execute("SELECT MIN(accepted) FROM events WHERE seq > ?", (self.low_mark,)).fetchone()
+        return max(0.0, time.time() - row[0]) if row and row[0] else 0.0
+
+    def checkpoint(self, source: str) -> bytes | None:
+        """The position *source* stored with its last accepted batch."""
+        row = self.db.execute("SELECT position FROM checkpoints WHERE source = ?", (source,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def reject(self, rejection: Rejection) -> None:
+        """Keep a record that was not an event, for the operator."""
+        with self.db:
+            self.db.execute(
+                "INSERT INTO rejected (at, source, place, reason, raw) VALUES (?, ?, ?, ?, ?)",
+                (time.time(), rejection.source, rejection.where, rejection.reason, rejection.raw),
+            )
+
+    def rejected(self, limit: int = 1000) -> list[Mapping[str, object]]:
+        """The most recent rejected records, newest last."""
+        rows = self.db.execute(
+            "SELECT at, source, place, reason, raw FROM rejected ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        keys = ("at", "source", "where", "reason", "raw")
+        return [dict(zip(keys, row, strict=True)) for row in reversed(rows)]
+
+    def close(self) -> None:
+        self.db.close()
