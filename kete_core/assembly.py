@@ -142,7 +142,8 @@ class _Builder:
         )
         if realms is None or events is None or retry is None or sink is None or dead_letter is None:
             return None
-        return Route(name, realms, events, serializer[0], serializer[1], sink, retry, dead_letter)
+        kind = str(raw["destination"].get("kind", ""))
+        return Route(name, realms, events, serializer[0], serializer[1], sink, retry, dead_letter, kind)
 
     def dead_letter(self, raw: dict[str, Any], path: str, route: str) -> DeadLetterSettings:
         settings = validate_settings(DeadLetterSettings, raw, path)

@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from typing import NoReturn
 
 import click
 import orjson
 
+from kete_core import deadletters
 from kete_core.assembly import Application, build
+from kete_core.config import KeteConfig, load_config
 from kete_core.discovery import GROUPS, check, installed, load
 from kete_core.errors import KeteError, PluginError
 from kete_core.hooks import Hooks, plugin_manager
+from kete_core.observability import JsonFormatter
 from kete_core.pipeline import Pipeline, RunStats
 from kete_core.routing import MatcherGroup, compile_matcher
+from kete_core.spool import Spool
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -29,10 +34,13 @@ def _fail(error: KeteError, status: int = EXIT_CONFIG) -> NoReturn:
     sys.exit(status)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True
-    )
+def _setup_logging(level: str, style: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if style == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
 def _build(config_path: str) -> Application:
@@ -40,7 +48,7 @@ def _build(config_path: str) -> Application:
         app = build(config_path)
     except KeteError as exc:
         _fail(exc)
-    _setup_logging(app.config.settings.log_level)
+    _setup_logging(app.config.settings.log_level, app.config.settings.log_format)
     return app
 
 
@@ -59,6 +67,10 @@ def cli() -> None:
     """Route Keycloak events to Kafka, HTTP, files and more."""
 
 
+async def _run(app: Application) -> RunStats:
+    return await Pipeline(app).run()
+
+
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 def run(config: str) -> None:
@@ -71,7 +83,10 @@ def run(config: str) -> None:
     if not app.config.settings.enabled:
         log.info("kete is disabled (kete.enabled = false): nothing to do")
         return
-    stats = asyncio.run(Pipeline(app).run())
+    try:
+        stats = asyncio.run(_run(app))
+    except KeteError as exc:
+        _fail(exc, EXIT_FAILED)
     log.info("done: %s", _summary(stats))
     if stats.left_in_spool:
         log.warning("%d event(s) wait in the spool; they are delivered at the next start", stats.left_in_spool)
@@ -145,6 +160,89 @@ def match(matcher: str, values: tuple[str, ...]) -> None:
         click.echo(f"{value.ljust(width)}  {'match' if accepted else 'no match'}")
     if not matched:
         sys.exit(EXIT_FAILED)
+
+
+def _config_only(config_path: str) -> KeteConfig:
+    """The configuration without building its components (for commands on the data dir)."""
+    try:
+        return load_config(config_path)
+    except KeteError as exc:
+        _fail(exc)
+
+
+@cli.group()
+def dlq() -> None:
+    """Inspect and replay dead letters: events routes gave up on."""
+
+
+@dlq.command(name="list")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--route", help="Only this route's dead letters.")
+def dlq_list(config: str, route: str | None) -> None:
+    """List the dead letters of CONFIG's routes, oldest first."""
+    directory = _config_only(config).data_dir / "dead-letters"
+    count = 0
+    for letter in deadletters.read(directory, route):
+        count += 1
+        event = letter.to_event()
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(letter.last_attempt))
+        click.echo(
+            f"{when}  {letter.route}  {event.event_type}  {event.realm}  id={event.id}  "
+            f"attempts={letter.attempts}  {letter.error}"
+        )
+    click.echo(f"{count} dead letter(s) in {directory}", err=True)
+
+
+@dlq.command(name="replay")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--route", help="Only this route's dead letters.")
+def dlq_replay(config: str, route: str | None) -> None:
+    """Hand dead letters back to their routes; the next `kete run` delivers them.
+
+    Needs `kete run` of CONFIG to be stopped (they share the spool).
+    """
+    settings = _config_only(config)
+    directory = settings.data_dir / "dead-letters"
+    routes = list(settings.routes)
+    letters = [letter for letter in deadletters.read(directory, route) if letter.route in routes]
+    unknown = {letter.route for letter in deadletters.read(directory, route)} - set(routes)
+    for name in sorted(unknown):
+        click.echo(f"kete: warning: route '{name}' is no longer configured; its dead letters stay", err=True)
+    if not letters:
+        click.echo("no dead letters to replay")
+        return
+    try:
+        spool = Spool(settings.data_dir / "spool.sqlite", routes)
+    except KeteError as exc:
+        _fail(exc, EXIT_FAILED)
+    try:
+        for name in sorted({letter.route for letter in letters}):
+            bit = 1 << spool.bits[name]
+            spool.append([(letter.to_event(), bit) for letter in letters if letter.route == name])
+            deadletters.archive(directory, name)
+    finally:
+        spool.close()
+    click.echo(f"{len(letters)} dead letter(s) handed back to their routes; `kete run {config}` delivers them")
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--limit", default=100, show_default=True, help="How many of the most recent to show.")
+def rejected(config: str, limit: int) -> None:
+    """List input records the sources of CONFIG rejected, with the reason."""
+    settings = _config_only(config)
+    path = settings.data_dir / "spool.sqlite"
+    if not path.exists():
+        click.echo("nothing rejected (no spool yet)")
+        return
+    spool = Spool.reader(path)
+    try:
+        for record in spool.rejected(limit):
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(record["at"])))  # type: ignore[arg-type]
+            raw = bytes(record["raw"] or b"")[:120].decode("utf-8", "replace")  # type: ignore[arg-type]
+            click.echo(f"{when}  {record['source']}  {record['where']}  {record['reason']}  {raw}")
+    finally:
+        spool.close()
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from kete_core.assembly import Application
 from kete_core.contracts import DeliveryResults, Message, Receipt, Rejection, Source
 from kete_core.errors import KeteError, PermanentError, Unavailable
 from kete_core.event import Event
+from kete_core.observability import Observability
 from kete_core.policy import ErrorAction
 from kete_core.routing import Route
 from kete_core.spool import Spool
@@ -143,7 +144,9 @@ class Pipeline:
         self._room = asyncio.Event()
         self._queue_size = settings.queue_size
         self._batch_limit = 1000
-        self.latency: list[tuple[str, float, int]] = []  # (route, seconds, events), drained by metrics
+        self._latencies: list[tuple[str, float, int]] = []
+        self.newest_time: dict[str, int] = {}
+        self.observability = Observability(self)
 
     # ------------------------------------------------------------------ intake
 
@@ -164,6 +167,10 @@ class Pipeline:
             await self._room.wait()
         receipt = Receipt(asyncio.get_running_loop().create_future())
         self.stats.received[source] = self.stats.received.get(source, 0) + len(events)
+        if events:
+            newest = events[-1].data.get("time")
+            if isinstance(newest, int):
+                self.newest_time[source] = max(newest, self.newest_time.get(source, 0))
         masks = [0] * len(events)
         selections: list[tuple[_Runner, list[Event]]] = []
         for runner in self.runners:
@@ -246,6 +253,12 @@ class Pipeline:
         self.spool.reject(rejection)
         self.app.hooks.event_rejected(rejection)
 
+    def drain_latencies(self) -> list[tuple[str, float, int]]:
+        """(route, seconds from acceptance to acknowledgement, events) of batches delivered since
+        the last call."""
+        latencies, self._latencies = self._latencies, []
+        return latencies
+
     def request_stop(self) -> None:
         """First call: stop the sources and deliver what was accepted. Second call: stop delivering
         too; what is left stays in the spool for the next start."""
@@ -270,9 +283,14 @@ class Pipeline:
                 handled.append(signum)
             except (NotImplementedError, RuntimeError):  # not the main thread
                 pass
+        metrics = self.app.config.settings.metrics
+        if metrics.enabled:
+            self.observability.start(metrics.address)
         saver = asyncio.create_task(self._save_periodically())
         try:
             await self.app.hooks.startup(self.app)
+            for runner in self.runners:
+                await self._start_sink(runner)
             workers = [
                 asyncio.create_task(self._work(runner), name=f"route {runner.route.name}") for runner in self.runners
             ]
@@ -291,13 +309,25 @@ class Pipeline:
             self.stats.left_in_spool = self.spool.depth
             self.spool.forget_rejected(self.app.config.settings.retention)
             self.spool.close()
+            self.observability.stop()
             await self.app.hooks.shutdown(self.app)
         return self.stats
 
     async def _save_periodically(self) -> None:
         while True:
+            self.observability.refresh()
             await asyncio.sleep(_SAVE_INTERVAL)
             self.spool.save()
+
+    async def _start_sink(self, runner: _Runner) -> None:
+        """Connect a route's sink before events flow, so readiness is known early; a failure is
+        only reported here, the first delivery tries again."""
+        try:
+            await runner.route.sink.start()
+            runner.started = True
+        except Exception as exc:
+            runner.unavailable = f"{type(exc).__name__}: {exc}"
+            log.warning("route '%s': the destination is not available yet: %s", runner.route.name, runner.unavailable)
 
     async def _run_source(self, source: Source) -> None:
         try:
@@ -369,8 +399,8 @@ class Pipeline:
                 runner.busy = False
             if not finished:
                 return
-            if batch.messages:
-                self.latency.append((runner.route.name, time.monotonic() - batch.accepted, len(batch.messages)))
+            if batch.messages and len(self._latencies) < 10_000:
+                self._latencies.append((runner.route.name, time.monotonic() - batch.accepted, len(batch.messages)))
             self._mark(runner, batch.upto)
 
     async def _attempt(self, runner: _Runner, messages: list[Message]) -> DeliveryResults | Unavailable:

@@ -85,6 +85,7 @@ class Route:
     sink: Sink
     retry: RetrySettings
     dead_letter: DeadLetterSettings = field(default_factory=DeadLetterSettings)
+    sink_kind: str = ""
 
     def selects(self, realm: str, event_type: str) -> bool:
         """True when this route takes an event of *event_type* in *realm*."""

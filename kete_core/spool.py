@@ -10,6 +10,8 @@ events, so handing events to kete and moving the source on happen together or no
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
@@ -39,6 +41,21 @@ CREATE TABLE IF NOT EXISTS rejected (
     raw BLOB
 );
 """
+
+
+def _lock(directory: Path) -> int:
+    """Hold ``directory/lock`` for as long as this process uses the spool; one kete per data dir."""
+    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise KeteError(
+            "another kete process is using this data directory",
+            path=str(directory),
+            hint="stop it first, or give this run its own [kete] data-dir (KETE_DATA_DIR)",
+        ) from None
+    return fd
 
 
 def _names(event: Event) -> bytes | None:
@@ -72,8 +89,10 @@ class Spool:
         if len(routes) > MAX_ROUTES:
             raise KeteError(f"the spool supports at most {MAX_ROUTES} routes, not {len(routes)}")
         self.path = path
+        self._lock: int | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _lock(path.parent)
         self.db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
@@ -185,5 +204,17 @@ class Spool:
         keys = ("at", "source", "where", "reason", "raw")
         return [dict(zip(keys, row, strict=True)) for row in reversed(rows)]
 
+    @classmethod
+    def reader(cls, path: Path) -> Spool:
+        """Open an existing spool file only to read records (``kete rejected``), without the lock."""
+        spool = cls.__new__(cls)
+        spool.path = path
+        spool._lock = None
+        spool.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        return spool
+
     def close(self) -> None:
         self.db.close()
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None

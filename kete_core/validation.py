@@ -15,6 +15,25 @@ def _aliases(model: type[BaseModel]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
+_SECRET_WORDS = ("password", "secret", "token", "key", "sasl", "jaas", "credential", "auth")
+
+
+def is_secret(path: str) -> bool:
+    """True for settings whose values must never be shown (passwords, tokens, keys, SASL)."""
+    lowered = path.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def _shown(error: Any) -> str:
+    """`` (got 5)`` for a number or boolean of a setting that is not secret. Text is never echoed:
+    a password typed under the wrong name must not end up in a log."""
+    value = error.get("input")
+    where = ".".join(str(part) for part in error["loc"])
+    if not isinstance(value, int | float) or error["type"] == "missing" or is_secret(where):
+        return ""
+    return f" (got {value!r})"
+
+
 def settings_errors(
     exc: ValidationError, path: str, model: type[BaseModel], plugin: PluginInfo | None = None
 ) -> list[ConfigError]:
@@ -34,7 +53,7 @@ def settings_errors(
                 )
             )
         else:
-            errors.append(ConfigError(f"{error['msg']} (got {error.get('input')!r})", path=where, plugin=plugin))
+            errors.append(ConfigError(f"{error['msg']}{_shown(error)}", path=where, plugin=plugin))
     return errors
 
 

@@ -64,7 +64,11 @@ def test_size_rotation_keeps_backups(tmp_path):
     assert files == ["r.jsonl", "r.jsonl.1", "r.jsonl.2"]
     for name in files:
         assert (tmp_path / name).stat().st_size <= 300
-    ids = [orjson.loads(line)["id"] for name in ("r.jsonl.2", "r.jsonl.1", "r.jsonl") for line in (tmp_path / name).read_bytes().splitlines()]
+    ids = [
+        orjson.loads(line)["id"]
+        for name in ("r.jsonl.2", "r.jsonl.1", "r.jsonl")
+        for line in (tmp_path / name).read_bytes().splitlines()
+    ]
     assert ids == [str(i) for i in range(10)][-len(ids) :]  # oldest rotated away, order kept
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -13,6 +14,8 @@ from pydantic import BeforeValidator, Field
 
 from kete_core import ComponentConfig, DeliveryResults, Message, PermanentError, Sink, SinkContext
 from kete_core.units import parse_size
+
+log = logging.getLogger("kete")
 
 
 class FileSinkConfig(ComponentConfig):
@@ -29,8 +32,28 @@ class _OpenFile:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         self.size = os.fstat(self.fd).st_size
+        if self.size:
+            self._repair()
+
+    def _repair(self) -> None:
+        """Cut a partial last line, left by a crash in the middle of a write: the event on it was
+        not acknowledged, so it is delivered again."""
+        if os.pread(self.fd, 1, self.size - 1) == b"\n":
+            return
+        end = self.size
+        while end > 0:
+            start = max(0, end - 65536)
+            block = os.pread(self.fd, end - start, start)
+            newline = block.rfind(b"\n")
+            if newline != -1:
+                end = start + newline + 1
+                break
+            end = start
+        log.warning("%s: cut a partial last line of %d bytes left by an interrupted write", self.path, self.size - end)
+        os.ftruncate(self.fd, end)
+        self.size = end
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
