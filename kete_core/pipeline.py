@@ -33,7 +33,9 @@ from kete_core.spool import Spool
 
 log = logging.getLogger("kete")
 
-_SAVE_INTERVAL = 1.0
+_COMPACT_INTERVAL = 1.0
+# Done marks are saved at most this often: a kill -9 re-delivers what was delivered since.
+_MARK_INTERVAL = 0.1
 
 
 @dataclass
@@ -142,6 +144,7 @@ class Pipeline:
         for runner in self.runners:
             runner.overflowed = runner.loaded < last
         self._room = asyncio.Event()
+        self._marks_saved = 0.0
         self._queue_size = settings.queue_size
         self._batch_limit = 1000
         self._latencies: list[tuple[str, float, int]] = []
@@ -305,7 +308,7 @@ class Pipeline:
             saver.cancel()
             for signum in handled:
                 loop.remove_signal_handler(signum)
-            self.spool.save()
+            self.spool.compact()
             self.stats.left_in_spool = self.spool.depth
             self.spool.forget_rejected(self.app.config.settings.retention)
             self.spool.close()
@@ -316,8 +319,8 @@ class Pipeline:
     async def _save_periodically(self) -> None:
         while True:
             self.observability.refresh()
-            await asyncio.sleep(_SAVE_INTERVAL)
-            self.spool.save()
+            await asyncio.sleep(_COMPACT_INTERVAL)
+            self.spool.compact()
 
     async def _start_sink(self, runner: _Runner) -> None:
         """Connect a route's sink before events flow, so readiness is known early; a failure is
@@ -373,6 +376,10 @@ class Pipeline:
 
     def _mark(self, runner: _Runner, upto: int) -> None:
         self.spool.mark_done(runner.route.name, upto)
+        now = time.monotonic()
+        if now - self._marks_saved >= _MARK_INTERVAL:
+            self.spool.save()
+            self._marks_saved = now
         waiters = runner.waiters
         while waiters and waiters[0][0] <= upto:
             waiters.popleft()[1].release()

@@ -104,6 +104,7 @@ class Spool:
         self.next_seq = highest + 1
         self.bits = self._register(routes)
         self.done = {name: self._done(name) for name in routes}
+        self._saved = dict(self.done)
 
     def _register(self, routes: Sequence[str]) -> dict[str, int]:
         known = dict(self.db.execute("SELECT name, bit FROM routes").fetchall())
@@ -158,9 +159,17 @@ class Spool:
             self.done[route] = seq
 
     def save(self) -> None:
-        """Store the routes' done marks and delete the events every route is done with."""
+        """Store the routes' done marks."""
+        changed = [(seq, name) for name, seq in self.done.items() if self._saved.get(name) != seq]
+        if changed:
+            with self.db:
+                self.db.executemany("UPDATE routes SET done = ? WHERE name = ?", changed)
+            self._saved.update((name, seq) for seq, name in changed)
+
+    def compact(self) -> None:
+        """Store the marks and delete the events every route is done with."""
+        self.save()
         with self.db:
-            self.db.executemany("UPDATE routes SET done = ? WHERE name = ?", [(s, n) for n, s in self.done.items()])
             self.db.execute("DELETE FROM events WHERE seq <= ?", (self.low_mark,))
 
     def forget_rejected(self, older_than: float) -> None:

@@ -91,7 +91,11 @@ def test_rejected_records_are_kept_with_their_reason(tmp_path):
 def test_one_kete_per_data_dir(tmp_path):
     events_file(tmp_path, 1)
     cfg = config(tmp_path, str(tmp_path / "out.jsonl"))
-    cfg.write_text(cfg.read_text().replace('path = "' + str(tmp_path / "events.jsonl") + '"', f'path = "{tmp_path / "events.jsonl"}"\nfollow = true'))
+    cfg.write_text(
+        cfg.read_text().replace(
+            'path = "' + str(tmp_path / "events.jsonl") + '"', f'path = "{tmp_path / "events.jsonl"}"\nfollow = true'
+        )
+    )
     first = subprocess.Popen([sys.executable, "-m", "kete_core.cli", "run", str(cfg)], stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20

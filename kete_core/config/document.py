@@ -146,6 +146,9 @@ def read_config(path: str | Path, environ: Mapping[str, str] | None = None) -> t
     except KeteError as exc:
         raise ConfigErrors([exc]) from exc
     errors: list[KeteError] = list(check_envelope(tree))
+    for error in errors:
+        if error.path is None:  # a top-level problem: the place is the file itself
+            error.path = str(path)
     broken = {tuple((error.path or "").split(".")[:2]) for error in errors}
     settings = KeteSettings()
     if isinstance(tree.get("kete", {}), dict):
