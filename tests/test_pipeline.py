@@ -364,3 +364,47 @@ async def test_intake_reports_congestion_when_the_spool_is_full(tmp_path):
     app.sources = [Probe([])]
     await Pipeline(app).run()
     assert observed == [False, True]
+
+
+async def test_ready_reports_unavailable_destinations(tmp_path):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from tests.test_reliability import free_port
+
+    port = free_port()
+    seen: list[tuple[int, dict]] = []
+
+    def ready() -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    class Flaky(ListSink):
+        async def send(self, messages):
+            self.attempts += 1
+            if self.attempts <= 3:
+                raise Unavailable("connection refused by 127.0.0.1:9")
+            return await super().send(messages)
+
+    class Probe(BatchSource):
+        async def run(self, intake):
+            await intake.submit(EVENTS)
+            pipeline.observability.refresh()
+            while sink.attempts < 2:
+                await asyncio.sleep(0.01)
+            pipeline.observability.refresh()
+            seen.append(await asyncio.to_thread(ready))
+            await intake.submit([])
+
+    sink = Flaky()
+    app = application([route("r", sink, **{"wait-duration": "200ms"})], tmp_path, metrics={"enabled": True, "address": f"127.0.0.1:{port}"})
+    app.sources = [Probe([])]
+    pipeline = Pipeline(app)
+    await pipeline.run()
+    status, body = seen[0]
+    assert status == 503 and body["not_ready"] == {"route r": "connection refused by 127.0.0.1:9"}
+    assert len(sink.delivered) == 4
