@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 import time
@@ -71,6 +72,15 @@ async def _run(app: Application) -> RunStats:
     return await Pipeline(app).run()
 
 
+def tune_garbage_collection() -> None:
+    """Make the cyclic garbage collector rare. Events and messages form no reference cycles, so
+    frequent collections only rescan the thousands of events in flight: measured, they took most
+    of the per-event time. Reference counting still frees everything as before."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(200_000, 50, 100)
+
+
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 def run(config: str) -> None:
@@ -83,6 +93,7 @@ def run(config: str) -> None:
     if not app.config.settings.enabled:
         log.info("kete is disabled (kete.enabled = false): nothing to do")
         return
+    tune_garbage_collection()
     try:
         stats = asyncio.run(_run(app))
     except KeteError as exc:

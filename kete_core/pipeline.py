@@ -29,7 +29,7 @@ from kete_core.event import Event
 from kete_core.observability import Observability
 from kete_core.policy import ErrorAction
 from kete_core.routing import Route
-from kete_core.spool import Spool
+from kete_core.spool import MemorySpool, Spool
 
 log = logging.getLogger("kete")
 
@@ -85,6 +85,13 @@ class _Runner:
         self.waiters: deque[tuple[int, Receipt]] = deque()
         self.started = False
         self.unavailable: str | None = None
+        self.retrying = False
+        self.bit = 0
+
+    @property
+    def stalled(self) -> bool:
+        """True while the destination is down or a batch is waiting to be retried."""
+        return self.unavailable is not None or self.retrying
 
     @property
     def idle(self) -> bool:
@@ -124,14 +131,16 @@ class Pipeline:
     :param spool: the spool to use; by default the one ``[kete]`` describes.
     """
 
-    def __init__(self, app: Application, spool: Spool | None = None) -> None:
+    def __init__(self, app: Application, spool: Spool | MemorySpool | None = None) -> None:
         self.app = app
         settings = app.config.settings
         names = [route.name for route in app.routes]
         if spool is None:
-            path = None if settings.spool == "memory" else app.config.data_dir / "spool.sqlite"
-            spool = Spool(path, names, synchronous=settings.spool_sync)
-        self.spool = spool
+            if settings.spool == "memory":
+                spool = MemorySpool(names)
+            else:
+                spool = Spool(app.config.data_dir / "spool.sqlite", names, synchronous=settings.spool_sync)
+        self.spool: Spool | MemorySpool = spool
         self.dead_letter_dir = app.config.data_dir / "dead-letters"
         self.stopping = asyncio.Event()
         self.aborting = asyncio.Event()
@@ -140,6 +149,9 @@ class Pipeline:
         self.source_status: dict[str, str | None] = {source.name: None for source in app.sources}
         self.runners = [_Runner(route, spool.done[route.name]) for route in app.routes]
         self.by_name = {runner.route.name: runner for runner in self.runners}
+        for runner in self.runners:
+            runner.bit = 1 << spool.bits[runner.route.name]
+        self._choices: dict[tuple[str, str], tuple[int, tuple[int, ...]]] = {}
         last = spool.next_seq - 1
         for runner in self.runners:
             runner.overflowed = runner.loaded < last
@@ -162,10 +174,30 @@ class Pipeline:
         """True while the spool is full."""
         return self.spool.depth >= self.app.config.settings.spool_max_events
 
+    def _memory_full(self) -> bool:
+        """True while a route that is making progress has its in-memory queue full: the source
+        waits for it rather than push batches it would read back from the spool. A stalled route
+        (destination down, retrying) never holds the others up: it overflows to the spool."""
+        size = self._queue_size
+        return any(len(runner.queue) >= size and not runner.stalled for runner in self.runners)
+
+    def _choose(self, key: tuple[str, str]) -> tuple[int, tuple[int, ...]]:
+        """The routes that take events of (realm, event type) *key*: their spool mask and indexes."""
+        mask = 0
+        picked = []
+        for index, runner in enumerate(self.runners):
+            if runner.route.selects(*key):
+                mask |= runner.bit
+                picked.append(index)
+        if len(self._choices) >= 10_000:
+            self._choices.clear()
+        choice = self._choices[key] = (mask, tuple(picked))
+        return choice
+
     async def submit(self, source: str, events: Sequence[Event], checkpoint: bytes | None = None) -> Receipt:
         """Route *events*, spool them with *checkpoint* and hand them to the routes' workers;
         see :meth:`~kete_core.contracts.Intake.submit`."""
-        while self.congested:
+        while self.congested or self._memory_full():
             self._room.clear()
             await self._room.wait()
         receipt = Receipt(asyncio.get_running_loop().create_future())
@@ -174,47 +206,44 @@ class Pipeline:
             newest = events[-1].data.get("time")
             if isinstance(newest, int):
                 self.newest_time[source] = max(newest, self.newest_time.get(source, 0))
-        masks = [0] * len(events)
-        selections: list[tuple[_Runner, list[Event]]] = []
-        for runner in self.runners:
-            route = runner.route
-            selects = route.selects
-            bit = 1 << self.spool.bits[route.name]
-            selected = []
-            for index, event in enumerate(events):
-                if selects(event.realm, event.event_type):
-                    selected.append(event)
-                    masks[index] |= bit
-            if selected:
-                selections.append((runner, selected))
-        entries = [(event, mask) for event, mask in zip(events, masks, strict=True) if mask]
+        per_route: list[list[Event]] = [[] for _ in self.runners]
+        entries = []
+        choices = self._choices
+        for event in events:
+            key = (event.realm, event.event_type)
+            choice = choices.get(key) or self._choose(key)
+            if choice[0]:
+                entries.append((event, choice[0]))
+                for index in choice[1]:
+                    per_route[index].append(event)
         self.spool.append(entries, (source, checkpoint) if checkpoint is not None else None)
         last = self.spool.next_seq - 1
         accepted = time.monotonic()
         # Each event is serialized once per serializer and batch, however many routes use it.
-        payloads: dict[tuple[int, int], bytes | Exception] = {}
-        chosen = {id(runner) for runner, _ in selections}
-        for runner, selected in selections:
+        shared: dict[int, dict[int, Message | None]] = {}
+        taken = 0
+        for runner, selected in zip(self.runners, per_route, strict=True):
+            if not selected:
+                self._advance(runner, last)
+                continue
+            taken += 1
             name = runner.route.name
             self.stats.routes[name].matched += len(selected)
             self.app.hooks.after_match(name, selected)
-            messages = self._serialize(runner.route, selected, payloads) if not runner.overflowed else []
+            messages = [] if runner.overflowed else self._serialize(runner.route, selected, shared)
             self._hand_over(runner, _Batch(messages, last, accepted))
             runner.waiters.append((last, receipt))
-        self._advance_others(chosen, last)
-        receipt.pending = len(selections)
-        if not selections:
+        receipt.pending = taken
+        if not taken:
             receipt.done.set_result(None)
         return receipt
 
-    def _advance_others(self, chosen: set[int], last: int) -> None:
-        """Let the routes that took nothing up to *last* move their done mark past it."""
-        for runner in self.runners:
-            if id(runner) not in chosen:
-                if runner.idle:
-                    self._mark(runner, last)
-                else:
-                    self._hand_over(runner, _Batch([], last, time.monotonic()))
+    def _advance(self, runner: _Runner, last: int) -> None:
+        """Let a route that took nothing up to *last* move its done mark past it."""
+        if runner.idle:
+            self._mark(runner, last)
+        else:
+            self._hand_over(runner, _Batch([], last, time.monotonic()))
 
     def _hand_over(self, runner: _Runner, batch: _Batch) -> None:
         if runner.overflowed or len(runner.queue) >= self._queue_size:
@@ -226,25 +255,26 @@ class Pipeline:
         runner.wakeup.set()
 
     def _serialize(
-        self, route: Route, selected: Sequence[Event], payloads: dict[tuple[int, int], bytes | Exception]
+        self, route: Route, selected: Sequence[Event], shared: dict[int, dict[int, Message | None]]
     ) -> list[Message]:
         serializer = route.serializer
-        serializer_id = id(serializer)
+        done = shared.setdefault(id(serializer), {})
         content_type = serializer.content_type
         messages = []
         for event in selected:
-            key = (serializer_id, id(event))
-            payload = payloads.get(key)
-            if payload is None:
+            key = id(event)
+            if key in done:
+                message = done[key]
+            else:
                 try:
-                    payload = serializer.serialize(event)
+                    message = Message(event, serializer.serialize(event), content_type)
                 except Exception as exc:
-                    payload = exc
+                    message = None
                     log.error("serializer '%s' cannot write %r: %s", route.serializer_kind, event, exc)
                     self.app.hooks.serialize_failed(route.serializer_kind, event, exc)
-                payloads[key] = payload
-            if isinstance(payload, bytes):
-                messages.append(Message(event, payload, content_type))
+                done[key] = message
+            if message is not None:
+                messages.append(message)
             else:
                 self.stats.routes[route.name].failed += 1
         return messages
@@ -361,6 +391,7 @@ class Pipeline:
 
     def _next_batch(self, runner: _Runner) -> _Batch | None:
         if runner.queue:
+            self._room.set()
             return runner.queue.popleft()
         if not runner.overflowed:
             return None
@@ -451,6 +482,7 @@ class Pipeline:
                 if runner.unavailable is None or outages % 10 == 0:
                     log.warning("route '%s': destination unavailable, waiting for it: %s", route.name, results)
                 runner.unavailable = str(results)
+                self._room.set()
                 stop = self.aborting if not self.stopping.is_set() else self.stopping
                 if await self._pause(route.retry.wait(outages), until=stop):
                     return False
@@ -471,8 +503,13 @@ class Pipeline:
             pending = await self._retry_or_give_up(runner, failed, attempt, first_attempt)
             if pending:
                 stats.retried += len(pending)
-                if await self._pause(route.retry.wait(attempt), until=self.aborting):
-                    return False
+                runner.retrying = True
+                self._room.set()
+                try:
+                    if await self._pause(route.retry.wait(attempt), until=self.aborting):
+                        return False
+                finally:
+                    runner.retrying = False
         return True
 
     async def _retry_or_give_up(
@@ -525,4 +562,6 @@ class Pipeline:
         serialized = self._serialize(other.route, [message.event for message in messages], {})
         last = self.spool.next_seq - 1
         self._hand_over(other, _Batch(serialized, last, time.monotonic()))
-        self._advance_others({id(other)}, last)
+        for runner in self.runners:
+            if runner is not other:
+                self._advance(runner, last)

@@ -10,10 +10,12 @@ events, so handing events to kete and moving the source on happen together or no
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import os
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -77,23 +79,19 @@ def _event(names: bytes | None, data: bytes) -> Event:
 class Spool:
     """The spool file of one configuration; see the module documentation.
 
-    :param path: the SQLite file, or None for a spool in memory (nothing survives a restart).
+    :param path: the SQLite file.
     :param routes: the names of the configured routes; new ones get a bit, and start after
         everything already spooled.
     :param synchronous: ``normal`` survives a crash of kete; ``full`` also a power loss.
     """
 
-    def __init__(
-        self, path: Path | None, routes: Sequence[str], *, synchronous: Literal["normal", "full"] = "normal"
-    ) -> None:
+    def __init__(self, path: Path, routes: Sequence[str], *, synchronous: Literal["normal", "full"] = "normal") -> None:
         if len(routes) > MAX_ROUTES:
             raise KeteError(f"the spool supports at most {MAX_ROUTES} routes, not {len(routes)}")
         self.path = path
-        self._lock: int | None = None
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = _lock(path.parent)
-        self.db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None, check_same_thread=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock: int | None = _lock(path.parent)
+        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.executescript(_SCHEMA)
@@ -227,3 +225,89 @@ class Spool:
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None
+
+
+class MemorySpool:
+    """The spool's interface kept in memory (``[kete] spool = "memory"``): the same routing and
+    marks, no SQLite and no durability. For pipelines where speed matters more than surviving a
+    restart, and for benchmarks of the routing itself."""
+
+    def __init__(self, routes: Sequence[str]) -> None:
+        if len(routes) > MAX_ROUTES:
+            raise KeteError(f"the spool supports at most {MAX_ROUTES} routes, not {len(routes)}")
+        self.path = None
+        self.bits = {name: bit for bit, name in enumerate(routes)}
+        self.done = dict.fromkeys(routes, 0)
+        self.next_seq = 1
+        self._seqs: list[int] = []
+        self._rows: list[tuple[int, Event, float]] = []
+        self._checkpoints: dict[str, bytes] = {}
+        self._rejected: deque[tuple[float, Rejection]] = deque(maxlen=10_000)
+
+    def append(self, entries: Sequence[tuple[Event, int]], checkpoint: tuple[str, bytes] | None = None) -> int:
+        first = self.next_seq
+        now = time.time()
+        self._seqs.extend(range(first, first + len(entries)))
+        self._rows.extend((mask, event, now) for event, mask in entries)
+        self.next_seq = first + len(entries)
+        if checkpoint is not None:
+            self._checkpoints[checkpoint[0]] = checkpoint[1]
+        return first
+
+    def read(self, route: str, after: int, limit: int) -> list[tuple[int, Event]]:
+        bit = 1 << self.bits[route]
+        found = []
+        for index in range(bisect.bisect_right(self._seqs, after), len(self._seqs)):
+            mask, event, _ = self._rows[index]
+            if mask & bit:
+                found.append((self._seqs[index], event))
+                if len(found) == limit:
+                    break
+        return found
+
+    def mark_done(self, route: str, seq: int) -> None:
+        if seq > self.done[route]:
+            self.done[route] = seq
+
+    def save(self) -> None:
+        """Marks live in memory; drop the events every route is done with, so memory is reused."""
+        self.compact()
+
+    def compact(self) -> None:
+        cut = bisect.bisect_right(self._seqs, self.low_mark)
+        if cut:
+            del self._seqs[:cut]
+            del self._rows[:cut]
+
+    def forget_rejected(self, older_than: float) -> None:
+        limit = time.time() - older_than
+        while self._rejected and self._rejected[0][0] < limit:
+            self._rejected.popleft()
+
+    @property
+    def low_mark(self) -> int:
+        return min(self.done.values(), default=self.next_seq - 1)
+
+    @property
+    def depth(self) -> int:
+        return self.next_seq - 1 - self.low_mark
+
+    def oldest_age(self) -> float:
+        index = bisect.bisect_right(self._seqs, self.low_mark)
+        return max(0.0, time.time() - self._rows[index][2]) if index < len(self._rows) else 0.0
+
+    def checkpoint(self, source: str) -> bytes | None:
+        return self._checkpoints.get(source)
+
+    def reject(self, rejection: Rejection) -> None:
+        self._rejected.append((time.time(), rejection))
+
+    def rejected(self, limit: int = 1000) -> list[Mapping[str, object]]:
+        return [
+            {"at": at, "source": r.source, "where": r.where, "reason": r.reason, "raw": r.raw}
+            for at, r in list(self._rejected)[-limit:]
+        ]
+
+    def close(self) -> None:
+        self._seqs.clear()
+        self._rows.clear()

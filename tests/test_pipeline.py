@@ -256,26 +256,54 @@ async def test_a_full_spool_slows_the_source_down(tmp_path):
     assert progress == [0, 1, 2, 3] and len(sink.delivered) == 4 and stats.left_in_spool == 0
 
 
-async def test_a_slow_route_reads_back_from_the_spool_in_order(tmp_path):
+async def test_a_down_route_holds_up_no_other_and_reads_back_from_the_spool_in_order(tmp_path):
     release = asyncio.Event()
+
+    class DownSink(ListSink):
+        async def send(self, messages):
+            if not release.is_set():
+                raise Unavailable("connection refused")
+            return await super().send(messages)
+
+    down, fast = DownSink(), ListSink()
+    batches = [[parse_event({"type": "LOGIN", "id": f"{b}-{i}"}) for i in range(3)] for b in range(50)]
+    app = application([route("down", down, **{"wait-duration": "10ms"}), route("fast", fast)], tmp_path, **{"queue-size": 2})
+    app.sources = [BatchSource(batches)]
+    pipeline = Pipeline(app)
+    running = asyncio.create_task(pipeline.run())
+    await asyncio.sleep(0.3)
+    assert len(fast.delivered) == 150, "a route whose destination is down does not hold up the others"
+    assert pipeline.by_name["down"].overflowed
+    release.set()
+    await running
+    assert [m.event.id for m in down.delivered] == [f"{b}-{i}" for b in range(50) for i in range(3)]
+
+
+async def test_a_slow_route_slows_the_source_instead_of_piling_up(tmp_path):
+    release = asyncio.Event()
+    submitted: list[int] = []
 
     class SlowSink(ListSink):
         async def send(self, messages):
             await release.wait()
             return await super().send(messages)
 
-    slow, fast = SlowSink(), ListSink()
-    batches = [[parse_event({"type": "LOGIN", "id": f"{b}-{i}"}) for i in range(3)] for b in range(50)]
-    app = application([route("slow", slow), route("fast", fast)], tmp_path, **{"queue-size": 2})
-    app.sources = [BatchSource(batches)]
+    class Counting(BatchSource):
+        async def run(self, intake):
+            for index, batch in enumerate(self.batches):
+                await intake.submit(batch)
+                submitted.append(index)
+
+    slow = SlowSink()
+    app = application([route("slow", slow)], tmp_path, **{"queue-size": 2})
+    app.sources = [Counting([[event] for event in EVENTS] * 3)]
     pipeline = Pipeline(app)
     running = asyncio.create_task(pipeline.run())
     await asyncio.sleep(0.1)
-    assert len(fast.delivered) == 150, "a slow route does not hold up the others"
-    assert pipeline.by_name["slow"].overflowed
+    assert len(submitted) <= 4, "at most the batch in delivery and a full queue are accepted ahead"
     release.set()
     await running
-    assert [m.event.id for m in slow.delivered] == [f"{b}-{i}" for b in range(50) for i in range(3)]
+    assert len(slow.delivered) == 12 and not pipeline.by_name["slow"].overflowed
 
 
 async def test_undelivered_events_survive_a_restart(tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 
 from kete_core.cases import CASES
 from kete_core.contracts import Renderer, VariableGetter
@@ -22,49 +23,49 @@ _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _RENDER_CACHE_LIMIT = 10_000
 
 BASE_VARIABLES: dict[str, VariableGetter] = {
-    "realm": lambda event: event.realm or None,
-    "eventType": lambda event: event.event_type,
-    "kind": lambda event: event.kind,
-    "resourceType": lambda event: event.resource_type,
-    "operationType": lambda event: event.operation_type,
-    "result": lambda event: event.result,
+    "realm": attrgetter("realm"),
+    "eventType": attrgetter("event_type"),
+    "kind": attrgetter("kind"),
+    "resourceType": attrgetter("resource_type"),
+    "operationType": attrgetter("operation_type"),
+    "result": attrgetter("result"),
 }
 
 
-def _variable(getter: VariableGetter, case: Callable[[str], str]) -> VariableGetter:
-    def value(event: Event) -> str | None:
-        base = getter(event)
-        return case(base) if base else None
-
-    return value
-
-
 class CompiledTemplate:
-    """A template split into literal text and variable lookups, with rendered results cached by
-    the variables' base values."""
+    """A template split into literal text and variables. Rendered results are cached by the base
+    values of the fields it uses, so the casing functions run once per distinct combination."""
 
-    def __init__(self, source: str, parts: list[str | tuple[str, VariableGetter]]) -> None:
+    def __init__(
+        self,
+        source: str,
+        parts: list[str | tuple[str, str, Callable[[str], str]]],
+        fields: Mapping[str, VariableGetter],
+    ) -> None:
         self.source = source
         self._parts = parts
-        self._getters = [part[1] for part in parts if isinstance(part, tuple)]
+        names = list(dict.fromkeys(part[1] for part in parts if isinstance(part, tuple)))
+        self._fields = names
+        self._getters = [fields[name] for name in names]
         self.variables = frozenset(part[0] for part in parts if isinstance(part, tuple))
-        self._cache: dict[tuple[str | None, ...], str] = {}
+        self._cache: dict[object, str] = {}
 
     def render(self, event: Event) -> str:
-        if not self._getters:
+        getters = self._getters
+        if not getters:
             return self.source
-        key = tuple(getter(event) for getter in self._getters)
+        key: object = getters[0](event) if len(getters) == 1 else tuple([getter(event) for getter in getters])
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        values = iter(key)
+        values = dict(zip(self._fields, (key,) if len(getters) == 1 else key, strict=True))  # type: ignore[arg-type]
         out = []
         for part in self._parts:
             if isinstance(part, str):
                 out.append(part)
             else:
-                value = next(values)
-                out.append(value if value is not None else "${" + part[0] + "}")
+                base = values[part[1]]
+                out.append(part[2](base) if base else "${" + part[0] + "}")
         rendered = "".join(out)
         if len(self._cache) >= _RENDER_CACHE_LIMIT:
             self._cache.clear()
@@ -80,14 +81,13 @@ class KeteRenderer(Renderer):
         clashes = sorted(variables.keys() & BASE_VARIABLES.keys())
         if clashes:
             raise ValueError(f"template variables already defined by kete: {', '.join(clashes)}")
-        self.known: dict[str, VariableGetter] = {
-            f"{field}{case_name}": _variable(getter, case)
-            for field, getter in {**BASE_VARIABLES, **variables}.items()
-            for case_name, case in CASES.items()
+        self.fields: dict[str, VariableGetter] = {**BASE_VARIABLES, **variables}
+        self.known: dict[str, tuple[str, Callable[[str], str]]] = {
+            f"{field}{case_name}": (field, case) for field in self.fields for case_name, case in CASES.items()
         }
 
     def compile(self, text: str) -> CompiledTemplate:
-        parts: list[str | tuple[str, VariableGetter]] = []
+        parts: list[str | tuple[str, str, Callable[[str], str]]] = []
         position = 0
         for match in _PLACEHOLDER.finditer(text):
             name = match.group(1)
@@ -95,11 +95,11 @@ class KeteRenderer(Renderer):
                 raise ValueError(self._unknown(name))
             if match.start() > position:
                 parts.append(text[position : match.start()])
-            parts.append((name, self.known[name]))
+            parts.append((name, *self.known[name]))
             position = match.end()
         if position < len(text):
             parts.append(text[position:])
-        return CompiledTemplate(text, parts)
+        return CompiledTemplate(text, parts, self.fields)
 
     def _unknown(self, name: str) -> str:
         hint = did_you_mean(name, self.known)

@@ -1,0 +1,123 @@
+"""Core path: events from a JSON-lines file through 5 routes (list, glob, regex and sql matchers,
+both match modes, ``not:``), a templated destination and the json serializer, into a sink that
+discards. Compared with the floor of any Python implementation: reading the file and
+``orjson.loads`` of every line.
+
+    python benchmarks/core_path.py [--events 1000000] [--spool memory|disk]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from benchmarks.common import machine, make_events
+from kete_core.cli import tune_garbage_collection
+from kete_core.pipeline import Pipeline
+from kete_core.testing import load_app
+
+REALMS = """realm-names."8a955dbd-df2e-58e7-a768-55e2f4ed8113" = "master"
+realm-names."ad0606b0-f742-5e2a-a1ef-aef6fbb09496" = "acme"
+realm-names."a569cd72-4599-55df-9715-f7b8e9439c15" = "acme-staging"
+realm-names."adb578cc-cd8e-567f-9195-3760145f4dc5" = "partner_portal"
+"""
+
+ROUTES = """
+[routes.sessions]
+event-matchers.sessions = "list:LOGIN, LOGIN_ERROR, LOGOUT, CODE_TO_TOKEN, REFRESH_TOKEN"
+destination.kind = "discard"
+destination.key = "keycloak.${realmLowerCase}.${kindLowerCase}"
+
+[routes.errors]
+realm-matchers.acme = "regex:acme(-.*)?"
+event-matchers.errors = "glob:*_ERROR"
+event-matchers.not-logins = "glob:not:LOGIN_ERROR"
+event-match-mode = "all"
+destination.kind = "discard"
+destination.key = "errors.${realmKebabCase}.${eventTypeKebabCase}"
+
+[routes.users]
+realm-matchers.not-master = "list:not:master"
+event-matchers.users = 'sql:USER\\_%'
+event-matchers.groups = "sql:GROUP_MEMBERSHIP_%"
+destination.kind = "discard"
+destination.key = "users.${kindKebabCase}.${operationTypeLowerCase}"
+
+[routes.audit]
+event-matchers.everything = "glob:*"
+event-matchers.no-tokens = "regex:not:(CODE_TO_TOKEN|REFRESH_TOKEN)(_ERROR)?"
+event-match-mode = "all"
+destination.kind = "discard"
+destination.key = "audit.${realmKebabCase}.${eventTypeLowerCase}"
+
+[routes.admin]
+realm-matchers.all = "glob:*"
+event-matchers.admin = "regex:.*_(CREATE|UPDATE|DELETE|ACTION)"
+destination.kind = "discard"
+destination.key = "admin.${resourceTypeLowerCase}.${operationTypeLowerCase}"
+"""
+
+
+def floor(path: Path) -> float:
+    """Seconds to read *path* and orjson.loads each line: the least any Python router must do."""
+    start = time.perf_counter()
+    with path.open("rb") as handle:
+        for line in handle:
+            orjson.loads(line)
+    return time.perf_counter() - start
+
+
+def kete(path: Path, spool: str, workdir: Path, profile: Path | None) -> tuple[float, int]:
+    config = workdir / f"core-{spool}.toml"
+    config.write_text(
+        f'[kete]\nspool = "{spool}"\ndata-dir = "{workdir / ("data-" + spool)}"\nspool-max-events = 10000000\n'
+        f'[sources.replay]\nkind = "file"\npath = "{path}"\nresume = false\n{REALMS}{ROUTES}'
+    )
+    app = load_app(config)
+    tune_garbage_collection()
+    profiler = cProfile.Profile() if profile else None
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    stats = asyncio.run(Pipeline(app).run())
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    elapsed = time.perf_counter() - start
+    delivered = sum(route.delivered for route in stats.routes.values())
+    assert sum(stats.received.values()) > 0 and not stats.failed
+    return elapsed, delivered
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--spool", choices=["memory", "disk"], default="memory")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the kete run here")
+    args = parser.parse_args()
+    workdir = Path(tempfile.gettempdir()) / "kete-bench"
+    workdir.mkdir(exist_ok=True)
+    path = make_events(workdir / f"events-{args.events}.jsonl", args.events)
+    size = path.stat().st_size
+    print(f"machine: {machine()}")
+    print(f"input: {args.events} events, {size / args.events:.0f} bytes each on average, spool: {args.spool}")
+    base = min(floor(path) for _ in range(2))
+    elapsed, delivered = kete(path, args.spool, workdir, args.profile)
+    if args.profile:
+        pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(15)
+    for label, seconds in (("floor (read + orjson.loads)", base), ("kete core path", elapsed)):
+        rate, micros = args.events / seconds, seconds / args.events * 1e6
+        print(f"{label:<28} {rate:>10,.0f} events/s  {micros:6.2f} µs/event")
+    print(f"deliveries over the 5 routes: {delivered:,}")
+    print(f"kete / floor: {elapsed / base:.2f}x the floor's time")
+
+
+if __name__ == "__main__":
+    main()
