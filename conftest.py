@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 # Real brokers and servers, started once per test session by the tests that ask for them.
-pytest_plugins = ["tests.services.kafka_fixtures"]
+pytest_plugins = ["tests.services.kafka_fixtures", "tests.services.keycloak_fixtures"]
 
 
 @pytest.fixture(autouse=True)

@@ -65,6 +65,13 @@ class RunStats:
         return sum(route.failed for route in self.routes.values())
 
 
+def _wait(backoff: float, errors: Sequence[BaseException]) -> float:
+    """The backoff, or longer when a destination asked for it (an HTTP ``Retry-After`` carried by
+    the error as ``retry_after`` seconds)."""
+    asked = [getattr(error, "retry_after", None) for error in errors]
+    return max([backoff, *(seconds for seconds in asked if isinstance(seconds, int | float))])
+
+
 @dataclass
 class _Batch:
     messages: list[Message]
@@ -484,7 +491,7 @@ class Pipeline:
                 runner.unavailable = str(results)
                 self._room.set()
                 stop = self.aborting if not self.stopping.is_set() else self.stopping
-                if await self._pause(route.retry.wait(outages), until=stop):
+                if await self._pause(_wait(route.retry.wait(outages), [results]), until=stop):
                     return False
                 continue
             if runner.unavailable is not None:
@@ -501,12 +508,13 @@ class Pipeline:
                 stats.delivered += len(delivered)
                 hooks.after_emit(route.name, delivered)
             pending = await self._retry_or_give_up(runner, failed, attempt, first_attempt)
+            wait = _wait(route.retry.wait(attempt), [error for _, error in failed])
             if pending:
                 stats.retried += len(pending)
                 runner.retrying = True
                 self._room.set()
                 try:
-                    if await self._pause(route.retry.wait(attempt), until=self.aborting):
+                    if await self._pause(wait, until=self.aborting):
                         return False
                 finally:
                     runner.retrying = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 from kete_matchers import GlobMatcher
@@ -436,3 +437,20 @@ async def test_ready_reports_unavailable_destinations(tmp_path):
     status, body = seen[0]
     assert status == 503 and body["not_ready"] == {"route r": "connection refused by 127.0.0.1:9"}
     assert len(sink.delivered) == 4
+
+
+async def test_a_destination_asking_to_wait_longer_is_honoured(tmp_path):
+    class Busy(ListSink):
+        async def send(self, messages):
+            self.attempts += 1
+            self.times.append(time.monotonic())
+            if self.attempts == 1:
+                error = ConnectionError("429 Too Many Requests")
+                error.retry_after = 0.3  # type: ignore[attr-defined]
+                raise error
+            return await super().send(messages)
+
+    sink = Busy()
+    sink.times = []
+    await run_batches(application([route("r", sink, **{"wait-duration": "1ms"})], tmp_path), [EVENTS])
+    assert sink.times[1] - sink.times[0] >= 0.3 and len(sink.delivered) == 4

@@ -1,0 +1,452 @@
+"""``destination.kind = "http"``: one request per event to a templated URL; see the README for settings.
+
+Requests of one batch go out concurrently (``max-concurrency``) over one connection pool per
+route. Each request is retried inside :meth:`HttpSink.send` on connection errors, timeouts, 408,
+429 and 5xx with exponential backoff and jitter, honouring ``Retry-After``; any other non-2xx
+answer is a :class:`~kete_core.PermanentError` for that event. What is still failing when the
+sink's own retries are spent is returned to the route, whose ``retry.*`` settings take over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import gzip
+import logging
+import random
+import re
+import ssl
+import time
+import zlib
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any, Literal
+
+import aiohttp
+from pydantic import BeforeValidator, Field, SecretStr
+from yarl import URL
+
+from kete_core import (
+    ComponentConfig,
+    ConfigError,
+    DeliveryResults,
+    Duration,
+    Message,
+    PermanentError,
+    Sink,
+    SinkContext,
+    Template,
+)
+from kete_core.errors import ConfigErrors, Unavailable
+from kete_http.oauth import OAuthSettings, TokenError, TokenProvider, basic_authorization
+from kete_http.signing import SigningSettings
+from kete_http.tls import ClientTlsSettings, client_context
+
+log = logging.getLogger("kete.http")
+
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
+_URL_SEPARATORS = "/?#@:\\"
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_CACHE_LIMIT = 10_000
+_ERROR_DETAIL = 300
+
+try:
+    _USER_AGENT = f"kete-http/{version('kete-http')}"
+except PackageNotFoundError:  # running from a source tree
+    _USER_AGENT = "kete-http"
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+AuthenticationType = Literal["none", "basic", "bearer", "api-key", "x-api-key", "oauth"]
+
+
+class HttpSinkConfig(ComponentConfig):
+    """Settings of the ``http`` sink: KETE's names, plus kete's signing, TLS and retry settings."""
+
+    url: str | None = None
+    """The target, a template (``https://siem.example/${realmLowerCase}/events``)."""
+    host: str | None = None
+    """Instead of ``url``: host, ``port`` and ``path-and-query`` (KETE's form)."""
+    port: int | None = Field(default=None, gt=0, lt=65536)
+    path_and_query: str = "/"
+    method: Annotated[str, BeforeValidator(_upper)] = "POST"
+    timeout_seconds: Duration = 10.0
+    """Time for one attempt: connecting, sending and reading the answer."""
+    headers: dict[str, str] = {}
+    """Extra request headers; values are templates."""
+    content_encoding: Annotated[Literal["gzip", "deflate"] | None, BeforeValidator(_lower)] = None
+    content_transfer_encoding: Annotated[Literal["base64"] | None, BeforeValidator(_lower)] = None
+    authentication_type: Annotated[AuthenticationType | None, BeforeValidator(_lower)] = None
+    basic_username: str | None = None
+    basic_password: SecretStr | None = None
+    bearer_token: SecretStr | None = None
+    api_key_value: SecretStr | None = None
+    x_api_key_value: SecretStr | None = None
+    oauth: OAuthSettings = OAuthSettings()
+    signing: SigningSettings | None = None
+    tls: ClientTlsSettings = ClientTlsSettings()
+    max_concurrency: int = Field(default=16, gt=0)
+    """Requests in flight at once for this route; 1 keeps the events of a batch in order."""
+    retry_attempts: int = Field(default=3, gt=0)
+    """Attempts per event within one send, the first included."""
+    retry_initial_backoff: Duration = 0.2
+    retry_max_backoff: Duration = 5.0
+    """Longest pause between attempts; a longer ``Retry-After`` ends the sink's own retries."""
+    event_id_header: str | None = None
+    """A header that carries the Keycloak event id (for idempotent receivers), e.g. ``Idempotency-Key``."""
+    pool: dict[str, Any] = {}
+    """KETE's ``pool.*`` settings, accepted so KETE configurations load; kete keeps one connection pool
+    per route, sized by ``max-concurrency``."""
+
+    @property
+    def oauth_active(self) -> bool:
+        """OAuth is in use: ``authentication-type = "oauth"`` (unless ``oauth.enabled = false``), or
+        the older KETE form with only ``oauth.enabled = true``."""
+        if self.authentication_type == "oauth":
+            return self.oauth.enabled is not False
+        return self.authentication_type is None and self.oauth.enabled is True
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(setting, message) pairs for settings that cannot work together; checked when the sink is built,
+        outside pydantic so that no secret is echoed in an error."""
+        found: list[tuple[str, str]] = []
+        if not self.url and not self.host:
+            found.append(("url", "set 'url' (or 'host', with 'port' and 'path-and-query')"))
+        if not _TOKEN.match(self.method):
+            found.append(("method", f"not an HTTP method: {self.method!r}"))
+        for name in self.headers:
+            if not _TOKEN.match(name):
+                found.append((f"headers.{name}", "not a valid header name"))
+        for setting, name in (("event-id-header", self.event_id_header), ("signing.header", self._signing_header)):
+            if name is not None and not _TOKEN.match(name):
+                found.append((setting, "not a valid header name"))
+        needs = {
+            "basic": ("basic_username", "basic_password"),
+            "bearer": ("bearer_token",),
+            "api-key": ("api_key_value",),
+            "x-api-key": ("x_api_key_value",),
+        }
+        for field in needs.get(self.authentication_type or "", ()):
+            if getattr(self, field) is None:
+                setting = field.replace("_", "-")
+                found.append((setting, f"authentication-type = '{self.authentication_type}' needs '{setting}'"))
+        if self.oauth_active:
+            found += self.oauth.problems()
+        if self.retry_max_backoff < self.retry_initial_backoff:
+            found.append(("retry-max-backoff", "must not be shorter than retry-initial-backoff"))
+        return found + self.tls.problems()
+
+    @property
+    def _signing_header(self) -> str | None:
+        return self.signing.header if self.signing is not None else None
+
+    def target(self) -> str:
+        """The URL template: ``url``, or one built from ``host``/``port``/``path-and-query``."""
+        if self.url:
+            if self.host:
+                log.warning("http sink: both 'url' and 'host' are set; 'url' wins, as in KETE")
+            return self.url
+        scheme = "https" if self.tls.enabled else "http"
+        port = self.port or (443 if self.tls.enabled else 80)
+        path = self.path_and_query if self.path_and_query.startswith("/") else "/" + self.path_and_query
+        return f"{scheme}://{self.host}:{port}{path}"
+
+
+class HttpError(Exception):
+    """A delivery attempt that failed in a way a later attempt may fix (connection, timeout, 408, 429, 5xx).
+
+    :ivar status: the HTTP status, or None when no answer came.
+    :ivar retry_after: seconds the server asked to wait, if it said so.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def destination_down(self) -> bool:
+        """The destination as a whole is unreachable or asks for a pause, not just this event."""
+        return self.status is None or self.status in (429, 503)
+
+
+class _Refused(Exception):
+    """A 401 to an OAuth bearer token: fetch a fresh token and try once more."""
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class _Group:
+    """The events of one send that go to one rendered URL."""
+
+    __slots__ = ("down", "url")
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self.down: HttpError | None = None
+
+
+class HttpSink(Sink):
+    """Sends each message's payload in its own request; see the module documentation."""
+
+    Config = HttpSinkConfig
+    config: HttpSinkConfig
+
+    def __init__(self, config: HttpSinkConfig, context: SinkContext) -> None:
+        super().__init__(config, context)
+        problems = config.problems()
+        if problems:
+            raise ConfigErrors(ConfigError(message, path=f"{context.path}.{setting}") for setting, message in problems)
+        target = config.target()
+        self.url = context.template("url" if config.url else "host", target)
+        self._literal = {char: _PLACEHOLDER.sub("", target).count(char) for char in _URL_SEPARATORS}
+        self._templated_url = bool(self.url.variables)
+        self._urls: dict[str, URL | PermanentError] = {}
+        self._method = config.method
+        self._timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
+        self._static, self._templates = self._headers(context)
+        self._oauth = TokenProvider(config.oauth) if config.oauth_active else None
+        tls = config.tls
+        material = tls.ca_file or tls.cert_file or tls.trust_store or tls.key_store
+        self._ssl: ssl.SSLContext | bool = True  # plain http: no context to build (loading CAs takes a while)
+        try:
+            if material or not target.lower().startswith("http://"):
+                self._ssl = client_context(tls)
+        except (OSError, ValueError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"cannot load the TLS material: {exc}", path=f"{context.path}.tls", hint="check the files and password"
+            ) from exc
+        self._session: aiohttp.ClientSession | None = None
+
+    def _headers(self, context: SinkContext) -> tuple[dict[str, str], list[tuple[str, Template]]]:
+        config = self.config
+        fixed: dict[str, str] = {}
+        if config.content_encoding:
+            fixed["Content-Encoding"] = config.content_encoding
+        if config.content_transfer_encoding:
+            fixed["Content-Transfer-Encoding"] = config.content_transfer_encoding
+        auth = config.authentication_type
+        if auth == "basic":
+            password = config.basic_password.get_secret_value() if config.basic_password else ""
+            fixed["Authorization"] = basic_authorization(config.basic_username or "", password)
+        elif auth == "bearer" and config.bearer_token is not None:
+            fixed["Authorization"] = f"Bearer {config.bearer_token.get_secret_value()}"
+        elif auth == "api-key" and config.api_key_value is not None:
+            fixed["Api-Key"] = config.api_key_value.get_secret_value()
+        elif auth == "x-api-key" and config.x_api_key_value is not None:
+            fixed["X-API-Key"] = config.x_api_key_value.get_secret_value()
+        reserved = {name.lower() for name in fixed} | {"x-eventkind", "x-eventtype", "content-type"}
+        if self.config.oauth_active:
+            reserved.add("authorization")
+        if config.signing is not None:
+            reserved.add(config.signing.header.lower())
+        if config.event_id_header:
+            reserved.add(config.event_id_header.lower())
+        static: dict[str, str] = {}
+        templates: list[tuple[str, Template]] = []
+        for name, value in config.headers.items():
+            if name.lower() in reserved:
+                continue
+            template = context.template(f"headers.{name}", value)
+            if template.variables:
+                templates.append((name, template))
+            elif _UNSAFE.search(value):
+                raise ConfigError(
+                    "a header value may not contain control characters", path=f"{context.path}.headers.{name}"
+                )
+            else:
+                static[name] = value
+        return static | fixed, templates
+
+    async def start(self) -> None:
+        self._open()
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self.config.max_concurrency + 1, ssl=self._ssl)
+            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": _USER_AGENT})
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(self, messages: Sequence[Message]) -> DeliveryResults:
+        session = self._open()
+        results: list[BaseException | None] = [None] * len(messages)
+        groups: dict[str, _Group | PermanentError] = {}
+        jobs: list[tuple[int, _Group]] = []
+        for index, message in enumerate(messages):
+            rendered = self.url.render(message.event)
+            group = groups.get(rendered)
+            if group is None:
+                url = self._check(rendered)
+                group = groups[rendered] = url if isinstance(url, PermanentError) else _Group(url)
+            if isinstance(group, PermanentError):
+                results[index] = group
+            else:
+                jobs.append((index, group))
+        pending = iter(jobs)
+
+        async def worker() -> None:
+            for index, group in pending:
+                results[index] = await self._deliver(session, group, messages[index])
+
+        count = min(self.config.max_concurrency, len(jobs))
+        if count == 1:
+            await worker()
+        elif count:
+            await asyncio.gather(*(worker() for _ in range(count)))
+        if not any(results):
+            return None
+        if all(isinstance(error, HttpError) and error.destination_down for error in results):
+            # Nothing got through and every destination is unreachable or asks for a pause: kete
+            # then waits for it without spending the events' attempts, and the spool keeps them.
+            first = results[0]
+            assert isinstance(first, HttpError)
+            unavailable = Unavailable(str(first))
+            unavailable.retry_after = first.retry_after  # type: ignore[attr-defined]
+            raise unavailable from first
+        return results
+
+    def _check(self, rendered: str) -> URL | PermanentError:
+        known = self._urls.get(rendered)
+        if known is not None:
+            return known
+        problem = None
+        if self._templated_url and (
+            _UNSAFE.search(rendered) or any(rendered.count(char) != n for char, n in self._literal.items())
+        ):
+            problem = f"rendered URL {rendered!r} gains URL delimiters or control characters from a variable"
+        url: URL | PermanentError
+        try:
+            parsed = URL(rendered)
+            if parsed.scheme not in ("http", "https") or not parsed.host:
+                problem = problem or f"rendered URL {rendered!r} is not an absolute http(s) URL"
+        except ValueError as exc:
+            problem = problem or f"rendered URL {rendered!r} is not a URL: {exc}"
+        url = PermanentError(problem) if problem else parsed
+        if len(self._urls) >= _CACHE_LIMIT:
+            self._urls.clear()
+        self._urls[rendered] = url
+        return url
+
+    def _prepare(self, message: Message) -> tuple[bytes, dict[str, str]] | PermanentError:
+        config = self.config
+        event = message.event
+        body = message.payload
+        if config.content_encoding == "gzip":
+            body = gzip.compress(body, compresslevel=6, mtime=0)
+        elif config.content_encoding == "deflate":
+            body = zlib.compress(body)
+        if config.content_transfer_encoding == "base64":
+            body = base64.b64encode(body)
+        headers = self._static.copy()
+        for name, template in self._templates:
+            value = headers[name] = template.render(event)
+            if _UNSAFE.search(value):
+                return PermanentError(f"{event!r}: header {name} would contain control characters")
+        if _UNSAFE.search(event.event_type):
+            return PermanentError(f"{event!r}: the event type contains control characters")
+        headers["x-eventkind"] = event.kind
+        headers["x-eventtype"] = event.event_type
+        headers["Content-Type"] = message.content_type
+        if config.event_id_header and event.id:
+            if _UNSAFE.search(event.id):
+                return PermanentError(f"{event!r}: the event id contains control characters")
+            headers[config.event_id_header] = event.id
+        if config.signing is not None:
+            headers[config.signing.header] = config.signing.sign(body)
+        return body, headers
+
+    async def _deliver(self, session: aiohttp.ClientSession, group: _Group, message: Message) -> BaseException | None:
+        try:
+            prepared = self._prepare(message)
+            if isinstance(prepared, PermanentError):
+                return prepared
+            body, headers = prepared
+            attempt = 0
+            refreshed = False
+            while group.down is None:
+                attempt += 1
+                error = await self._attempt(session, group.url, body, headers)
+                if error is None:
+                    return None
+                if isinstance(error, _Refused):
+                    if refreshed:
+                        return PermanentError(f"{error} (also with a freshly fetched OAuth token)")
+                    refreshed = True
+                    attempt -= 1
+                    continue
+                if not isinstance(error, HttpError):
+                    return error
+                pause = min(self.config.retry_max_backoff, self.config.retry_initial_backoff * 2 ** (attempt - 1))
+                pause *= random.uniform(0.5, 1.0)
+                if error.retry_after is not None:
+                    pause = max(pause, error.retry_after)
+                if attempt >= self.config.retry_attempts or pause > self.config.retry_max_backoff:
+                    if error.destination_down and group.down is None:
+                        # Spare the rest of this batch's requests to a destination that is down or
+                        # asks for a pause; the route retries them later.
+                        group.down = error
+                    return error
+                await asyncio.sleep(pause)
+            return group.down
+        except Exception as exc:  # a bug must fail this event only, not the other requests in flight
+            log.exception("http sink: unexpected failure")
+            return exc
+
+    async def _attempt(
+        self, session: aiohttp.ClientSession, url: URL, body: bytes, headers: dict[str, str]
+    ) -> Exception | None:
+        token = None
+        if self._oauth is not None:
+            try:
+                token = await self._oauth.token(session)
+            except TokenError as exc:
+                return HttpError(str(exc))
+            except PermanentError as exc:
+                return exc
+            headers = headers | {"Authorization": f"Bearer {token}"}
+        try:
+            async with session.request(
+                self._method, url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
+            ) as response:
+                status = response.status
+                if 200 <= status < 300:
+                    await response.read()
+                    return None
+                detail = (await response.content.read(_ERROR_DETAIL)).decode(errors="replace").strip()
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+        except TimeoutError:
+            return HttpError(f"{self._method} {url}: no answer within {self.config.timeout_seconds:g}s")
+        except aiohttp.ClientError as exc:
+            return HttpError(f"{self._method} {url}: {type(exc).__name__}: {exc}")
+        message = f"{self._method} {url}: HTTP {status}" + (f": {detail}" if detail else "")
+        if status == 401 and token is not None and self._oauth is not None:
+            self._oauth.invalidate(token)
+            return _Refused(message)
+        if status in (408, 429) or status >= 500:
+            return HttpError(message, status=status, retry_after=retry_after)
+        return PermanentError(message)

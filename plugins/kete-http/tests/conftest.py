@@ -1,0 +1,421 @@
+"""Real servers on 127.0.0.1 for the HTTP plugin's tests: a recording receiver, a token endpoint and a PKI."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import ipaddress
+import ssl
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from kete_http import HttpSink, HttpSinkConfig, HttpSource, HttpSourceConfig
+from multidict import CIMultiDict
+
+from kete_core.builtins.json_serializer import JsonSerializer
+from kete_core.builtins.kete_renderer import KeteRenderer
+from kete_core.contracts import ComponentConfig, Message, Receipt, SinkContext
+from kete_core.event import parse_event
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: CIMultiDict
+    body: bytes
+    peer_cert: dict | None = None
+
+    def json(self):
+        return orjson.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """An aiohttp server that records every request and answers from a script (default 204)."""
+
+    requests: list[Recorded] = field(default_factory=list)
+    script: deque = field(default_factory=deque)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    delay: float = 0.0
+    decide: Callable[[Recorded], object] | None = None
+    """Chooses the answer to a request (None: the script's next answer)."""
+    runner: web.AppRunner | None = None
+    url: str = ""
+
+    async def start(self, ssl_context: ssl.SSLContext | None = None, path: str = "/{tail:.*}") -> Receiver:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", path, self._handle)
+        # The wire bytes are what the tests check (signatures cover the compressed body).
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2, auto_decompress=False)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=ssl_context)
+        await site.start()
+        port = self.runner.addresses[0][1]
+        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    def fail(self, *answers) -> None:
+        """Queue answers for the next requests: a status, (status, headers) or ("sleep", seconds)."""
+        self.script.extend(answers)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            body = await request.read()
+            transport = request.transport
+            peer = transport.get_extra_info("peercert") if transport is not None else None
+            recorded = Recorded(request.method, request.path_qs, CIMultiDict(request.headers), body, peer)
+            self.requests.append(recorded)
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            answer = self.decide(recorded) if self.decide is not None else None
+            if answer is None:
+                answer = self.script.popleft() if self.script else 204
+            if isinstance(answer, tuple) and answer[0] == "sleep":
+                await asyncio.sleep(answer[1])
+                answer = 204
+            status, headers = answer if isinstance(answer, tuple) else (answer, {})
+            return web.Response(status=status, headers=headers, text="" if status == 204 else f"answer {status}")
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.fixture
+async def start_receiver():
+    """Start receivers: ``await start_receiver(ssl_context=None)``; stopped afterwards."""
+    started: list[Receiver] = []
+
+    async def start(ssl_context: ssl.SSLContext | None = None) -> Receiver:
+        server = await Receiver().start(ssl_context)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        await server.stop()
+
+
+@pytest.fixture
+async def receiver(start_receiver):
+    return await start_receiver()
+
+
+@dataclass
+class TokenEndpoint:
+    """A small OAuth token endpoint (client credentials) that issues numbered tokens."""
+
+    client_id: str = "kete"
+    client_secret: str = "s3cret"
+    expires_in: int | None = 300
+    issued: list[str] = field(default_factory=list)
+    forms: list[dict] = field(default_factory=list)
+    runner: web.AppRunner | None = None
+    url: str = ""
+
+    async def start(self, path: str = "/token") -> TokenEndpoint:
+        app = web.Application()
+        app.router.add_post(path, self._token)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        return self
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = dict(await request.post())
+        self.forms.append(form | {"authorization": request.headers.get("Authorization")})
+        given = (form.get("client_id"), form.get("client_secret"))
+        if "Authorization" in request.headers:
+            scheme, _, encoded = request.headers["Authorization"].partition(" ")
+            assert scheme == "Basic"
+            login, _, password = base64.b64decode(encoded).decode().partition(":")
+            given = (login, password)
+        if form.get("grant_type") != "client_credentials" or given != (self.client_id, self.client_secret):
+            return web.json_response({"error": "invalid_client"}, status=401)
+        token = f"token-{len(self.issued) + 1}"
+        self.issued.append(token)
+        body = {"access_token": token, "token_type": "Bearer"}
+        if self.expires_in is not None:
+            body["expires_in"] = self.expires_in
+        return web.json_response(body)
+
+
+@pytest.fixture
+async def token_endpoint():
+    server = await TokenEndpoint().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def new_token_endpoint():
+    """Start more token endpoints: ``await new_token_endpoint(path, **settings)``; stopped afterwards."""
+    started: list[TokenEndpoint] = []
+
+    async def start(path: str = "/token", **settings) -> TokenEndpoint:
+        server = await TokenEndpoint(**settings).start(path)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        await server.stop()
+
+
+def _sink_context(path: str = "routes.r.destination") -> SinkContext:
+    return SinkContext(
+        route="r",
+        path=path,
+        renderer=KeteRenderer(ComponentConfig(), {}),
+        serializer=JsonSerializer(ComponentConfig()),
+    )
+
+
+@pytest.fixture
+async def make_sink():
+    """Build sinks from settings (kebab-case keys, as in a config file); every one is closed afterwards."""
+    sinks: list[HttpSink] = []
+
+    def build(**settings) -> HttpSink:
+        sink = HttpSink(HttpSinkConfig.model_validate(settings), _sink_context())
+        sinks.append(sink)
+        return sink
+
+    yield build
+    for sink in sinks:
+        await sink.close()
+
+
+def message(event_type: str = "LOGIN", realm: str = "acme", **fields) -> Message:
+    event = parse_event({"type": event_type, "realmName": realm, **fields})
+    return Message(event, orjson.dumps(event.to_kete()), "application/json")
+
+
+def admin_message(resource: str = "USER", operation: str = "CREATE", realm: str = "acme", **fields) -> Message:
+    event = parse_event({"resourceType": resource, "operationType": operation, "realmName": realm, **fields})
+    return Message(event, orjson.dumps(event.to_kete()), "application/json")
+
+
+@pytest.fixture
+def ev():
+    """Builders: ``ev.user(type, realm, **fields)``, ``ev.admin(resource, operation, realm, **fields)`` give
+    messages with the json serializer's payload; ``ev.context()`` a sink context."""
+    return SimpleNamespace(user=message, admin=admin_message, context=_sink_context)
+
+
+# --------------------------------------------------------------------------- the http source
+
+
+class RecordingIntake:
+    """A kete intake that records what a source submits; ``gate`` holds submissions back, ``busy`` is
+    what ``congested`` answers."""
+
+    def __init__(self) -> None:
+        self.stopping = asyncio.Event()
+        self.batches: list[list] = []
+        self.rejections: list = []
+        self.busy = False
+        self.gate: asyncio.Event | None = None
+        self.ready: tuple[bool, str | None] | None = None
+
+    @property
+    def congested(self) -> bool:
+        return self.busy
+
+    async def submit(self, events):
+        if self.gate is not None:
+            await self.gate.wait()
+        self.batches.append(list(events))
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return Receipt(done)
+
+    def reject(self, rejection) -> None:
+        self.rejections.append(rejection)
+
+    def set_ready(self, ready: bool, reason: str | None = None) -> None:
+        self.ready = (ready, reason)
+
+    @property
+    def events(self):
+        return [event for batch in self.batches for event in batch]
+
+
+@pytest.fixture
+def intake() -> RecordingIntake:
+    return RecordingIntake()
+
+
+class Webhook:
+    def __init__(self, source: HttpSource, intake: RecordingIntake, task: asyncio.Task, client: aiohttp.ClientSession):
+        self.source, self.intake, self.task, self.client = source, intake, task, client
+        scheme = "https" if source.config.tls.enabled else "http"
+        self.url = f"{scheme}://127.0.0.1:{source.port}{source.config.path}"
+
+    async def post(self, body, *, headers=None, raw: bool = False, **options):
+        data = body if raw else orjson.dumps(body)
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        async with self.client.post(self.url, data=data, headers=headers, **options) as response:
+            return response.status, await response.json(), response.headers
+
+
+@pytest.fixture
+async def webhook():
+    """Start an http source on a free port: ``await webhook(client_ssl=None, **settings)`` gives a
+    :class:`Webhook` with a client session (using *client_ssl* for HTTPS); all are stopped afterwards."""
+    started: list[Webhook] = []
+
+    async def start(client_ssl: ssl.SSLContext | None = None, **settings) -> Webhook:
+        source = HttpSource("hook", HttpSourceConfig.model_validate({"port": 0, **settings}))
+        intake = RecordingIntake()
+        task = asyncio.create_task(source.run(intake))
+        await asyncio.wait_for(source.listening.wait(), 5)
+        client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl if client_ssl else True))
+        hook = Webhook(source, intake, task, client)
+        started.append(hook)
+        return hook
+
+    yield start
+    for hook in started:
+        await hook.client.close()
+        hook.intake.stopping.set()
+        await asyncio.wait_for(hook.task, 5)
+        await hook.source.close()
+
+
+# --------------------------------------------------------------------------- a PKI made for the test session
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+    client_bundle: Path
+    other_ca: Path
+
+    def server_context(self, require_client: bool = True) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.server_cert, self.server_key)
+        if require_client:
+            context.load_verify_locations(cafile=self.ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+    def client_context(self, with_cert: bool = True) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca))
+        if with_cert:
+            context.load_cert_chain(self.client_cert, self.client_key)
+        return context
+
+
+def _name(common: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def _ca(common: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common))
+        .issuer_name(_name(common))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    return key, cert
+
+
+def _leaf(
+    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, common: str, *, server: bool
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+    )
+    if server:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory) -> Pki:
+    folder = tmp_path_factory.mktemp("pki")
+    ca_key, ca_cert = _ca("kete test CA")
+    server_key, server_cert = _leaf(ca_key, ca_cert, "localhost", server=True)
+    client_key, client_cert = _leaf(ca_key, ca_cert, "kete client", server=False)
+    _, other_cert = _ca("some other CA")
+    files = {
+        "ca": ca_cert.public_bytes(serialization.Encoding.PEM),
+        "server_cert": server_cert.public_bytes(serialization.Encoding.PEM),
+        "server_key": _pem(server_key),
+        "client_cert": client_cert.public_bytes(serialization.Encoding.PEM),
+        "client_key": _pem(client_key),
+        "other_ca": other_cert.public_bytes(serialization.Encoding.PEM),
+    }
+    files["client_bundle"] = files["client_cert"] + files["client_key"]
+    paths = {}
+    for name, data in files.items():
+        paths[name] = folder / f"{name}.pem"
+        paths[name].write_bytes(data)
+    return Pki(**paths)

@@ -1,0 +1,258 @@
+"""The http source, driven by a real aiohttp client over 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import hashlib
+import hmac
+import socket
+import zlib
+
+import aiohttp
+import orjson
+import pytest
+from kete_http import HttpSource, HttpSourceConfig
+
+from kete_core.errors import ConfigErrors, SourceError
+
+LOGIN = {"id": "u1", "time": 1732000000123, "type": "LOGIN", "realmId": "r-id", "realmName": "acme", "userId": "alice"}
+ADMIN = {
+    "id": "a1", "time": 1732000000456, "realmId": "r-id", "authDetails": {"realmId": "master", "userId": "root"},
+    "resourceType": "USER", "operationType": "CREATE", "resourcePath": "users/1", "representation": "{}",
+}  # fmt: skip
+
+
+async def test_one_event_or_an_array_is_accepted_whole(webhook):
+    hook = await webhook()
+    assert hook.intake.ready == (True, None)  # reported to kete's /ready once listening
+    assert (await hook.post(LOGIN))[:2] == (202, {"accepted": 1})
+    assert (await hook.post([LOGIN, ADMIN, LOGIN]))[:2] == (202, {"accepted": 3})
+    assert [len(batch) for batch in hook.intake.batches] == [1, 3]
+    assert [event.event_type for event in hook.intake.events] == ["LOGIN", "LOGIN", "USER_CREATE", "LOGIN"]
+    assert hook.intake.events[0].data == LOGIN
+    assert (await hook.post([]))[:2] == (202, {"accepted": 0})
+
+
+async def test_answers_only_after_the_events_are_submitted(webhook):
+    hook = await webhook()
+    hook.intake.gate = asyncio.Event()
+    answer = asyncio.create_task(hook.post(LOGIN))
+    await asyncio.sleep(0.2)
+    assert not answer.done() and not hook.intake.batches
+    hook.intake.gate.set()
+    assert (await answer)[0] == 202
+    assert len(hook.intake.batches) == 1
+
+
+async def test_webhook_shapes_are_normalised(webhook):
+    hook = await webhook(**{"realm-names": {"r-id": "acme"}})
+    p2_access = {
+        "uid": "send-1",
+        "id": "p1",
+        "time": 1,
+        "type": "access.LOGIN_ERROR",
+        "realmId": "r-id",
+        "error": "bad",
+        "authDetails": {
+            "realmId": "acme",
+            "clientId": "app",
+            "userId": "bob",
+            "ipAddress": "10.0.0.1",
+            "sessionId": "s1",
+            "username": "bob",
+        },
+        "details": {"username": "bob"},
+    }
+    p2_admin = {
+        "uid": "send-2",
+        "id": "p2",
+        "time": 2,
+        "type": "admin.REALM_ROLE_MAPPING-CREATE",
+        "realmId": "r-id",
+        "realmName": "acme",
+        "resourceType": "REALM_ROLE_MAPPING",
+        "operationType": "CREATE",
+        "resourcePath": "users/1/role-mappings/realm",
+        "authDetails": {"realmId": "master", "userId": "root"},
+    }
+    vymalo_user = {"type": "LOGOUT", "realmId": "r-id", "id": "v1", "time": 3, "userId": "carol", "sessionId": "s2"}
+    vymalo_admin = {
+        "type": "GROUP-DELETE",
+        "realmId": "r-id",
+        "id": "v2",
+        "time": 4,
+        "clientId": "admin-cli",
+        "userId": "root",
+        "ipAddress": "10.0.0.2",
+        "resourcePath": "groups/9",
+    }
+    kete = {**LOGIN, "clientId": None, "sessionId": None, "ipAddress": None, "error": None, "details": None}
+    status, body, _ = await hook.post([p2_access, p2_admin, vymalo_user, vymalo_admin, ADMIN, kete])
+    assert (status, body) == (202, {"accepted": 6})
+    access, admin, logout, group, raw_admin, kete_event = hook.intake.events
+    assert (access.kind, access.event_type, access.realm, access.result) == ("EVENT", "LOGIN_ERROR", "acme", "ERROR")
+    kete_shape = access.to_kete()
+    assert (kete_shape["clientId"], kete_shape["userId"], kete_shape["sessionId"]) == ("app", "bob", "s1")
+    assert kete_shape["ipAddress"] == "10.0.0.1" and kete_shape["uid"] == "send-1"
+    assert (admin.kind, admin.event_type, admin.resource_type, admin.operation_type) == (
+        "ADMIN_EVENT", "REALM_ROLE_MAPPING_CREATE", "REALM_ROLE_MAPPING", "CREATE",
+    )  # fmt: skip
+    assert admin.auth_realm_name == "master" and "type" not in admin.data
+    assert (logout.event_type, logout.realm) == ("LOGOUT", "acme")  # realm name from realm-names
+    assert (group.kind, group.event_type) == ("ADMIN_EVENT", "GROUP_DELETE")
+    assert group.data["authDetails"] == {"clientId": "admin-cli", "userId": "root", "ipAddress": "10.0.0.2"}
+    assert (raw_admin.event_type, raw_admin.realm) == ("USER_CREATE", "acme")
+    assert kete_event.to_kete() == {**kete}
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({"type": "system.PING"}, "not Keycloak user or admin events"),
+        ({"type": "admin.USER"}, "is not <RESOURCE_TYPE>-<OPERATION>"),
+        ({"type": "access."}, "names no event type"),
+        ({"time": 1}, "not a Keycloak event"),
+        ({"type": "LOGIN", "time": "yesterday"}, "field 'time' must be epoch milliseconds"),
+        ("LOGIN", "an event must be a JSON object"),
+    ],
+)
+async def test_malformed_events_are_refused_with_the_reason(webhook, payload, reason):
+    hook = await webhook()
+    status, body, _ = await hook.post([LOGIN, payload])
+    assert status == 400 and body["error"].startswith("event 1: ") and reason in body["error"]
+    assert not hook.intake.batches  # nothing of the request was accepted
+    (rejection,) = hook.intake.rejections
+    assert rejection.source == "hook" and reason in rejection.reason and "127.0.0.1 POST /" in rejection.where
+
+
+async def test_malformed_json_is_refused_with_the_reason(webhook):
+    hook = await webhook()
+    status, body, _ = await hook.post(b'{"type": "LOGIN",', raw=True)
+    assert status == 400 and body["error"].startswith("not JSON:")
+    assert hook.intake.rejections[0].raw == b'{"type": "LOGIN",'
+
+
+async def test_signed_requests_p2_style(webhook):
+    hook = await webhook(signing={"secret": "shh"})
+    body = orjson.dumps(LOGIN)
+    signature = hmac.new(b"shh", body, hashlib.sha256).hexdigest()
+    assert (await hook.post(body, raw=True, headers={"X-Keycloak-Signature": signature}))[0] == 202
+    assert (await hook.post(body, raw=True, headers={"X-Keycloak-Signature": signature.upper()}))[0] == 202
+    status, answer, _ = await hook.post(body, raw=True)
+    assert (status, answer) == (401, {"error": "missing or wrong X-Keycloak-Signature signature"})
+    assert (await hook.post(body, raw=True, headers={"X-Keycloak-Signature": "0" * 64}))[0] == 401
+    tampered = body.replace(b"alice", b"mallory")
+    assert (await hook.post(tampered, raw=True, headers={"X-Keycloak-Signature": signature}))[0] == 401
+    assert len(hook.intake.batches) == 2 and not hook.intake.rejections
+
+
+async def test_signature_covers_the_compressed_body(webhook):
+    hook = await webhook(signing={"secret": "shh", "header": "X-Signature", "prefix": "sha256="})
+    body = gzip.compress(orjson.dumps([LOGIN, ADMIN]))
+    signature = "sha256=" + hmac.new(b"shh", body, hashlib.sha256).hexdigest()
+    headers = {"X-Signature": signature, "Content-Encoding": "gzip"}
+    assert (await hook.post(body, raw=True, headers=headers))[:2] == (202, {"accepted": 2})
+    headers["X-Signature"] = signature[len("sha256=") :]
+    assert (await hook.post(body, raw=True, headers=headers))[0] == 401
+
+
+@pytest.mark.parametrize("settings", [{"bearer-token": "tok"}, {"basic-username": "kc", "basic-password": "pw"}])
+async def test_bearer_and_basic_authentication(webhook, settings):
+    hook = await webhook(**settings)
+    basic = "Basic " + base64.b64encode(b"kc:pw").decode()  # what vymalo/keycloak-webhook sends
+    good = {"Authorization": "Bearer tok" if "bearer-token" in settings else basic}
+    assert (await hook.post(LOGIN, headers=good))[0] == 202
+    status, _, headers = await hook.post(LOGIN, headers={"Authorization": "Bearer nope"})
+    assert status == 401 and "WWW-Authenticate" in headers
+    assert (await hook.post(LOGIN))[0] == 401
+    assert len(hook.intake.batches) == 1
+
+
+async def test_size_and_count_limits(webhook):
+    hook = await webhook(**{"max-body-size": "2KiB", "max-events": 3})
+    status, body, _ = await hook.post([LOGIN] * 40)
+    assert status == 413 and "limit is 2048" in body["error"]
+
+    async def chunks():
+        for _ in range(40):
+            yield orjson.dumps(LOGIN)
+
+    status, body, _ = await hook.post(chunks(), raw=True)  # no Content-Length: the limit holds while reading
+    assert status == 413
+
+    status, body, _ = await hook.post([LOGIN] * 4)
+    assert (status, body) == (413, {"error": "4 events in one request; the limit is 3"})
+    bomb = gzip.compress(b"[" + b" " * 100_000 + b"]")
+    status, body, _ = await hook.post(bomb, raw=True, headers={"Content-Encoding": "gzip"})
+    assert status == 413 and "decompressed" in body["error"]
+    assert not hook.intake.batches
+
+
+async def test_content_type_and_encoding_checks(webhook):
+    hook = await webhook()
+    status, body, _ = await hook.post(LOGIN, headers={"Content-Type": "text/plain"})
+    assert status == 415 and "'text/plain' is not accepted" in body["error"]
+    assert (await hook.post(LOGIN, headers={"Content-Type": "application/json; charset=utf-8"}))[0] == 202
+    assert (await hook.post(LOGIN, headers={"Content-Encoding": "br"}))[0] == 415
+    for data in (zlib.compress(orjson.dumps(LOGIN)), zlib.compress(orjson.dumps(LOGIN))[2:-4]):  # zlib and raw
+        assert (await hook.post(data, raw=True, headers={"Content-Encoding": "deflate"}))[0] == 202
+    assert (await hook.post(b"junk", raw=True, headers={"Content-Encoding": "gzip"}))[0] == 400
+    encoded = base64.b64encode(orjson.dumps(LOGIN))
+    assert (await hook.post(encoded, raw=True, headers={"Content-Transfer-Encoding": "base64"}))[0] == 202
+    hook2 = await webhook(**{"content-types": "application/json, application/cloudevents+json"})
+    assert (await hook2.post(LOGIN, headers={"Content-Type": "application/cloudevents+json"}))[0] == 202
+
+
+async def test_congestion_gets_503_with_retry_after_and_nothing_is_submitted(webhook):
+    hook = await webhook(**{"retry-after": "2s"})
+    hook.intake.busy = True
+    status, body, headers = await hook.post(LOGIN)
+    assert status == 503 and headers["Retry-After"] == "2" and "congested" in body["error"]
+    assert not hook.intake.batches
+    hook.intake.busy = False
+    assert (await hook.post(LOGIN))[0] == 202
+
+
+async def test_only_post_on_the_path(webhook):
+    hook = await webhook(path="/keycloak")
+    async with hook.client.get(hook.url) as response:
+        assert response.status == 405
+    async with hook.client.post(hook.url.replace("/keycloak", "/other"), json=LOGIN) as response:
+        assert response.status == 404
+
+
+async def test_stopping_finishes_requests_in_flight_then_closes(webhook):
+    hook = await webhook()
+    hook.intake.gate = asyncio.Event()
+    answer = asyncio.create_task(hook.post(LOGIN))
+    await asyncio.sleep(0.1)
+    hook.intake.stopping.set()
+    await asyncio.sleep(0.1)
+    assert not hook.task.done()  # waits for the request in flight
+    hook.intake.gate.set()
+    assert (await answer)[0] == 202
+    await asyncio.wait_for(hook.task, 5)
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await hook.post(LOGIN)
+
+
+async def test_a_port_in_use_is_a_source_error(intake):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        source = HttpSource("hook", HttpSourceConfig.model_validate({"port": port}))
+        with pytest.raises(SourceError, match=f"cannot listen on 127.0.0.1:{port}"):
+            await source.run(intake)
+
+
+def test_settings_errors():
+    with pytest.raises(ConfigErrors) as caught:
+        HttpSource(
+            "hook", HttpSourceConfig.model_validate({"path": "x", "basic-username": "u", "tls": {"key-file": "k"}})
+        )
+    assert sorted(error.path for error in caught.value.errors) == [
+        "sources.hook.basic-password", "sources.hook.path", "sources.hook.tls.cert-file",
+    ]  # fmt: skip
