@@ -100,6 +100,7 @@ def test_receiver_down_for_a_minute_loses_nothing(tmp_path):
         down_at = time.monotonic()
         append_events(events, 2000, 6000)
         wait_until(lambda: metric(metrics_port, "kete_spool_depth") >= 6000, 30, "the spool to hold the new events")
+        wait_until(lambda: get(f"http://127.0.0.1:{metrics_port}/ready")[0] == 503, 30, "/ready to say 503")
         status, body = get(f"http://127.0.0.1:{metrics_port}/ready")
         assert status == 503 and "route webhook" in json.loads(body)["not_ready"]
         time.sleep(max(0.0, 60 - (time.monotonic() - down_at)))
