@@ -1,7 +1,8 @@
 """The durable spool: every accepted event, kept until each route that matched it is done with it.
 
-SQLite in WAL mode, one transaction per submitted batch. Each event is stored once, with a bit
-mask of the routes that matched it. Routes deliver in order, so a route's progress is one number,
+SQLite in WAL mode, one transaction per submitted batch. Each submitted batch is one row (one JSON
+array of its events, each with a bit mask of the routes that matched it): a row per event made
+SQLite the bottleneck. Routes deliver in order, so a route's progress is one number,
 its *done* mark: every event up to that sequence number that the route matched was delivered or
 dead-lettered. Restarting re-delivers, per route, the matched events after its mark; events below
 every route's mark are deleted. A source's checkpoint is written in the same transaction as its
@@ -29,12 +30,12 @@ from kete_core.event import Event
 MAX_ROUTES = 62
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY,
     routes INTEGER NOT NULL,
+    count INTEGER NOT NULL,
     accepted REAL NOT NULL,
-    names BLOB,
-    data BLOB NOT NULL
+    body BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS routes (name TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE, done INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (source TEXT PRIMARY KEY, position BLOB NOT NULL);
@@ -60,7 +61,7 @@ def _lock(directory: Path) -> int:
     return fd
 
 
-def _names(event: Event) -> bytes | None:
+def _names(event: Event) -> dict[str, str] | None:
     """The realm names the event's source knew and the event itself does not carry."""
     data = event.data
     names = {}
@@ -69,11 +70,7 @@ def _names(event: Event) -> bytes | None:
     auth = data.get("authDetails")
     if event.auth_realm_name and auth and not auth.get("realmName") and auth.get("realmId"):
         names[auth["realmId"]] = event.auth_realm_name
-    return orjson.dumps(names) if names else None
-
-
-def _event(names: bytes | None, data: bytes) -> Event:
-    return Event(orjson.loads(data), orjson.loads(names) if names else {})
+    return names or None
 
 
 class Spool:
@@ -95,14 +92,18 @@ class Spool:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.executescript(_SCHEMA)
-        # Compaction may have emptied the events table; the routes' marks remember how far it went.
+        # Compaction may have emptied the table; the routes' marks remember how far it went.
         highest = self.db.execute(
-            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), COALESCE((SELECT MAX(done) FROM routes), 0))"
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM batches), 0), COALESCE((SELECT MAX(done) FROM routes), 0))"
         ).fetchone()[0]
         self.next_seq = highest + 1
         self.bits = self._register(routes)
         self.done = {name: self._done(name) for name in routes}
         self._saved = dict(self.done)
+        self._counts: deque[tuple[int, int]] = deque(
+            self.db.execute("SELECT seq, count FROM batches WHERE seq > ? ORDER BY seq", (self.low_mark,)).fetchall()
+        )
+        self._pending = sum(count for _, count in self._counts)
 
     def _register(self, routes: Sequence[str]) -> dict[str, int]:
         known = dict(self.db.execute("SELECT name, bit FROM routes").fetchall())
@@ -115,7 +116,7 @@ class Spool:
                         stale = next(old for old in known if old not in routes)
                         bit = known.pop(stale)
                         self.db.execute("DELETE FROM routes WHERE name = ?", (stale,))
-                        self.db.execute("UPDATE events SET routes = routes & ~? WHERE routes & ?", (1 << bit,) * 2)
+                        self.db.execute("UPDATE batches SET routes = routes & ~? WHERE routes & ?", (1 << bit,) * 2)
                         free.append(bit)
                     known[name] = free.pop(0)
                     self.db.execute(
@@ -128,27 +129,40 @@ class Spool:
 
     def append(self, entries: Sequence[tuple[Event, int]], checkpoint: tuple[str, bytes] | None = None) -> int:
         """Store *entries* (event, route mask) and *checkpoint* in one transaction; return the
-        sequence number of the first entry (they are numbered consecutively)."""
-        first = self.next_seq
-        now = time.time()
-        rows = [
-            (first + offset, mask, now, _names(event), orjson.dumps(event.data))
-            for offset, (event, mask) in enumerate(entries)
-        ]
+        sequence number they were stored under."""
+        seq = self.next_seq
         with self.db:
-            self.db.executemany("INSERT INTO events (seq, routes, accepted, names, data) VALUES (?, ?, ?, ?, ?)", rows)
+            if entries:
+                routes = 0
+                for _, mask in entries:
+                    routes |= mask
+                body = orjson.dumps([(mask, _names(event), event.data) for event, mask in entries])
+                self.db.execute(
+                    "INSERT INTO batches (seq, routes, count, accepted, body) VALUES (?, ?, ?, ?, ?)",
+                    (seq, routes, len(entries), time.time(), body),
+                )
             if checkpoint is not None:
                 self.db.execute("INSERT OR REPLACE INTO checkpoints (source, position) VALUES (?, ?)", checkpoint)
-        self.next_seq = first + len(rows)
-        return first
+        if entries:
+            self.next_seq = seq + 1
+            self._counts.append((seq, len(entries)))
+            self._pending += len(entries)
+        return seq
 
     def read(self, route: str, after: int, limit: int) -> list[tuple[int, Event]]:
-        """Up to *limit* events after sequence number *after* that *route* matched, in order."""
+        """The events *route* matched in the batches after sequence number *after*, in order, whole
+        batches at a time until at least *limit* events (fewer at the end of the spool)."""
         bit = 1 << self.bits[route]
-        rows = self.db.execute(
-            "SELECT seq, names, data FROM events WHERE seq > ? AND routes & ? ORDER BY seq LIMIT ?", (after, bit, limit)
-        ).fetchall()
-        return [(seq, _event(names, data)) for seq, names, data in rows]
+        found: list[tuple[int, Event]] = []
+        rows = self.db.execute("SELECT seq, body FROM batches WHERE seq > ? AND routes & ? ORDER BY seq", (after, bit))
+        for seq, body in rows:
+            for mask, names, data in orjson.loads(body):
+                if mask & bit:
+                    found.append((seq, Event(data, names or {})))
+            if len(found) >= limit:
+                break
+        rows.close()
+        return found
 
     def mark_done(self, route: str, seq: int) -> None:
         """Record, in memory, that *route* is done with every event it matched up to *seq*;
@@ -168,7 +182,7 @@ class Spool:
         """Store the marks and delete the events every route is done with."""
         self.save()
         with self.db:
-            self.db.execute("DELETE FROM events WHERE seq <= ?", (self.low_mark,))
+            self.db.execute("DELETE FROM batches WHERE seq <= ?", (self.low_mark,))
 
     def forget_rejected(self, older_than: float) -> None:
         """Delete rejected records kept longer than *older_than* seconds."""
@@ -183,11 +197,14 @@ class Spool:
     @property
     def depth(self) -> int:
         """Spooled events that some route has not finished with."""
-        return self.next_seq - 1 - self.low_mark
+        low = self.low_mark
+        while self._counts and self._counts[0][0] <= low:
+            self._pending -= self._counts.popleft()[1]
+        return self._pending
 
     def oldest_age(self) -> float:
         """Seconds since the oldest event some route has not finished with was accepted (0 if none)."""
-        row = self.db.execute("SELECT MIN(accepted) FROM events WHERE seq > ?", (self.low_mark,)).fetchone()
+        row = self.db.execute("SELECT MIN(accepted) FROM batches WHERE seq > ?", (self.low_mark,)).fetchone()
         return max(0.0, time.time() - row[0]) if row and row[0] else 0.0
 
     def checkpoint(self, source: str) -> bytes | None:
