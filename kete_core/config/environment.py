@@ -35,8 +35,8 @@ def tree_keys(key: str) -> list[str] | None:
     return rest if rest[0] in TOP_LEVEL else ["kete", *rest]
 
 
-class _LiteralNames(PydanticBaseSettingsSource):
-    """``kete.routes...`` variables, exactly as KETE spells them."""
+class _Environ(PydanticBaseSettingsSource):
+    """A source that reads whole trees from a mapping of environment variables."""
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
         super().__init__(settings_cls)
@@ -44,6 +44,10 @@ class _LiteralNames(PydanticBaseSettingsSource):
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
+
+
+class _LiteralNames(_Environ):
+    """``kete.routes...`` variables, exactly as KETE spells them."""
 
     def __call__(self) -> dict[str, Any]:
         pairs = []
@@ -54,15 +58,8 @@ class _LiteralNames(PydanticBaseSettingsSource):
         return from_dotted(pairs)
 
 
-class _PrefixedNames(PydanticBaseSettingsSource):
+class _PrefixedNames(_Environ):
     """``KETE_ROUTES__X__...`` variables."""
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        super().__init__(settings_cls)
-        self.environ = environ
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
         pairs = []
