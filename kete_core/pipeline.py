@@ -486,7 +486,7 @@ class Pipeline:
             results = await self._attempt(runner, pending)
             if isinstance(results, Unavailable):
                 outages += 1
-                if runner.unavailable is None or outages % 10 == 0:
+                if outages == 1 or outages % 10 == 0:
                     log.warning("route '%s': destination unavailable, waiting for it: %s", route.name, results)
                 runner.unavailable = str(results)
                 self._room.set()

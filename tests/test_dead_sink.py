@@ -61,11 +61,16 @@ def received_ids(path: Path) -> list[str]:
 
 
 def metric(port: int, name: str) -> float:
-    _, body = get(f"http://127.0.0.1:{port}/metrics")
+    """The value of metric *name* (summed over its labels), 0 while kete is not serving yet."""
+    try:
+        _, body = get(f"http://127.0.0.1:{port}/metrics")
+    except urllib.error.URLError:
+        return 0.0
+    total = 0.0
     for line in body.splitlines():
         if line.startswith((name + " ", name + "{")):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def wait_until(predicate, timeout: float, what: str) -> None:
