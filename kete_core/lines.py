@@ -14,6 +14,7 @@ from typing import IO
 import orjson
 
 _CHUNK = 1 << 20
+_TAIL_STEP = 65536
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,21 @@ class Position:
     def decode(cls, data: bytes | None) -> Position | None:
         """A position from :meth:`encode`'s output, or None."""
         return cls(**orjson.loads(data)) if data else None
+
+
+def end_position(path: Path) -> Position:
+    """The position after the last whole line of *path*: a line still being written is read later."""
+    with path.open("rb") as stream:
+        stat = os.fstat(stream.fileno())
+        end = stat.st_size
+        while end > 0:
+            start = max(0, end - _TAIL_STEP)
+            stream.seek(start)
+            newline = stream.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                return Position(stat.st_dev, stat.st_ino, start + newline + 1, 0)
+            end = start
+        return Position(stat.st_dev, stat.st_ino, 0, 0)
 
 
 @dataclass
@@ -71,11 +87,15 @@ class LineReader:
         elif start is not None:
             self.restarted = f"{self.path} is not the file read before: reading it from the start"
         elif self.at_end and not rotated:
-            stream.seek(0, os.SEEK_END)
-            return stream, Position(stat.st_dev, stat.st_ino, stream.tell(), 0)
+            start = end_position(self.path)
+            stream.seek(start.offset)
+            return stream, start
         return stream, position
 
     def _replaced(self, stream: IO[bytes], position: Position) -> bool:
+        # A writer may still append to a file just renamed away: finish it before switching.
+        if os.fstat(stream.fileno()).st_size > stream.tell():
+            return False
         try:
             stat = self.path.stat()
         except FileNotFoundError:

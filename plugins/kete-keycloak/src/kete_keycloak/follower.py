@@ -18,17 +18,16 @@ import asyncio
 import contextlib
 import glob
 import logging
-import os
 import re
 import time
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
 from kete_core import ComponentConfig, Duration, Event, Intake, MalformedEvent, Rejection, Source, SourceError
-from kete_core.lines import Chunk, LineReader, Position
+from kete_core.lines import Chunk, LineReader, Position, end_position
 from kete_keycloak.logparse import LOGGER, BadRecord, LineParser, NotAnEventRecord
 
 log = logging.getLogger("kete.keycloak")
@@ -36,7 +35,6 @@ log = logging.getLogger("kete.keycloak")
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4")
 # A position is saved at most this often when nothing but other log lines went by.
 _IDLE_SAVE = 1.0
-_TAIL_STEP = 64 * 1024
 
 
 class LogSourceConfig(ComponentConfig):
@@ -92,39 +90,12 @@ class LogSourceConfig(ComponentConfig):
         return value
 
 
-class _Reader(LineReader):
-    """A :class:`LineReader` that finishes a renamed file before it moves to the new one."""
-
-    def _replaced(self, stream: IO[bytes], position: Position) -> bool:
-        # Keycloak may still write to the old file after the rename; lines it got after the last
-        # read must not be lost to the switch.
-        if os.fstat(stream.fileno()).st_size > stream.tell():
-            return False
-        return super()._replaced(stream, position)
-
-
 def _identity(path: Path) -> tuple[int, int] | None:
     try:
         stat = path.stat()
     except OSError:
         return None
     return stat.st_dev, stat.st_ino
-
-
-def end_position(path: Path) -> Position:
-    """The position after the last whole line of *path* (a line being written is read later)."""
-    with path.open("rb") as stream:
-        stat = os.fstat(stream.fileno())
-        end = stat.st_size
-        while end > 0:
-            start = max(0, end - _TAIL_STEP)
-            stream.seek(start)
-            block = stream.read(end - start)
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                return Position(stat.st_dev, stat.st_ino, start + newline + 1, 0)
-            end = start
-        return Position(stat.st_dev, stat.st_ino, 0, 0)
 
 
 class LogSource(Source):
@@ -196,7 +167,7 @@ class LogSource(Source):
             if intake.stopping.is_set():
                 return
             position = None
-        reader = _Reader(self.path, follow=True, poll_interval=self.config.poll_interval)
+        reader = LineReader(self.path, follow=True, poll_interval=self.config.poll_interval)
         async for chunk in reader.chunks(intake.stopping, position):
             if reader.restarted:
                 log.warning("source '%s': %s", self.name, reader.restarted)
