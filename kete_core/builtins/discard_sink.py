@@ -19,7 +19,7 @@ class DiscardSinkConfig(ComponentConfig):
 
 
 class DiscardSink(Sink):
-    """Counts messages and bytes, keeps nothing."""
+    """Counts messages, keeps nothing."""
 
     Config = DiscardSinkConfig
     config: DiscardSinkConfig
@@ -28,7 +28,6 @@ class DiscardSink(Sink):
         super().__init__(config, context)
         self.key = context.template("key", config.key) if config.key is not None else None
         self.messages = 0
-        self.bytes = 0
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
         if self.key is not None:
@@ -36,5 +35,4 @@ class DiscardSink(Sink):
             for message in messages:
                 render(message.event)
         self.messages += len(messages)
-        self.bytes += sum(len(message.payload) for message in messages)
         return None
