@@ -32,7 +32,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+
+from tests.services.kafka_broker import free_ports, log_tail
 
 HOST = "127.0.0.1"
 SUPPORT_DIR = Path(__file__).resolve().parent / "keycloak"
@@ -335,32 +336,6 @@ def ensure_template(
 
 
 # --- processes --------------------------------------------------------------------------------------------
-
-
-def free_ports(count: int) -> list[int]:
-    """Return ``count`` distinct TCP ports that are free on 127.0.0.1 right now."""
-    sockets: list[socket.socket] = []
-    try:
-        # All sockets stay bound until every port is picked, so the kernel cannot hand out one port twice.
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((HOST, 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def log_tail(path: Path, max_bytes: int = 6000) -> str:
-    """The last ``max_bytes`` of a log file, or a note that it is missing."""
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - max_bytes))
-            return fh.read().decode("utf-8", errors="replace")
-    except OSError as exc:
-        return f"(no log: {exc})"
 
 
 def group_members(pgid: int) -> list[int]:
