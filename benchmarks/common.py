@@ -9,6 +9,8 @@ from pathlib import Path
 
 import orjson
 
+from kete_core.event import Event, parse_event
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_EVENTS = ROOT / "examples" / "events.jsonl"
 
@@ -29,6 +31,21 @@ def machine() -> str:
         f"{model}, {os.cpu_count()} cores, {memory} GiB, {platform.python_implementation()} "
         f"{sys.version.split()[0]}, load average {load:.2f}"
     )
+
+
+class ExampleEvents:
+    """Events with the mix of ``examples/events.jsonl``, made on the fly with unique ids, parsed
+    from bytes as a source would."""
+
+    def __init__(self, realm_names: dict[str, str]) -> None:
+        self.lines = [line for line in EXAMPLE_EVENTS.read_bytes().splitlines() if line.strip()]
+        self.realm_names = realm_names
+
+    def event(self, number: int) -> Event:
+        """The *number*-th event, with id ``str(number)``."""
+        data = orjson.loads(self.lines[number % len(self.lines)])
+        data["id"] = str(number)
+        return parse_event(data, self.realm_names)
 
 
 def make_events(path: Path, count: int) -> Path:

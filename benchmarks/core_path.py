@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 
 from benchmarks.common import machine, make_events
+from kete_core.assembly import Application
 from kete_core.cli import tune_garbage_collection
 from kete_core.pipeline import Pipeline
 from kete_core.testing import load_app
@@ -65,6 +66,16 @@ destination.key = "admin.${resourceTypeLowerCase}.${operationTypeLowerCase}"
 """
 
 
+def routes_app(workdir: Path, spool: str, sources: str = "") -> Application:
+    """The 5 core-path routes (and *sources*, TOML) as an application, its data under *workdir*."""
+    config = workdir / f"core-{spool}.toml"
+    config.write_text(
+        f'[kete]\nspool = "{spool}"\ndata-dir = "{workdir / ("data-" + spool)}"\nspool-max-events = 10000000\n'
+        f"{sources}{ROUTES}"
+    )
+    return load_app(config)
+
+
 def floor(path: Path) -> float:
     """Seconds to read *path* and orjson.loads each line: the least any Python router must do."""
     start = time.perf_counter()
@@ -75,12 +86,7 @@ def floor(path: Path) -> float:
 
 
 def kete(path: Path, spool: str, workdir: Path, profile: Path | None) -> tuple[float, int]:
-    config = workdir / f"core-{spool}.toml"
-    config.write_text(
-        f'[kete]\nspool = "{spool}"\ndata-dir = "{workdir / ("data-" + spool)}"\nspool-max-events = 10000000\n'
-        f'[sources.replay]\nkind = "file"\npath = "{path}"\nresume = false\n{REALMS}{ROUTES}'
-    )
-    app = load_app(config)
+    app = routes_app(workdir, spool, f'[sources.replay]\nkind = "file"\npath = "{path}"\nresume = false\n{REALMS}')
     tune_garbage_collection()
     profiler = cProfile.Profile() if profile else None
     start = time.perf_counter()

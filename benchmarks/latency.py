@@ -15,16 +15,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import orjson
-
-from benchmarks.common import EXAMPLE_EVENTS, machine
-from benchmarks.core_path import ROUTES
+from benchmarks.common import ExampleEvents, machine
+from benchmarks.core_path import routes_app
 from benchmarks.memory import NAMES
 from kete_core.cli import tune_garbage_collection
 from kete_core.contracts import ComponentConfig, DeliveryResults, Intake, Message, Sink, Source
-from kete_core.event import parse_event
 from kete_core.pipeline import Pipeline
-from kete_core.testing import load_app
 
 
 class PacedSource(Source):
@@ -33,7 +29,7 @@ class PacedSource(Source):
     def __init__(self, rate: int, seconds: float, read_at: dict[str, float]) -> None:
         super().__init__("paced", ComponentConfig())
         self.rate, self.seconds, self.read_at = rate, seconds, read_at
-        self.lines = [line for line in EXAMPLE_EVENTS.read_bytes().splitlines() if line.strip()]
+        self.examples = ExampleEvents(NAMES)
 
     async def run(self, intake: Intake) -> None:
         tick = 0.01
@@ -44,10 +40,8 @@ class PacedSource(Source):
             batch = []
             now = time.perf_counter()
             for _ in range(per_tick):
-                data = orjson.loads(self.lines[sent % len(self.lines)])
-                data["id"] = str(sent)
-                self.read_at[data["id"]] = now
-                batch.append(parse_event(data, NAMES))
+                batch.append(self.examples.event(sent))
+                self.read_at[str(sent)] = now
                 sent += 1
             await intake.submit(batch)
             next_tick = start + (sent / per_tick) * tick
@@ -73,10 +67,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--spool", choices=["memory", "disk"], default="disk")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="kete-latency-"))
-    config = workdir / "latency.toml"
-    config.write_text(f'[kete]\nspool = "{args.spool}"\ndata-dir = "{workdir / "data"}"\n{ROUTES}')
-    app = load_app(config)
+    app = routes_app(Path(tempfile.mkdtemp(prefix="kete-latency-")), args.spool)
     read_at: dict[str, float] = {}
     acked_at: dict[str, list[float]] = {}
     for route in app.routes:

@@ -14,15 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import orjson
-
-from benchmarks.common import EXAMPLE_EVENTS, machine
-from benchmarks.core_path import REALMS, ROUTES
+from benchmarks.common import ExampleEvents, machine
+from benchmarks.core_path import REALMS, routes_app
 from kete_core.cli import tune_garbage_collection
 from kete_core.contracts import ComponentConfig, Intake, Source
-from kete_core.event import parse_event
 from kete_core.pipeline import Pipeline
-from kete_core.testing import load_app
 
 NAMES = dict(line.split(" = ") for line in REALMS.replace("realm-names.", "").replace('"', "").splitlines())
 
@@ -44,19 +40,14 @@ class GeneratedSource(Source):
         self.total = total
         self.every = every
         self.samples: list[tuple[int, float, float]] = []
-        self.lines = [line for line in EXAMPLE_EVENTS.read_bytes().splitlines() if line.strip()]
+        self.examples = ExampleEvents(NAMES)
 
     async def run(self, intake: Intake) -> None:
         start = time.perf_counter()
         self.samples.append((0, rss_mib(), 0.0))
         sent = 0
-        lines = self.lines
         while sent < self.total:
-            batch = []
-            for offset in range(1000):
-                data = orjson.loads(lines[(sent + offset) % len(lines)])
-                data["id"] = f"{sent + offset:012d}"
-                batch.append(parse_event(data, NAMES))
+            batch = [self.examples.event(sent + offset) for offset in range(1000)]
             await intake.submit(batch)
             sent += len(batch)
             if sent % self.every == 0:
@@ -69,10 +60,7 @@ def main() -> None:
     parser.add_argument("--checkpoints", type=int, default=1_000_000)
     parser.add_argument("--spool", choices=["memory", "disk"], default="memory")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="kete-memory-"))
-    config = workdir / "memory.toml"
-    config.write_text(f'[kete]\nspool = "{args.spool}"\ndata-dir = "{workdir / "data"}"\n{ROUTES}')
-    app = load_app(config)
+    app = routes_app(Path(tempfile.mkdtemp(prefix="kete-memory-")), args.spool)
     source = GeneratedSource(args.events, args.checkpoints)
     app.sources = [source]
     tune_garbage_collection()

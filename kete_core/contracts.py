@@ -241,10 +241,6 @@ class Receipt:
     done: asyncio.Future[None]
     pending: int = field(default=0)
 
-    def hold(self) -> None:
-        """Count one more route batch that must finish (kete's use)."""
-        self.pending += 1
-
     def release(self) -> None:
         """One route batch finished (kete's use)."""
         self.pending -= 1

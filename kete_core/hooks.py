@@ -62,11 +62,6 @@ class Hooks:
         self._before_emit = hook.kete_before_emit if hook.kete_before_emit.get_hookimpls() else None
         self._after_emit = hook.kete_after_emit if hook.kete_after_emit.get_hookimpls() else None
 
-    @property
-    def watches_matches(self) -> bool:
-        """True when some plugin implements :func:`~kete_core.hookspecs.kete_after_match`."""
-        return self._after_match is not None
-
     def configure(self, config: KeteConfig) -> None:
         self.pm.hook.kete_configure.call_historic(kwargs={"config": config})
 

@@ -8,7 +8,6 @@ refreshes every second, so a scrape never touches the loop or the spool.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
@@ -102,7 +101,6 @@ class Observability:
             registry=self.registry,
         )
         self.server: ThreadingHTTPServer | None = None
-        self._task: asyncio.Task[None] | None = None
 
     def refresh(self) -> None:
         """Copy what the endpoint shows from the pipeline (call on the event loop)."""

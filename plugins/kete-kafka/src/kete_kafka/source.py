@@ -129,7 +129,6 @@ class KafkaSource(Source):
         self._worker = Worker(f"kete-kafka-{name}")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._intake: Intake | None = None
-        self._consumer: Consumer | None = None
         self._batches: deque[_Batch] = deque()
         self._uncommitted: dict[Partition, int] = {}
         self._last_commit = 0.0
@@ -328,7 +327,6 @@ class KafkaSource(Source):
             "on_commit": self._on_commit,
             "logger": LibrdkafkaLog(f"source '{self.name}'"),
         })  # fmt: skip
-        self._consumer = consumer
         try:
             await self._worker.run(
                 lambda: consumer.subscribe(
@@ -384,7 +382,6 @@ class KafkaSource(Source):
                 log.warning("source '%s': committing offsets failed: %s", self.name, exc)
         self._batches.clear()
         await self._worker.run(consumer.close)
-        self._consumer = None
 
     async def close(self) -> None:
         self._worker.shutdown()

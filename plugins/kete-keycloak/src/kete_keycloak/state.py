@@ -20,7 +20,6 @@ from typing import Any
 import orjson
 
 VERSION = 1
-STREAMS = ("events", "admin-events")
 
 
 def content_key(data: dict[str, Any]) -> str:
