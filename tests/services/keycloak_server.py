@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import ctypes
 import fcntl
 import hashlib
 import json
@@ -35,7 +34,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -43,12 +41,12 @@ import urllib.request
 import weakref
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from tests.services.kafka_broker import free_ports, log_tail
+from tests.services.kafka_broker import free_ports, log_tail, spawn
 
 HOST = "127.0.0.1"
 SUPPORT_DIR = Path(__file__).resolve().parent / "keycloak"
@@ -371,11 +369,6 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-@lru_cache(maxsize=1)
-def _libc() -> Any:
-    return ctypes.CDLL(None, use_errno=True)
-
-
 def _java_launcher(java: str, workdir: Path, die_with_parent: bool) -> str:
     """The ``$JAVA`` kc.sh runs: ``java`` itself, or a wrapper that kills the JVM if kc.sh dies.
 
@@ -389,30 +382,6 @@ def _java_launcher(java: str, workdir: Path, die_with_parent: bool) -> str:
     wrapper.write_text(f'#!/bin/sh\nexec "{setpriv}" --pdeathsig KILL "{java}" "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
-
-
-def _spawn(
-    argv: Sequence[str], *, log_path: Path, cwd: Path, env: Mapping[str, str], die_with_parent: bool
-) -> subprocess.Popen[bytes]:
-    preexec: Callable[[], None] | None = None
-    # PR_SET_PDEATHSIG fires when the creating *thread* exits, so it is only safe from the main thread.
-    if die_with_parent and sys.platform == "linux" and threading.current_thread() is threading.main_thread():
-        libc = _libc()
-
-        def preexec() -> None:
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphaned servers if pytest itself is killed
-
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env=dict(env),
-            start_new_session=True,  # own process group: stop() signals kc.sh and its JVM together
-            preexec_fn=preexec,
-        )
 
 
 _LIVE_SERVERS: weakref.WeakSet[KeycloakServer] = weakref.WeakSet()
@@ -589,7 +558,7 @@ class KeycloakServer:
             # Appended after kc.sh's defaults, so these -Xmx/-Xms win.
             JAVA_OPTS_APPEND=" ".join(self.java_opts),
         )
-        self._proc = _spawn(
+        self._proc = spawn(
             self.command(dist, import_realms=import_realms),
             log_path=self.console_log,
             cwd=self.home,
