@@ -32,8 +32,11 @@ ADMIN_FIELDS = (
     "resourcePath", "representation", "error", "resourceTypeAsString",
 )  # fmt: skip
 AUTH_DETAILS_FIELDS = ("realmId", "realmName", "clientId", "userId", "ipAddress")
-_USER_KEYS = frozenset(USER_FIELDS)
-_ADMIN_KEYS = frozenset(ADMIN_FIELDS)
+# Merging an event into these gives KETE's keys in KETE's order, null where absent, and then the
+# event's unknown fields: one C-level dict merge, the serializer's hot path.
+_USER_SHAPE = dict.fromkeys(USER_FIELDS)
+_ADMIN_SHAPE = dict.fromkeys(ADMIN_FIELDS)
+_AUTH_SHAPE = dict.fromkeys(AUTH_DETAILS_FIELDS)
 
 _TEXT_FIELDS = ("id", "type", "realmId", "realmName", "error", "resourceType", "operationType")
 _NO_NAMES: Mapping[str, str] = {}
@@ -124,31 +127,16 @@ class Event:
         Absent KETE fields are ``None`` (KETE writes ``null``); ``realmName`` is the known realm name.
         """
         data = self.data
-        get = data.get
-        # Literal dicts: the serializer's hot path, measured 3x faster than a loop over the names.
         if self.kind == EVENT:
-            shaped = {
-                "id": get("id"), "time": get("time"), "type": get("type"), "realmId": get("realmId"),
-                "realmName": self.realm_name, "clientId": get("clientId"), "userId": get("userId"),
-                "sessionId": get("sessionId"), "ipAddress": get("ipAddress"), "error": get("error"),
-                "details": get("details"),
-            }  # fmt: skip
-            known = _USER_KEYS
-        else:
-            auth = get("authDetails")
-            if auth is not None:
-                auth = {key: auth.get(key) for key in AUTH_DETAILS_FIELDS} | auth
-                auth["realmName"] = self.auth_realm_name
-            shaped = {
-                "id": get("id"), "time": get("time"), "realmId": get("realmId"), "realmName": self.realm_name,
-                "authDetails": auth, "resourceType": get("resourceType"), "operationType": get("operationType"),
-                "resourcePath": get("resourcePath"), "representation": get("representation"), "error": get("error"),
-                "resourceTypeAsString": get("resourceTypeAsString") or self.resource_type,
-            }  # fmt: skip
-            known = _ADMIN_KEYS
-        if not known.issuperset(data):
-            shaped.update((key, value) for key, value in data.items() if key not in shaped)
-        return shaped
+            return {**_USER_SHAPE, **data, "realmName": self.realm_name}
+        auth = data.get("authDetails")
+        return {
+            **_ADMIN_SHAPE,
+            **data,
+            "realmName": self.realm_name,
+            "authDetails": None if auth is None else {**_AUTH_SHAPE, **auth, "realmName": self.auth_realm_name},
+            "resourceTypeAsString": data.get("resourceTypeAsString") or self.resource_type,
+        }
 
     def __repr__(self) -> str:
         return f"Event({self.kind} {self.event_type} realm={self.realm!r} id={self.id!r})"

@@ -85,6 +85,11 @@ class Hooks:
     def event_rejected(self, rejection: Rejection) -> None:
         self.pm.hook.kete_event_rejected(rejection=rejection)
 
+    @property
+    def watches_match(self) -> bool:
+        """True when a plugin implements ``kete_after_match``: only then is its argument built."""
+        return self._after_match is not None
+
     def after_match(self, route: str, events: Sequence[Event]) -> None:
         if self._after_match is not None:
             self._after_match(route=route, events=events)

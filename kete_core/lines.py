@@ -54,10 +54,12 @@ def end_position(path: Path) -> Position:
 
 @dataclass
 class Chunk:
-    """Whole lines read, numbered from *first_line*, and the position after them."""
+    """Whole lines read, numbered from *first_line*, their size in bytes with the newlines, and
+    the position after them."""
 
     lines: list[bytes]
     first_line: int
+    size: int
     position: Position
 
 
@@ -105,7 +107,7 @@ class LineReader:
     @staticmethod
     def _advance(lines: list[bytes], position: Position, end: int) -> Chunk:
         after = Position(position.device, position.inode, end, position.line + len(lines))
-        return Chunk(lines, position.line + 1, after)
+        return Chunk(lines, position.line + 1, end - position.offset, after)
 
     async def chunks(self, stop: asyncio.Event, start: Position | None = None) -> AsyncIterator[Chunk]:
         """Yield chunks of whole lines until the end of the file (or *stop*, when following)."""
@@ -115,11 +117,13 @@ class LineReader:
             while not stop.is_set():
                 data = stream.read(_CHUNK)
                 if data:
-                    lines = (remainder + data).split(b"\n")
-                    remainder = lines.pop()
-                    chunk = self._advance(lines, position, position.offset + sum(len(line) + 1 for line in lines))
-                    position = chunk.position
-                    yield chunk
+                    buffer = remainder + data
+                    cut = buffer.rfind(b"\n") + 1
+                    remainder = buffer[cut:]
+                    if cut:
+                        chunk = self._advance(buffer[: cut - 1].split(b"\n"), position, position.offset + cut)
+                        position = chunk.position
+                        yield chunk
                     continue
                 if not self.follow:
                     if remainder.strip():

@@ -213,32 +213,43 @@ class Pipeline:
             newest = events[-1].data.get("time")
             if isinstance(newest, int):
                 self.newest_time[source] = max(newest, self.newest_time.get(source, 0))
-        per_route: list[list[Event]] = [[] for _ in self.runners]
-        entries = []
+        # Positions in *entries* of the events each route takes.
+        per_route: list[list[int]] = [[] for _ in self.runners]
+        entries: list[tuple[Event, int]] = []
         choices = self._choices
         for event in events:
             key = (event.realm, event.event_type)
-            choice = choices.get(key) or self._choose(key)
-            if choice[0]:
-                entries.append((event, choice[0]))
-                for index in choice[1]:
-                    per_route[index].append(event)
+            mask, indexes = choices.get(key) or self._choose(key)
+            if mask:
+                for index in indexes:
+                    per_route[index].append(len(entries))
+                entries.append((event, mask))
         self.spool.append(entries, (source, checkpoint) if checkpoint is not None else None)
         last = self.spool.next_seq - 1
         accepted = time.monotonic()
-        # Each event is serialized once per serializer and batch, however many routes use it.
-        shared: dict[int, dict[int, Message | None]] = {}
+        taken_events = [event for event, _ in entries]
+        # Each event is serialized once per serializer, however many routes use it.
+        serialized: dict[int, list[Message | None]] = {}
         taken = 0
-        for runner, selected in zip(self.runners, per_route, strict=True):
-            if not selected:
+        for runner, positions in zip(self.runners, per_route, strict=True):
+            if not positions:
                 self._advance(runner, last)
                 continue
             taken += 1
-            name = runner.route.name
-            self.stats.routes[name].matched += len(selected)
-            self.app.hooks.after_match(name, selected)
-            messages = [] if runner.overflowed else self._serialize(runner.route, selected, shared)
-            self._hand_over(runner, _Batch(messages, last, accepted))
+            route = runner.route
+            self.stats.routes[route.name].matched += len(positions)
+            if self.app.hooks.watches_match:
+                self.app.hooks.after_match(route.name, [taken_events[position] for position in positions])
+            if runner.overflowed:
+                messages = []
+            else:
+                shared = serialized.get(id(route.serializer))
+                if shared is None:
+                    shared = serialized[id(route.serializer)] = self._serialize(route, taken_events)
+                messages = [shared[position] for position in positions]
+                if None in messages:
+                    messages = self._without_failures(route, messages)
+            self._hand_over(runner, _Batch(messages, last, accepted))  # type: ignore[arg-type]
             runner.waiters.append((last, receipt))
         receipt.pending = taken
         if not taken:
@@ -261,30 +272,30 @@ class Pipeline:
             runner.loaded = batch.upto
         runner.wakeup.set()
 
-    def _serialize(
-        self, route: Route, selected: Sequence[Event], shared: dict[int, dict[int, Message | None]]
-    ) -> list[Message]:
+    def _serialize(self, route: Route, events: Sequence[Event]) -> list[Message | None]:
+        """*route*'s serializer's message for each of *events*; None where it failed (logged)."""
         serializer = route.serializer
-        done = shared.setdefault(id(serializer), {})
+        serialize = serializer.serialize
         content_type = serializer.content_type
-        messages = []
-        for event in selected:
-            key = id(event)
-            if key in done:
-                message = done[key]
-            else:
-                try:
-                    message = Message(event, serializer.serialize(event), content_type)
-                except Exception as exc:
-                    message = None
-                    log.error("serializer '%s' cannot write %r: %s", route.serializer_kind, event, exc)
-                    self.app.hooks.serialize_failed(route.serializer_kind, event, exc)
-                done[key] = message
-            if message is not None:
-                messages.append(message)
-            else:
-                self.stats.routes[route.name].failed += 1
+        try:
+            return [Message(event, serialize(event), content_type) for event in events]
+        except Exception:
+            pass
+        messages: list[Message | None] = []
+        for event in events:
+            try:
+                messages.append(Message(event, serialize(event), content_type))
+            except Exception as exc:
+                messages.append(None)
+                log.error("serializer '%s' cannot write %r: %s", route.serializer_kind, event, exc)
+                self.app.hooks.serialize_failed(route.serializer_kind, event, exc)
         return messages
+
+    def _without_failures(self, route: Route, messages: list[Message | None]) -> list[Message]:
+        """*messages* without the events the serializer failed on, counted as failed for *route*."""
+        kept = [message for message in messages if message is not None]
+        self.stats.routes[route.name].failed += len(messages) - len(kept)
+        return kept
 
     def reject(self, rejection: Rejection) -> None:
         """Log, count and keep a record that is not an event."""
@@ -409,7 +420,7 @@ class Pipeline:
         else:
             upto = rows[-1][0]
         runner.loaded = upto
-        messages = self._serialize(runner.route, [event for _, event in rows], {})
+        messages = self._without_failures(runner.route, self._serialize(runner.route, [event for _, event in rows]))
         return _Batch(messages, upto, time.monotonic())
 
     def _mark(self, runner: _Runner, upto: int) -> None:
@@ -567,7 +578,9 @@ class Pipeline:
         bit = 1 << self.spool.bits[target]
         self.spool.append([(message.event, bit) for message in messages])
         self.stats.routes[target].matched += len(messages)
-        serialized = self._serialize(other.route, [message.event for message in messages], {})
+        serialized = self._without_failures(
+            other.route, self._serialize(other.route, [message.event for message in messages])
+        )
         last = self.spool.next_seq - 1
         self._hand_over(other, _Batch(serialized, last, time.monotonic()))
         for runner in self.runners:

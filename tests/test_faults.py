@@ -69,8 +69,9 @@ def test_kill_minus_9_loses_nothing(tmp_path):
         assert set(counts) == expected, f"missing: {sorted(expected - set(counts))[:10]}"
         duplicates = sum(count - 1 for count in counts.values())
         report[name or "by-type"] = duplicates
-        # Re-delivery is bounded by what was in flight at each kill: unsaved marks and queued batches.
-        assert duplicates <= kills * 10_000
+        # Re-delivery is bounded by what was in flight at each kill: 16 queued batches of 500, the
+        # batch being written, and what was delivered in the 0.1 s since the marks were last saved.
+        assert duplicates <= kills * 15_000
     print(f"\nkill -9 x{kills}: every event delivered; duplicates per route: {report}")
 
 

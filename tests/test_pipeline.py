@@ -268,7 +268,9 @@ async def test_a_down_route_holds_up_no_other_and_reads_back_from_the_spool_in_o
 
     down, fast = DownSink(), ListSink()
     batches = [[parse_event({"type": "LOGIN", "id": f"{b}-{i}"}) for i in range(3)] for b in range(50)]
-    app = application([route("down", down, **{"wait-duration": "10ms"}), route("fast", fast)], tmp_path, **{"queue-size": 2})
+    app = application(
+        [route("down", down, **{"wait-duration": "10ms"}), route("fast", fast)], tmp_path, **{"queue-size": 2}
+    )
     app.sources = [BatchSource(batches)]
     pipeline = Pipeline(app)
     running = asyncio.create_task(pipeline.run())
@@ -430,7 +432,11 @@ async def test_ready_reports_unavailable_destinations(tmp_path):
             await intake.submit([])
 
     sink = Flaky()
-    app = application([route("r", sink, **{"wait-duration": "200ms"})], tmp_path, metrics={"enabled": True, "address": f"127.0.0.1:{port}"})
+    app = application(
+        [route("r", sink, **{"wait-duration": "200ms"})],
+        tmp_path,
+        metrics={"enabled": True, "address": f"127.0.0.1:{port}"},
+    )
     app.sources = [Probe([])]
     pipeline = Pipeline(app)
     await pipeline.run()

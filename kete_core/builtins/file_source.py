@@ -79,7 +79,7 @@ class FileSource(Source):
                     log.warning("source '%s': %s", self.name, reader.restarted)
                     reader.restarted = None
                 await self._submit_lines(chunk.lines, chunk.first_line, intake, chunk.position.encode())
-                progress.advance(sum(len(line) + 1 for line in chunk.lines))
+                progress.advance(chunk.size)
 
     async def _read_stdin(self, intake: Intake) -> None:
         stream = sys.stdin.buffer
@@ -97,20 +97,31 @@ class FileSource(Source):
             await self._submit_lines([remainder], line, intake, None)
 
     async def _submit_lines(self, lines: list[bytes], first: int, intake: Intake, checkpoint: bytes | None) -> None:
-        batch: list[Event] = []
-        names = self.config.realm_names
+        events = self._parse(lines, first, intake)
         size = self.config.batch_size
+        batches = [events[start : start + size] for start in range(0, len(events), size)] or [[]]
+        for batch in batches[:-1]:
+            await intake.submit(batch)
+        # The checkpoint moves only with the chunk's last batch: a crash mid-chunk re-reads it.
+        await intake.submit(batches[-1], checkpoint)
+
+    def _parse(self, lines: list[bytes], first: int, intake: Intake) -> list[Event]:
+        names = self.config.realm_names
+        loads = orjson.loads
+        try:
+            # The common case, every line an event, in one comprehension; a blank line, bad JSON
+            # or a non-object (no .get) fails it, and the chunk is parsed again line by line.
+            return [Event(loads(line), names) for line in lines]
+        except Exception:
+            pass
+        events = []
         for number, line in enumerate(lines, start=first):
             if not line.strip():
                 continue
             try:
-                batch.append(parse_event(orjson.loads(line), names))
+                events.append(parse_event(loads(line), names))
             except orjson.JSONDecodeError as exc:
                 intake.reject(Rejection(self.name, f"{self.label}:{number}", f"not JSON: {exc}", line[:200]))
             except MalformedEvent as exc:
                 intake.reject(Rejection(self.name, f"{self.label}:{number}", exc.message, line[:200]))
-            if len(batch) >= size:
-                # The checkpoint moves only with the chunk's last batch: a crash mid-chunk re-reads it.
-                await intake.submit(batch)
-                batch = []
-        await intake.submit(batch, checkpoint)
+        return events

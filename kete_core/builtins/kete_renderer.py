@@ -22,14 +22,17 @@ from kete_core.event import Event
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _RENDER_CACHE_LIMIT = 10_000
 
-BASE_VARIABLES: dict[str, VariableGetter] = {
-    "realm": attrgetter("realm"),
-    "eventType": attrgetter("event_type"),
-    "kind": attrgetter("kind"),
-    "resourceType": attrgetter("resource_type"),
-    "operationType": attrgetter("operation_type"),
-    "result": attrgetter("result"),
+# Template field → Event attribute. One attrgetter over several attributes returns their tuple
+# from C: the cache key of a render, computed for every message.
+_BASE_ATTRIBUTES = {
+    "realm": "realm",
+    "eventType": "event_type",
+    "kind": "kind",
+    "resourceType": "resource_type",
+    "operationType": "operation_type",
+    "result": "result",
 }
+BASE_VARIABLES: dict[str, VariableGetter] = {field: attrgetter(name) for field, name in _BASE_ATTRIBUTES.items()}
 
 
 class CompiledTemplate:
@@ -46,19 +49,24 @@ class CompiledTemplate:
         self._parts = parts
         names = list(dict.fromkeys(part[1] for part in parts if isinstance(part, tuple)))
         self._fields = names
-        self._getters = [fields[name] for name in names]
         self.variables = frozenset(part[0] for part in parts if isinstance(part, tuple))
         self._cache: dict[object, str] = {}
+        self._key: Callable[[Event], object] | None = None
+        if names and all(fields[name] is BASE_VARIABLES.get(name) for name in names):
+            self._key = attrgetter(*(_BASE_ATTRIBUTES[name] for name in names))
+        elif names:
+            getters = [fields[name] for name in names]
+            self._key = lambda event: tuple([getter(event) for getter in getters])
 
     def render(self, event: Event) -> str:
-        getters = self._getters
-        if not getters:
+        if self._key is None:
             return self.source
-        key: object = getters[0](event) if len(getters) == 1 else tuple([getter(event) for getter in getters])
+        key = self._key(event)
         cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        values = dict(zip(self._fields, (key,) if len(getters) == 1 else key, strict=True))  # type: ignore[arg-type]
+        return self._render(key) if cached is None else cached
+
+    def _render(self, key: object) -> str:
+        values = dict(zip(self._fields, key if isinstance(key, tuple) else (key,), strict=True))
         out = []
         for part in self._parts:
             if isinstance(part, str):
