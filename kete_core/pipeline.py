@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from kete_core import deadletters
 from kete_core.assembly import Application
@@ -275,12 +276,17 @@ class Pipeline:
     def _serialize(self, route: Route, events: Sequence[Event]) -> list[Message | None]:
         """*route*'s serializer's message for each of *events*; None where it failed (logged)."""
         serializer = route.serializer
-        serialize = serializer.serialize
         content_type = serializer.content_type
         try:
-            return [Message(event, serialize(event), content_type) for event in events]
+            payloads = serializer.serialize_batch(events)
+            if len(payloads) == len(events):
+                return list(map(Message, events, payloads, repeat(content_type)))
+            log.error(
+                "serializer '%s' returned %d payloads for %d events", route.serializer_kind, len(payloads), len(events)
+            )
         except Exception:
             pass
+        serialize = serializer.serialize
         messages: list[Message | None] = []
         for event in events:
             try:

@@ -90,6 +90,17 @@ def test_kete_json_round_trips_through_the_json_serializer():
     assert again.realm == "acme"
 
 
+def test_the_json_serializer_writes_a_batch_as_it_writes_each_event():
+    serializer = JsonSerializer(ComponentConfig())
+    events = [
+        parse_event({"type": "LOGIN", "realmId": "r"}, {"r": "acme"}),
+        parse_event(
+            {"resourceType": "USER", "operationType": "CREATE", "authDetails": {"realmId": "r"}}, {"r": "acme"}
+        ),
+    ]
+    assert serializer.serialize_batch(events) == [serializer.serialize(event) for event in events]
+
+
 @pytest.mark.parametrize(
     ("value", "reason"),
     [

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 
+import orjson
 from kete_matchers import GlobMatcher
 
 from kete_core import deadletters
@@ -44,12 +45,14 @@ class ListSink(Sink):
         self.closed = True
 
 
-class CountingSerializer(JsonSerializer):
+class CountingSerializer(Serializer):
+    """Serializes one event at a time (the contract's default batch), counting the calls."""
+
     calls = 0
 
     def serialize(self, event: Event) -> bytes:
         CountingSerializer.calls += 1
-        return super().serialize(event)
+        return orjson.dumps(event.to_kete())
 
 
 def route(name: str, sink: Sink, serializer: Serializer | None = None, pattern: str | None = None, **retry) -> Route:
@@ -363,16 +366,37 @@ async def test_receipts_resolve_only_after_delivery(tmp_path):
     assert seen == [False, True, True]
 
 
-async def test_a_failing_serializer_fails_only_that_event(tmp_path):
-    class Picky(JsonSerializer):
-        def serialize(self, event):
-            if event.event_type == "LOGOUT":
-                raise ValueError("cannot write LOGOUT")
-            return super().serialize(event)
+class Picky(CountingSerializer):
+    def serialize(self, event: Event) -> bytes:
+        if event.event_type == "LOGOUT":
+            raise ValueError("cannot write LOGOUT")
+        return super().serialize(event)
 
+
+async def test_a_failing_serializer_fails_only_that_event(tmp_path):
     sink = ListSink()
     stats = await run_batches(application([route("r", sink, Picky(ComponentConfig()))], tmp_path), [EVENTS])
     assert len(sink.delivered) == 3 and stats.routes["r"].failed == 1
+
+
+async def test_a_batch_serializer_that_fails_or_miscounts_falls_back_to_one_event_at_a_time(tmp_path):
+    class FailingBatch(Picky):
+        def serialize_batch(self, events):
+            raise ValueError("the batch has a LOGOUT")
+
+    class Miscounting(CountingSerializer):
+        def serialize_batch(self, events):
+            return super().serialize_batch(events)[1:]
+
+    failing, miscounting = ListSink(), ListSink()
+    routes = [
+        route("failing", failing, FailingBatch(ComponentConfig())),
+        route("miscounting", miscounting, Miscounting(ComponentConfig())),
+    ]
+    stats = await run_batches(application(routes, tmp_path), [EVENTS])
+    assert [m.event.event_type for m in failing.delivered] == [e.event_type for e in EVENTS if e.event_type != "LOGOUT"]
+    assert stats.routes["failing"].failed == 1
+    assert [m.payload for m in miscounting.delivered] == [orjson.dumps(e.to_kete()) for e in EVENTS]
 
 
 async def test_intake_reports_congestion_when_the_spool_is_full(tmp_path):

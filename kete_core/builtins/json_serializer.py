@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import orjson
@@ -18,3 +19,7 @@ class JsonSerializer(Serializer):
 
     def serialize(self, event: Event) -> bytes:
         return orjson.dumps(event.to_kete())
+
+    def serialize_batch(self, events: Sequence[Event]) -> list[bytes]:
+        dumps = orjson.dumps
+        return [dumps(event.to_kete()) for event in events]
