@@ -225,12 +225,17 @@ class Pipeline:
                 for index in indexes:
                     per_route[index].append(len(entries))
                 entries.append((event, mask))
+        taken_events = [event for event, _ in entries]
+        # Each event is serialized once per serializer, however many routes use it, and before
+        # the spool write, which pushes the events out of the CPU's cache.
+        serialized: dict[int, list[Message | None]] = {}
+        for runner, positions in zip(self.runners, per_route, strict=True):
+            key = id(runner.route.serializer)
+            if positions and not runner.overflowed and key not in serialized:
+                serialized[key] = self._serialize(runner.route, taken_events)
         self.spool.append(entries, (source, checkpoint) if checkpoint is not None else None)
         last = self.spool.next_seq - 1
         accepted = time.monotonic()
-        taken_events = [event for event, _ in entries]
-        # Each event is serialized once per serializer, however many routes use it.
-        serialized: dict[int, list[Message | None]] = {}
         taken = 0
         for runner, positions in zip(self.runners, per_route, strict=True):
             if not positions:
@@ -244,9 +249,7 @@ class Pipeline:
             if runner.overflowed:
                 messages = []
             else:
-                shared = serialized.get(id(route.serializer))
-                if shared is None:
-                    shared = serialized[id(route.serializer)] = self._serialize(route, taken_events)
+                shared = serialized[id(route.serializer)]
                 messages = [shared[position] for position in positions]
                 if None in messages:
                     messages = self._without_failures(route, messages)

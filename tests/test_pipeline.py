@@ -340,6 +340,12 @@ async def test_undelivered_events_survive_a_restart(tmp_path):
     assert Spool(spool_path, ["r"]).depth == 0
 
 
+def test_the_spool_uses_large_pages_for_its_batch_blobs(tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite", ["r"])
+    spool.append([(EVENTS[0], 1)])
+    assert spool.db.execute("PRAGMA page_size").fetchone()[0] == 65536
+
+
 async def test_receipts_resolve_only_after_delivery(tmp_path):
     release = asyncio.Event()
     seen: list[bool] = []
