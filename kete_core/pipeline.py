@@ -35,6 +35,9 @@ from kete_core.spool import MemorySpool, Spool
 log = logging.getLogger("kete")
 
 _COMPACT_INTERVAL = 1.0
+# The most messages handed to a sink at once: queued batches are joined up to this, and a route
+# reading back from the spool reads about this many.
+_BATCH_LIMIT = 5000
 # Done marks are saved at most this often: a kill -9 re-delivers what was delivered since.
 _MARK_INTERVAL = 0.1
 
@@ -166,7 +169,7 @@ class Pipeline:
         self._room = asyncio.Event()
         self._marks_saved = 0.0
         self._queue_size = settings.queue_size
-        self._batch_limit = 1000
+        self._batch_limit = _BATCH_LIMIT
         self._latencies: list[tuple[str, float, int]] = []
         self.newest_time: dict[str, int] = {}
         self.observability = Observability(self)
@@ -417,9 +420,18 @@ class Pipeline:
     # ------------------------------------------------------------------ delivery
 
     def _next_batch(self, runner: _Runner) -> _Batch | None:
-        if runner.queue:
+        queue = runner.queue
+        if queue:
             self._room.set()
-            return runner.queue.popleft()
+            batch = queue.popleft()
+            # Batches queue up while the sink works on one: they go out together, so a slow
+            # round trip (a broker's acknowledgement) is paid once for all of them. When the sink
+            # keeps up, nothing waits and each batch goes out as soon as it is accepted.
+            while queue and len(batch.messages) + len(queue[0].messages) <= self._batch_limit:
+                following = queue.popleft()
+                batch.messages.extend(following.messages)
+                batch.upto = following.upto
+            return batch
         if not runner.overflowed:
             return None
         rows = self.spool.read(runner.route.name, runner.loaded, self._batch_limit)

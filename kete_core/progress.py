@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-import rich.console
-import rich.progress
+if TYPE_CHECKING:
+    import rich.progress
 
 
 class Progress:
@@ -16,6 +17,10 @@ class Progress:
         self._bar: rich.progress.Progress | None = None
         self._task: rich.progress.TaskID | None = None
         if total and sys.stderr.isatty():
+            # Imported only for a terminal: rich is a tenth of kete's start-up otherwise.
+            import rich.console
+            import rich.progress
+
             self._bar = rich.progress.Progress(
                 rich.progress.TextColumn("{task.description}"),
                 rich.progress.BarColumn(),

@@ -30,12 +30,14 @@ class ListSink(Sink):
     def __init__(self, failures: int = 0, error: Exception | None = None) -> None:
         self.delivered: list[Message] = []
         self.attempts = 0
+        self.sent: list[int] = []
         self.failures = failures
         self.error = error or ConnectionError("destination unreachable")
         self.closed = False
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
         self.attempts += 1
+        self.sent.append(len(messages))
         if self.attempts <= self.failures:
             raise self.error
         self.delivered.extend(messages)
@@ -112,6 +114,18 @@ async def test_each_event_is_serialized_once_per_distinct_serializer(tmp_path):
     assert CountingSerializer.calls == len(EVENTS)
 
 
+async def test_batches_that_queue_go_out_together_up_to_the_limit(tmp_path):
+    sink = ListSink()
+    app = application([route("r", sink)], tmp_path)
+    # The source submits all four batches before the route's worker first runs: they queue.
+    app.sources = [BatchSource([EVENTS[:1], EVENTS, EVENTS, EVENTS])]
+    pipeline = Pipeline(app)
+    pipeline._batch_limit = 9
+    await pipeline.run()
+    assert sink.sent == [9, 4]
+    assert [m.event.id for m in sink.delivered] == ["0"] + [e.id for e in EVENTS] * 3
+
+
 async def test_retries_until_the_sink_recovers(tmp_path):
     sink = ListSink(failures=2)
     stats = await run_batches(application([route("r", sink, **{"max-attempts": 3})], tmp_path), [EVENTS])
@@ -123,7 +137,7 @@ async def test_gives_up_after_max_attempts_and_dead_letters_without_stopping_oth
     dead, alive = ListSink(failures=99), ListSink()
     app = application([route("dead", dead), route("alive", alive)], tmp_path)
     stats = await run_batches(app, [EVENTS, EVENTS])
-    assert dead.attempts == 6  # 3 attempts for each of the two batches
+    assert sum(dead.sent) == 3 * 8  # 3 attempts for each event
     assert stats.routes["dead"].dead_lettered == 8 and stats.failed == 8
     assert len(alive.delivered) == 8
     letters = list(deadletters.read(tmp_path / "dead-letters", "dead"))

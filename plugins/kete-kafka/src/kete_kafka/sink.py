@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,6 +159,7 @@ class KafkaSink(Sink):
         self._fatal: KafkaError | None = None
         self._topics: dict[str, PermanentError | None] = {}
         self._headers: dict[tuple[Any, ...], list[tuple[str, bytes]]] = {}
+        self._failures: list[tuple[bytes, KafkaError]] = []
         timeout = settings.get("message.timeout.ms") or settings.get("delivery.timeout.ms") or "300000"
         self._timeout = int(timeout) / 1000
 
@@ -174,6 +175,9 @@ class KafkaSink(Sink):
             # _AUTHENTICATION says more than the _ALL_BROKERS_DOWN that follows it.
             self._trouble = describe(error)
 
+    def _on_failure(self, error: KafkaError, record: Any) -> None:
+        self._failures.append((record.value() or b"", error))
+
     def _ensure_producer(self) -> Producer:
         if self._fatal is not None and self._producer is not None:
             self._producer.purge()
@@ -184,6 +188,9 @@ class KafkaSink(Sink):
                 **self.settings,
                 # Handled by confluent-kafka, not librdkafka: successful deliveries call no Python code.
                 "delivery.report.only.error": True,
+                # One callback for the producer rather than one per record: a record's own
+                # callback cost a Python object per record.
+                "on_delivery": self._on_failure,
                 "error_cb": self._on_error,
                 "logger": LibrdkafkaLog(f"route '{self.context.route}'"),
             })  # fmt: skip
@@ -250,7 +257,7 @@ class KafkaSink(Sink):
         reports = _Reports(len(messages))
         results = reports.results
         sent_to = reports.topics
-        report = reports.report
+        self._failures = []
         produce = producer.produce
         render_topic = self.topic.render
         topics = self._topics
@@ -270,10 +277,10 @@ class KafkaSink(Sink):
             if headers is None:
                 headers = self._headers_for(event, message.content_type)
             key = event.event_type.encode() if plain else self._key_for(event)
-            sent_to[index] = topic
             while True:
                 try:
-                    produce(topic, message.payload, key, on_delivery=functools.partial(report, index), headers=headers)
+                    produce(topic, message.payload, key, headers=headers)
+                    sent_to[index] = topic
                     break
                 except BufferError:
                     # librdkafka's queue is full: let deliveries make room.
@@ -282,6 +289,7 @@ class KafkaSink(Sink):
                     reports.errors.append((index, exc.args[0]))
                     break
         await self._wait(producer, reports)
+        reports.attribute(self._failures, messages)
         existing = None
         if self._trouble is None and any(error.code() == KafkaError._MSG_TIMED_OUT for _, error in reports.errors):
             # Timed out with no sign of an outage: ask the cluster whether it answers and has the topics.
@@ -343,8 +351,8 @@ class KafkaSink(Sink):
 
 
 class _Reports:
-    """The failed deliveries of one batch (only failures are reported), filled in on the worker
-    thread while it flushes; every message not reported once the flush is done was delivered."""
+    """The failed deliveries of one batch: every message handed to librdkafka and not reported
+    failed once the flush is done was delivered."""
 
     __slots__ = ("errors", "results", "topics")
 
@@ -353,6 +361,16 @@ class _Reports:
         self.topics: list[str | None] = [None] * size
         self.errors: list[tuple[int, KafkaError]] = []
 
-    def report(self, index: int, error: KafkaError | None, _message: object) -> None:
-        if error is not None:
-            self.errors.append((index, error))
+    def attribute(self, failures: list[tuple[bytes, KafkaError]], messages: Sequence[Message]) -> None:
+        """Find the messages of the delivery reports *failures* by their payload. Messages with
+        equal payloads are interchangeable: a failure goes to the first not yet failed."""
+        if not failures:
+            return
+        where: dict[bytes, deque[int]] = {}
+        for index, message in enumerate(messages):
+            if self.topics[index] is not None:
+                where.setdefault(message.payload or b"", deque()).append(index)
+        for payload, error in failures:
+            indexes = where.get(payload)
+            if indexes:
+                self.errors.append((indexes.popleft(), error))
