@@ -6,7 +6,13 @@ from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.contracts import ComponentConfig
 from kete_core.errors import MalformedEvent
 from kete_core.event import ADMIN_EVENT, ADMIN_FIELDS, EVENT, USER_FIELDS, parse_event
-from tests.seeds import seed_admin_types, seed_user_event_types
+from tests.seeds import SEEDS, read_seed_documents, recorded, seed_admin_types, seed_user_event_types
+
+
+def test_the_recorded_types_agree_with_the_seed_documents():
+    if not SEEDS.is_dir():
+        pytest.skip(f"the seed documents are not beside this clone ({SEEDS})")
+    assert recorded() == read_seed_documents()
 
 
 def test_every_user_event_type_of_the_seeds_parses():

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import re
-
 import pytest
 from kete_matchers import GlobMatcher, ListMatcher, RegexMatcher, SqlMatcher
 
 from kete_core.discovery import load
 from kete_core.errors import ConfigError
 from kete_core.routing import MatcherGroup, compile_matcher
-from tests.seeds import seed_text
+from tests.seeds import seed_matcher_examples
 
 
 def group(*specs: str, require_all: bool = False) -> MatcherGroup:
@@ -40,7 +38,7 @@ SEED_EXPECTATIONS = {
 
 
 def test_every_matcher_example_of_the_seed_document_is_checked():
-    examples = re.findall(r"^kete\.routes\.[\w-]+\.event-matchers\.[\w-]+=(\S+)$", seed_text("002"), re.MULTILINE)
+    examples = seed_matcher_examples()
     assert len(examples) == 13
     assert set(examples) == set(SEED_EXPECTATIONS)
 
