@@ -1,25 +1,28 @@
 """The durable spool: every accepted event, kept until each route that matched it is done with it.
 
-SQLite in WAL mode, one transaction per submitted batch. Each submitted batch is one row (one JSON
-array of its events, each with a bit mask of the routes that matched it): a row per event made
-SQLite the bottleneck. Routes deliver in order, so a route's progress is one number,
-its *done* mark: every event up to that sequence number that the route matched was delivered or
-dead-lettered. Restarting re-delivers, per route, the matched events after its mark; events below
-every route's mark are deleted. A source's checkpoint is written in the same transaction as its
-events, so handing events to kete and moving the source on happen together or not at all.
+Each submitted batch is one JSON array of its events, each with a bit mask of the routes that
+matched it. The array is appended to a segment file (``<data-dir>/segments/<first seq>.seg``) and
+indexed by a row in SQLite (WAL mode), one transaction per batch; a source's checkpoint is written
+in the same transaction, so handing events to kete and moving the source on happen together or not
+at all. (Rows per event, then batch blobs inside SQLite, made SQLite the bottleneck.) Routes deliver
+in order, so a route's progress is one number, its *done* mark: every event up to that sequence
+number that the route matched was delivered or dead-lettered. Restarting re-delivers, per route,
+the matched events after its mark; rows below every route's mark are deleted, and a segment file
+once no row points into it.
 """
 
 from __future__ import annotations
 
 import bisect
 import fcntl
+import logging
 import os
 import sqlite3
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 
@@ -27,15 +30,25 @@ from kete_core.contracts import Rejection
 from kete_core.errors import KeteError
 from kete_core.event import Event
 
+log = logging.getLogger("kete")
+
 MAX_ROUTES = 62
 
+# A new segment file is started once the current one is this large.
+_SEGMENT_SIZE = 64 << 20
+
+# ``body`` holds the batch itself in spools written before segment files (it is empty otherwise):
+# those are still read.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY,
     routes INTEGER NOT NULL,
     count INTEGER NOT NULL,
     accepted REAL NOT NULL,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    segment INTEGER,
+    offset INTEGER,
+    length INTEGER
 );
 CREATE TABLE IF NOT EXISTS routes (name TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE, done INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (source TEXT PRIMARY KEY, position BLOB NOT NULL);
@@ -59,6 +72,15 @@ def _lock(directory: Path) -> int:
             hint="stop it first, or give this run its own [kete] data-dir (KETE_DATA_DIR)",
         ) from None
     return fd
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a new file's name in *directory* survive a power loss."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _names(event: Event) -> dict[str, str] | None:
@@ -89,13 +111,17 @@ class Spool:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock: int | None = _lock(path.parent)
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        # Batches are blobs of a few hundred kilobytes: with SQLite's default 4 KiB pages each is a
-        # chain of overflow pages, and inserting and deleting them was 6 µs per event; 64 KiB
-        # pages cut that to 2. Takes effect when the file is created.
-        self.db.execute("PRAGMA page_size=65536")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(batches)")}
+        for column in ("segment", "offset", "length"):
+            if column not in columns:
+                self.db.execute(f"ALTER TABLE batches ADD COLUMN {column} INTEGER")
+        self._full = synchronous == "full"
+        self.segments = path.parent / "segments"
+        self.segments.mkdir(exist_ok=True)
+        self._writing: tuple[int, int] | None = None  # (segment, file descriptor)
         # Compaction may have emptied the table; the routes' marks remember how far it went.
         highest = self.db.execute(
             "SELECT MAX(COALESCE((SELECT MAX(seq) FROM batches), 0), COALESCE((SELECT MAX(done) FROM routes), 0))"
@@ -131,19 +157,48 @@ class Spool:
     def _done(self, route: str) -> int:
         return int(self.db.execute("SELECT done FROM routes WHERE name = ?", (route,)).fetchone()[0])
 
+    def _segment_path(self, segment: int) -> Path:
+        return self.segments / f"{segment:020d}.seg"
+
+    def _write(self, seq: int, body: bytes) -> tuple[int, int]:
+        """Append *body* to the current segment file (starting one when there is none or it is
+        full); return (segment, offset). With ``spool-sync = "full"`` it is on disk on return."""
+        if self._writing is not None and os.lseek(self._writing[1], 0, os.SEEK_END) >= _SEGMENT_SIZE:
+            os.close(self._writing[1])
+            self._writing = None
+        if self._writing is None:
+            fd = os.open(self._segment_path(seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._writing = (seq, fd)
+            if self._full:
+                _fsync_directory(self.segments)
+        segment, fd = self._writing
+        # Asked of the file, not counted: a write that failed half-way (a full disk) left bytes.
+        offset = os.lseek(fd, 0, os.SEEK_END)
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view) :]
+        if self._full:
+            os.fdatasync(fd)
+        return segment, offset
+
     def append(self, entries: Sequence[tuple[Event, int]], checkpoint: tuple[str, bytes] | None = None) -> int:
         """Store *entries* (event, route mask) and *checkpoint* in one transaction; return the
         sequence number they were stored under."""
         seq = self.next_seq
+        if entries:
+            routes = 0
+            for _, mask in entries:
+                routes |= mask
+            body = orjson.dumps([(mask, _names(event), event.data) for event, mask in entries])
+            # The batch is in its segment before the row that points to it is committed: a crash
+            # in between leaves unreferenced bytes, never a row without its batch.
+            segment, offset = self._write(seq, body)
         with self.db:
             if entries:
-                routes = 0
-                for _, mask in entries:
-                    routes |= mask
-                body = orjson.dumps([(mask, _names(event), event.data) for event, mask in entries])
                 self.db.execute(
-                    "INSERT INTO batches (seq, routes, count, accepted, body) VALUES (?, ?, ?, ?, ?)",
-                    (seq, routes, len(entries), time.time(), body),
+                    "INSERT INTO batches (seq, routes, count, accepted, body, segment, offset, length)"
+                    " VALUES (?, ?, ?, ?, x'', ?, ?, ?)",
+                    (seq, routes, len(entries), time.time(), segment, offset, len(body)),
                 )
             if checkpoint is not None:
                 self.db.execute("INSERT OR REPLACE INTO checkpoints (source, position) VALUES (?, ?)", checkpoint)
@@ -158,15 +213,31 @@ class Spool:
         batches at a time until at least *limit* events (fewer at the end of the spool)."""
         bit = 1 << self.bits[route]
         found: list[tuple[int, Event]] = []
-        rows = self.db.execute("SELECT seq, body FROM batches WHERE seq > ? AND routes & ? ORDER BY seq", (after, bit))
-        for seq, body in rows:
-            for mask, names, data in orjson.loads(body):
+        rows = self.db.execute(
+            "SELECT seq, body, segment, offset, length FROM batches WHERE seq > ? AND routes & ? ORDER BY seq",
+            (after, bit),
+        )
+        for seq, body, segment, offset, length in rows:
+            for mask, names, data in self._batch(seq, body, segment, offset, length):
                 if mask & bit:
                     found.append((seq, Event(data, names or {})))
             if len(found) >= limit:
                 break
         rows.close()
         return found
+
+    def _batch(self, seq: int, body: bytes, segment: int | None, offset: int, length: int) -> list[Any]:
+        """The stored batch *seq*: (mask, realm names, event) of each event."""
+        try:
+            if segment is not None:
+                with self._segment_path(segment).open("rb") as stream:
+                    stream.seek(offset)
+                    body = stream.read(length)
+            return orjson.loads(body)
+        except (OSError, orjson.JSONDecodeError) as exc:
+            # Only a power loss with spool-sync = "normal" (or a damaged disk) gets here.
+            log.error("spool: batch %d cannot be read from %s, its events are lost: %s", seq, self.segments, exc)
+            return []
 
     def mark_done(self, route: str, seq: int) -> None:
         """Record, in memory, that *route* is done with every event it matched up to *seq*;
@@ -183,10 +254,17 @@ class Spool:
             self._saved.update((name, seq) for seq, name in changed)
 
     def compact(self) -> None:
-        """Store the marks and delete the events every route is done with."""
+        """Store the marks and delete the events every route is done with, and the segment files
+        no remaining batch is in."""
         self.save()
         with self.db:
             self.db.execute("DELETE FROM batches WHERE seq <= ?", (self.low_mark,))
+        oldest = self.db.execute("SELECT MIN(segment) FROM batches").fetchone()[0]
+        live = [segment for segment in (oldest, self._writing and self._writing[0]) if segment is not None]
+        keep = min(live, default=None)
+        for path in self.segments.glob("*.seg"):
+            if path.stem.isdigit() and (keep is None or int(path.stem) < keep):
+                path.unlink(missing_ok=True)
 
     def forget_rejected(self, older_than: float) -> None:
         """Delete rejected records kept longer than *older_than* seconds."""
@@ -243,6 +321,9 @@ class Spool:
 
     def close(self) -> None:
         self.db.close()
+        if getattr(self, "_writing", None) is not None:
+            os.close(self._writing[1])
+            self._writing = None
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Sequence
 
@@ -10,6 +11,7 @@ import orjson
 from kete_matchers import GlobMatcher
 
 from kete_core import deadletters
+from kete_core import spool as spool_module
 from kete_core.assembly import Application
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
@@ -354,10 +356,52 @@ async def test_undelivered_events_survive_a_restart(tmp_path):
     assert Spool(spool_path, ["r"]).depth == 0
 
 
-def test_the_spool_uses_large_pages_for_its_batch_blobs(tmp_path):
-    spool = Spool(tmp_path / "spool.sqlite", ["r"])
+def test_segment_files_go_once_every_route_is_done_with_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(spool_module, "_SEGMENT_SIZE", 1)  # a segment per batch
+    spool = Spool(tmp_path / "spool.sqlite", ["a", "b"])
+    for _ in range(3):
+        spool.append([(event, 0b11) for event in EVENTS])
+    assert len(list(spool.segments.glob("*.seg"))) == 3
+    spool.mark_done("a", 3)
+    spool.mark_done("b", 1)
+    spool.compact()
+    # Batch 1 is done for both routes; 2 and 3 are still needed by "b".
+    assert sorted(path.stem.lstrip("0") for path in spool.segments.glob("*.seg")) == ["2", "3"]
+    assert [event.id for _, event in spool.read("b", 1, 100)] == [event.id for event in EVENTS] * 2
+    spool.mark_done("b", 3)
+    spool.compact()
+    assert [path.stem.lstrip("0") for path in spool.segments.glob("*.seg")] == ["3"]  # being written
+    spool.close()
+
+
+def test_a_spool_from_before_segment_files_is_still_read(tmp_path):
+    path = tmp_path / "spool.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE batches (seq INTEGER PRIMARY KEY, routes INTEGER NOT NULL, count INTEGER NOT NULL,"
+        " accepted REAL NOT NULL, body BLOB NOT NULL);"
+        "CREATE TABLE routes (name TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE, done INTEGER NOT NULL);"
+        "INSERT INTO routes VALUES ('r', 0, 0);"
+    )
+    body = orjson.dumps([(1, None, event.data) for event in EVENTS])
+    old.execute("INSERT INTO batches VALUES (1, 1, 4, 0, ?)", (body,))
+    old.commit()
+    old.close()
+    spool = Spool(path, ["r"])
     spool.append([(EVENTS[0], 1)])
-    assert spool.db.execute("PRAGMA page_size").fetchone()[0] == 65536
+    assert [event.id for _, event in spool.read("r", 0, 100)] == [event.id for event in EVENTS] + [EVENTS[0].id]
+    spool.close()
+
+
+def test_a_batch_lost_from_its_segment_is_reported_not_fatal(tmp_path, caplog):
+    spool = Spool(tmp_path / "spool.sqlite", ["r"])
+    spool.append([(event, 1) for event in EVENTS])
+    spool.append([(event, 1) for event in EVENTS])
+    first = next(spool.segments.glob("*.seg"))
+    first.write_bytes(first.read_bytes()[:10])  # as after a power loss with spool-sync = "normal"
+    assert spool.read("r", 0, 100) == []
+    assert "batch 1 cannot be read" in caplog.text and "batch 2 cannot be read" in caplog.text
+    spool.close()
 
 
 async def test_receipts_resolve_only_after_delivery(tmp_path):
