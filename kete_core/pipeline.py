@@ -233,9 +233,9 @@ class Pipeline:
         # the spool write, which pushes the events out of the CPU's cache.
         serialized: dict[int, list[Message | None]] = {}
         for runner, positions in zip(self.runners, per_route, strict=True):
-            key = id(runner.route.serializer)
-            if positions and not runner.overflowed and key not in serialized:
-                serialized[key] = self._serialize(runner.route, taken_events)
+            serializer = id(runner.route.serializer)
+            if positions and not runner.overflowed and serializer not in serialized:
+                serialized[serializer] = self._serialize(runner.route, taken_events)
         self.spool.append(entries, (source, checkpoint) if checkpoint is not None else None)
         last = self.spool.next_seq - 1
         accepted = time.monotonic()

@@ -114,7 +114,7 @@ class FileSource(Source):
         loads = orjson.loads
         try:
             # The common case, every line an event, in one comprehension; a blank line, bad JSON
-            # or a non-object (no .get) fails it, and the chunk is parsed again line by line.
+            # or a non-object (no .get) fails it, and the batch is parsed again line by line.
             return [Event(loads(line), names) for line in lines]
         except Exception:
             pass
