@@ -163,17 +163,17 @@ class Spool:
     def _write(self, seq: int, body: bytes) -> tuple[int, int]:
         """Append *body* to the current segment file (starting one when there is none or it is
         full); return (segment, offset). With ``spool-sync = "full"`` it is on disk on return."""
-        if self._writing is not None and os.lseek(self._writing[1], 0, os.SEEK_END) >= _SEGMENT_SIZE:
-            os.close(self._writing[1])
-            self._writing = None
-        if self._writing is None:
+        # Asked of the file, not counted: a write that failed half-way (a full disk) left bytes.
+        offset = os.lseek(self._writing[1], 0, os.SEEK_END) if self._writing is not None else 0
+        if self._writing is None or offset >= _SEGMENT_SIZE:
+            if self._writing is not None:
+                os.close(self._writing[1])
             fd = os.open(self._segment_path(seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             self._writing = (seq, fd)
             if self._full:
                 _fsync_directory(self.segments)
+            offset = os.lseek(fd, 0, os.SEEK_END)
         segment, fd = self._writing
-        # Asked of the file, not counted: a write that failed half-way (a full disk) left bytes.
-        offset = os.lseek(fd, 0, os.SEEK_END)
         view = memoryview(body)
         while view:
             view = view[os.write(fd, view) :]
@@ -316,12 +316,13 @@ class Spool:
         spool = cls.__new__(cls)
         spool.path = path
         spool._lock = None
+        spool._writing = None
         spool.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
         return spool
 
     def close(self) -> None:
         self.db.close()
-        if getattr(self, "_writing", None) is not None:
+        if self._writing is not None:
             os.close(self._writing[1])
             self._writing = None
         if self._lock is not None:
@@ -373,8 +374,8 @@ class MemorySpool:
             self.compact()
 
     def save(self) -> None:
-        """Marks live in memory; drop the events every route is done with, so memory is reused."""
-        self.compact()
+        """Marks live in memory, and :meth:`mark_done` already dropped what every route is done
+        with: nothing to store."""
 
     def compact(self) -> None:
         cut = bisect.bisect_right(self._seqs, self.low_mark)
