@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -17,6 +19,9 @@ import orjson
 # still in the CPU's cache (a 1 MiB read was 20 % slower).
 _CHUNK = 1 << 18
 _TAIL_STEP = 65536
+# ``]``, ``,``, ``[`` within one line: the only way a line can hold two of the singleton arrays
+# :func:`json_lines` wraps lines in (see there).
+_TWO_ARRAYS = re.compile(rb"\][ \t\r]*,[ \t\r]*\[")
 
 
 @dataclass(frozen=True)
@@ -54,15 +59,52 @@ def end_position(path: Path) -> Position:
         return Position(stat.st_dev, stat.st_ino, 0, 0)
 
 
+def cut_lines(head: bytes, data: bytes) -> tuple[bytes, int, bytes]:
+    """Split *head* (a partial line) + *data* into the whole lines (joined by newlines, without
+    the last one), how many they are, and the partial line after them."""
+    cut = data.rfind(b"\n")
+    if cut < 0:
+        return b"", 0, head + data
+    text = head + data[:cut] if head else data[:cut]
+    return text, data.count(b"\n", 0, cut) + 1, data[cut + 1 :]
+
+
+def json_lines(text: bytes, count: int) -> list[Any] | None:
+    """The JSON value of each of the *count* newline-separated lines of *text*, decoded in one
+    call; None when a line is not exactly one JSON value (blank, malformed, two values) or that
+    cannot be shown cheaply: decode those line by line to find the bad ones.
+
+    Each line is wrapped in an array and the whole in one more: ``[[line1],[line2]]``. If that
+    decodes to *count* arrays of one value each, and no line holds ``]``, ``,``, ``[`` (which is
+    how a line could close its array and open another, while two other lines share one), then
+    every array is exactly one line and each line exactly one value.
+    """
+    if _TWO_ARRAYS.search(text):
+        return None
+    try:
+        arrays = orjson.loads(b"[[" + text.replace(b"\n", b"],[") + b"]]")
+    except orjson.JSONDecodeError:
+        return None
+    if len(arrays) != count or set(map(type, arrays)) != {list} or set(map(len, arrays)) != {1}:
+        return None
+    return list(chain.from_iterable(arrays))
+
+
 @dataclass
 class Chunk:
-    """Whole lines read, numbered from *first_line*, their size in bytes with the newlines, and
-    the position after them."""
+    """*count* whole lines read (*text*: joined by newlines, without the last one), numbered from
+    *first_line*, their size in bytes with the newlines, and the position after them."""
 
-    lines: list[bytes]
+    text: bytes
+    count: int
     first_line: int
     size: int
     position: Position
+
+    @property
+    def lines(self) -> list[bytes]:
+        """The lines, without their newlines."""
+        return self.text.split(b"\n")
 
 
 class LineReader:
@@ -107,9 +149,9 @@ class LineReader:
         return (stat.st_dev, stat.st_ino) != (position.device, position.inode) or stat.st_size < position.offset
 
     @staticmethod
-    def _advance(lines: list[bytes], position: Position, end: int) -> Chunk:
-        after = Position(position.device, position.inode, end, position.line + len(lines))
-        return Chunk(lines, position.line + 1, end - position.offset, after)
+    def _advance(text: bytes, count: int, position: Position, end: int) -> Chunk:
+        after = Position(position.device, position.inode, end, position.line + count)
+        return Chunk(text, count, position.line + 1, end - position.offset, after)
 
     async def chunks(self, stop: asyncio.Event, start: Position | None = None) -> AsyncIterator[Chunk]:
         """Yield chunks of whole lines until the end of the file (or *stop*, when following)."""
@@ -119,20 +161,16 @@ class LineReader:
             while not stop.is_set():
                 data = stream.read(_CHUNK)
                 if data:
-                    # Split the new data alone and join the remainder to its first line: no copy
-                    # of the whole buffer.
-                    lines = data.split(b"\n")
                     end = position.offset + len(remainder) + len(data)
-                    lines[0] = remainder + lines[0]
-                    remainder = lines.pop()
-                    if lines:
-                        chunk = self._advance(lines, position, end - len(remainder))
+                    text, count, remainder = cut_lines(remainder, data)
+                    if count:
+                        chunk = self._advance(text, count, position, end - len(remainder))
                         position = chunk.position
                         yield chunk
                     continue
                 if not self.follow:
                     if remainder.strip():
-                        yield self._advance([remainder], position, position.offset + len(remainder))
+                        yield self._advance(remainder, 1, position, position.offset + len(remainder))
                     return
                 if self._replaced(stream, position):
                     stream.close()

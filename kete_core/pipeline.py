@@ -17,10 +17,11 @@ import contextlib
 import logging
 import signal
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, repeat
+from operator import attrgetter
 
 from kete_core import deadletters
 from kete_core.assembly import Application
@@ -35,6 +36,7 @@ from kete_core.spool import MemorySpool, Spool
 log = logging.getLogger("kete")
 
 _COMPACT_INTERVAL = 1.0
+_ROUTING_KEY = attrgetter("realm", "event_type")
 # The most messages handed to a sink at once: queued batches are joined up to this, and a route
 # reading back from the spool reads about this many.
 _BATCH_LIMIT = 5000
@@ -162,7 +164,7 @@ class Pipeline:
         self.by_name = {runner.route.name: runner for runner in self.runners}
         for runner in self.runners:
             runner.bit = 1 << spool.bits[runner.route.name]
-        self._choices: dict[tuple[str, str], tuple[int, tuple[int, ...]]] = {}
+        self._choices: dict[tuple[str, str], int] = {}
         last = spool.next_seq - 1
         for runner in self.runners:
             runner.overflowed = runner.loaded < last
@@ -192,18 +194,25 @@ class Pipeline:
         size = self._queue_size
         return any(len(runner.queue) >= size and not runner.stalled for runner in self.runners)
 
-    def _choose(self, key: tuple[str, str]) -> tuple[int, tuple[int, ...]]:
-        """The routes that take events of (realm, event type) *key*: their spool mask and indexes."""
+    def _masks(self, events: Sequence[Event]) -> list[int]:
+        """Each event's route mask: the spool bits of the routes that take it."""
+        choices = self._choices
+        keys = list(map(_ROUTING_KEY, events))
+        masks = list(map(choices.get, keys))
+        if None in masks:
+            masks = [self._choose(key) if mask is None else mask for key, mask in zip(keys, masks, strict=True)]
+        return masks
+
+    def _choose(self, key: tuple[str, str]) -> int:
+        """The spool mask of the routes that take events of (realm, event type) *key*."""
         mask = 0
-        picked = []
-        for index, runner in enumerate(self.runners):
+        for runner in self.runners:
             if runner.route.selects(*key):
                 mask |= runner.bit
-                picked.append(index)
         if len(self._choices) >= 10_000:
             self._choices.clear()
-        choice = self._choices[key] = (mask, tuple(picked))
-        return choice
+        self._choices[key] = mask
+        return mask
 
     async def submit(self, source: str, events: Sequence[Event], checkpoint: bytes | None = None) -> Receipt:
         """Route *events*, spool them with *checkpoint* and hand them to the routes' workers;
@@ -217,49 +226,51 @@ class Pipeline:
             newest = events[-1].data.get("time")
             if isinstance(newest, int):
                 self.newest_time[source] = max(newest, self.newest_time.get(source, 0))
-        # Positions in *entries* of the events each route takes.
-        per_route: list[list[int]] = [[] for _ in self.runners]
-        entries: list[tuple[Event, int]] = []
-        choices = self._choices
-        for event in events:
-            key = (event.realm, event.event_type)
-            mask, indexes = choices.get(key) or self._choose(key)
-            if mask:
-                for index in indexes:
-                    per_route[index].append(len(entries))
-                entries.append((event, mask))
-        taken_events = [event for event, _ in entries]
+        # Whole batches at C speed, no loop over events here: selections are itertools.compress
+        # over the events with a route's bit of each mask.
+        masks = self._masks(events)
+        if 0 in masks:
+            taken = list(compress(events, masks))
+            masks = list(filter(None, masks))
+        else:
+            taken = list(events)
+        per_mask = Counter(masks)
+        routed = 0
+        for mask in per_mask:
+            routed |= mask
         # Each event is serialized once per serializer, however many routes use it, and before
         # the spool write, which pushes the events out of the CPU's cache.
         serialized: dict[int, list[Message | None]] = {}
-        for runner, positions in zip(self.runners, per_route, strict=True):
+        for runner in self.runners:
             serializer = id(runner.route.serializer)
-            if positions and not runner.overflowed and serializer not in serialized:
-                serialized[serializer] = self._serialize(runner.route, taken_events)
+            if runner.bit & routed and not runner.overflowed and serializer not in serialized:
+                serialized[serializer] = self._serialize(runner.route, taken)
+        entries = list(zip(taken, masks, strict=True))
         self.spool.append(entries, (source, checkpoint) if checkpoint is not None else None)
         last = self.spool.next_seq - 1
         accepted = time.monotonic()
-        taken = 0
-        for runner, positions in zip(self.runners, per_route, strict=True):
-            if not positions:
+        pending = 0
+        for runner in self.runners:
+            bit = runner.bit
+            if not bit & routed:
                 self._advance(runner, last)
                 continue
-            taken += 1
+            pending += 1
             route = runner.route
-            self.stats.routes[route.name].matched += len(positions)
+            self.stats.routes[route.name].matched += sum(count for mask, count in per_mask.items() if mask & bit)
             if self.app.hooks.watches_match:
-                self.app.hooks.after_match(route.name, [taken_events[position] for position in positions])
+                self.app.hooks.after_match(route.name, list(compress(taken, map(bit.__and__, masks))))
             if runner.overflowed:
                 messages = []
             else:
                 shared = serialized[id(route.serializer)]
-                messages = [shared[position] for position in positions]
+                messages = shared.copy() if bit == routed else list(compress(shared, map(bit.__and__, masks)))
                 if None in messages:
                     messages = self._without_failures(route, messages)
             self._hand_over(runner, _Batch(messages, last, accepted))  # type: ignore[arg-type]
             runner.waiters.append((last, receipt))
-        receipt.pending = taken
-        if not taken:
+        receipt.pending = pending
+        if not pending:
             receipt.done.set_result(None)
         return receipt
 

@@ -342,30 +342,32 @@ class MemorySpool:
         self.bits = {name: bit for bit, name in enumerate(routes)}
         self.done = dict.fromkeys(routes, 0)
         self.next_seq = 1
+        # One row per batch, as the disk spool keeps them: (seq, entries, accepted).
         self._seqs: list[int] = []
-        self._rows: list[tuple[int, Event, float]] = []
+        self._batches: list[tuple[int, Sequence[tuple[Event, int]], float]] = []
+        self._pending = 0
         self._checkpoints: dict[str, bytes] = {}
         self._rejected: deque[tuple[float, Rejection]] = deque(maxlen=10_000)
 
     def append(self, entries: Sequence[tuple[Event, int]], checkpoint: tuple[str, bytes] | None = None) -> int:
-        first = self.next_seq
-        now = time.time()
-        self._seqs.extend(range(first, first + len(entries)))
-        self._rows.extend((mask, event, now) for event, mask in entries)
-        self.next_seq = first + len(entries)
+        seq = self.next_seq
+        if entries:
+            self._seqs.append(seq)
+            self._batches.append((seq, entries, time.time()))
+            self._pending += len(entries)
+            self.next_seq = seq + 1
         if checkpoint is not None:
             self._checkpoints[checkpoint[0]] = checkpoint[1]
-        return first
+        return seq
 
     def read(self, route: str, after: int, limit: int) -> list[tuple[int, Event]]:
         bit = 1 << self.bits[route]
-        found = []
+        found: list[tuple[int, Event]] = []
         for index in range(bisect.bisect_right(self._seqs, after), len(self._seqs)):
-            mask, event, _ = self._rows[index]
-            if mask & bit:
-                found.append((self._seqs[index], event))
-                if len(found) == limit:
-                    break
+            seq, entries, _ = self._batches[index]
+            found.extend((seq, event) for event, mask in entries if mask & bit)
+            if len(found) >= limit:
+                break
         return found
 
     def mark_done(self, route: str, seq: int) -> None:
@@ -380,8 +382,9 @@ class MemorySpool:
     def compact(self) -> None:
         cut = bisect.bisect_right(self._seqs, self.low_mark)
         if cut:
+            self._pending -= sum(len(entries) for _, entries, _ in self._batches[:cut])
             del self._seqs[:cut]
-            del self._rows[:cut]
+            del self._batches[:cut]
 
     def forget_rejected(self, older_than: float) -> None:
         limit = time.time() - older_than
@@ -394,11 +397,10 @@ class MemorySpool:
 
     @property
     def depth(self) -> int:
-        return self.next_seq - 1 - self.low_mark
+        return self._pending
 
     def oldest_age(self) -> float:
-        index = bisect.bisect_right(self._seqs, self.low_mark)
-        return max(0.0, time.time() - self._rows[index][2]) if index < len(self._rows) else 0.0
+        return max(0.0, time.time() - self._batches[0][2]) if self._batches else 0.0
 
     def checkpoint(self, source: str) -> bytes | None:
         return self._checkpoints.get(source)
@@ -414,4 +416,4 @@ class MemorySpool:
 
     def close(self) -> None:
         self._seqs.clear()
-        self._rows.clear()
+        self._batches.clear()

@@ -9,6 +9,7 @@ replay shows a progress bar.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from pydantic import Field
 from kete_core.contracts import ComponentConfig, Intake, Rejection, Source
 from kete_core.errors import MalformedEvent, SourceError
 from kete_core.event import Event, parse_event
-from kete_core.lines import LineReader, Position
+from kete_core.lines import LineReader, Position, cut_lines, json_lines
 from kete_core.policy import Duration
 from kete_core.progress import Progress
 
@@ -78,7 +79,7 @@ class FileSource(Source):
                 if reader.restarted:
                     log.warning("source '%s': %s", self.name, reader.restarted)
                     reader.restarted = None
-                await self._submit_lines(chunk.lines, chunk.first_line, intake, chunk.position.encode())
+                await self._submit_text(chunk.text, chunk.count, chunk.first_line, intake, chunk.position.encode())
                 progress.advance(chunk.size)
 
     async def _read_stdin(self, intake: Intake) -> None:
@@ -89,41 +90,45 @@ class FileSource(Source):
             data = await asyncio.to_thread(stream.read1, 1 << 20)  # type: ignore[attr-defined]
             if not data:
                 break
-            lines = (remainder + data).split(b"\n")
-            remainder = lines.pop()
-            await self._submit_lines(lines, line, intake, None)
-            line += len(lines)
+            text, count, remainder = cut_lines(remainder, data)
+            if count:
+                await self._submit_text(text, count, line, intake, None)
+                line += count
         if remainder.strip():
-            await self._submit_lines([remainder], line, intake, None)
+            await self._submit_text(remainder, 1, line, intake, None)
 
-    async def _submit_lines(self, lines: list[bytes], first: int, intake: Intake, checkpoint: bytes | None) -> None:
+    async def _submit_text(self, text: bytes, count: int, first: int, intake: Intake, checkpoint: bytes | None) -> None:
+        """Parse and submit *count* lines, *text*, in batches; the checkpoint goes with the last."""
         size = self.config.batch_size
-        starts = range(0, len(lines), size)
+        names = self.config.realm_names
+        values = json_lines(text, count)
+        lines = None
+        starts = range(0, count, size)
         for start in starts:
-            batch = self._parse(lines[start : start + size], first + start, intake)
-            # The checkpoint moves only with the chunk's last batch: a crash mid-chunk re-reads it.
+            batch = None
+            if values is not None:
+                with contextlib.suppress(Exception):
+                    # Every line is a JSON value; one that is not an event fails the batch, which
+                    # is then parsed line by line to name it.
+                    batch = [Event(value, names) for value in values[start : start + size]]
+            if batch is None:
+                lines = text.split(b"\n") if lines is None else lines
+                batch = self._parse(lines[start : start + size], first + start, intake)
+            # The checkpoint moves only with the text's last batch: a crash mid-way re-reads it.
             await intake.submit(batch, checkpoint if start == starts[-1] else None)
             # Let the routes deliver this batch before the next is parsed: the events are freed
             # while they are still in the CPU's cache, which is most of the speed of a replay.
             await asyncio.sleep(0)
-        if not starts:
-            await intake.submit([], checkpoint)
 
     def _parse(self, lines: list[bytes], first: int, intake: Intake) -> list[Event]:
+        """The events among *lines* (numbered from *first*); the others are rejected by number."""
         names = self.config.realm_names
-        loads = orjson.loads
-        try:
-            # The common case, every line an event, in one comprehension; a blank line, bad JSON
-            # or a non-object (no .get) fails it, and the batch is parsed again line by line.
-            return [Event(loads(line), names) for line in lines]
-        except Exception:
-            pass
         events = []
         for number, line in enumerate(lines, start=first):
             if not line.strip():
                 continue
             try:
-                events.append(parse_event(loads(line), names))
+                events.append(parse_event(orjson.loads(line), names))
             except orjson.JSONDecodeError as exc:
                 intake.reject(Rejection(self.name, f"{self.label}:{number}", f"not JSON: {exc}", line[:200]))
             except MalformedEvent as exc:

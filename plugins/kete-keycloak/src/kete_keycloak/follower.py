@@ -218,7 +218,7 @@ class LogSource(Source):
     async def _submit(self, intake: Intake, chunk: Chunk, path: Path) -> None:
         events: list[Event] = []
         rejected = False
-        offset = chunk.position.offset - sum(len(line) + 1 for line in chunk.lines)
+        offset = chunk.position.offset - chunk.size
         parse = self.parser.parse
         end = chunk.position
         for number, line in enumerate(chunk.lines, start=chunk.first_line):
