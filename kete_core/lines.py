@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain
 from pathlib import Path
 from typing import IO, Any
@@ -59,47 +60,77 @@ def end_position(path: Path) -> Position:
         return Position(stat.st_dev, stat.st_ino, 0, 0)
 
 
-def cut_lines(head: bytes, data: bytes) -> tuple[bytes, int, bytes]:
-    """Split *head* (a partial line) + *data* into the whole lines (joined by newlines, without
-    the last one), how many they are, and the partial line after them."""
+def cut_lines(head: bytes, data: bytes) -> tuple[bytes | None, bytes]:
+    """Split *head* (a partial line) + *data* into the whole lines, joined by newlines without the
+    last one (None when there is no whole line), and the partial line after them."""
     cut = data.rfind(b"\n")
     if cut < 0:
-        return b"", 0, head + data
-    text = head + data[:cut] if head else data[:cut]
-    return text, data.count(b"\n", 0, cut) + 1, data[cut + 1 :]
+        return None, head + data
+    # join copies a memoryview's bytes once; slicing and then adding would copy them twice.
+    return b"".join((head, memoryview(data)[:cut])), data[cut + 1 :]
 
 
-def json_lines(text: bytes, count: int) -> list[Any] | None:
-    """The JSON value of each of the *count* newline-separated lines of *text*, decoded in one
-    call; None when a line is not exactly one JSON value (blank, malformed, two values) or that
-    cannot be shown cheaply: decode those line by line to find the bad ones.
+def _may_hold_two_arrays(text: bytes) -> bool:
+    """True when some line of *text* may hold ``]``, ``,``, ``[``. Looks only where ``]`` is
+    (memchr-fast, and rare in events) while that is cheaper than one scan of everything."""
+    at = text.find(b"]")
+    for _ in range(64):
+        if at < 0:
+            return False
+        if _TWO_ARRAYS.match(text, at):
+            return True
+        at = text.find(b"]", at + 1)
+    return _TWO_ARRAYS.search(text, at) is not None
+
+
+def json_lines(text: bytes) -> list[Any] | None:
+    """The JSON value of each newline-separated line of *text*, decoded in one call; None when a
+    line is not exactly one JSON value (blank, malformed, two values) or that cannot be shown
+    cheaply: decode those line by line to find the bad ones.
 
     Each line is wrapped in an array and the whole in one more: ``[[line1],[line2]]``. If that
-    decodes to *count* arrays of one value each, and no line holds ``]``, ``,``, ``[`` (which is
-    how a line could close its array and open another, while two other lines share one), then
-    every array is exactly one line and each line exactly one value.
+    decodes to as many arrays as there are lines, each of one value, and no line holds ``]``,
+    ``,``, ``[`` (which is how a line could close its array and open another, while two other
+    lines share one), then every array is exactly one line and each line exactly one value.
     """
-    if _TWO_ARRAYS.search(text):
+    if _may_hold_two_arrays(text):
         return None
+    wrapped = text.replace(b"\n", b"],[")
+    lines = (len(wrapped) - len(text)) // 2 + 1
     try:
-        arrays = orjson.loads(b"[[" + text.replace(b"\n", b"],[") + b"]]")
+        arrays = orjson.loads(b"".join((b"[[", wrapped, b"]]")))
     except orjson.JSONDecodeError:
         return None
-    if len(arrays) != count or set(map(type, arrays)) != {list} or set(map(len, arrays)) != {1}:
+    if len(arrays) != lines or set(map(type, arrays)) != {list} or set(map(len, arrays)) != {1}:
         return None
     return list(chain.from_iterable(arrays))
 
 
-@dataclass
 class Chunk:
-    """*count* whole lines read (*text*: joined by newlines, without the last one), numbered from
-    *first_line*, their size in bytes with the newlines, and the position after them."""
+    """Whole lines read: *text*, joined by newlines without the last one, read from *start* and
+    *size* bytes long with the newlines."""
 
-    text: bytes
-    count: int
-    first_line: int
-    size: int
-    position: Position
+    def __init__(self, text: bytes, start: Position, size: int) -> None:
+        self.text = text
+        self.start = start
+        self.size = size
+
+    @cached_property
+    def count(self) -> int:
+        """How many lines there are; counted when first asked, unless a reader that decoded them
+        (and so knows) set it first."""
+        return self.text.count(b"\n") + 1
+
+    @property
+    def first_line(self) -> int:
+        """The number of the first line in the file, from 1."""
+        return self.start.line + 1
+
+    @property
+    def position(self) -> Position:
+        """The position after these lines."""
+        start = self.start
+        return Position(start.device, start.inode, start.offset + self.size, start.line + self.count)
 
     @property
     def lines(self) -> list[bytes]:
@@ -148,11 +179,6 @@ class LineReader:
             return False
         return (stat.st_dev, stat.st_ino) != (position.device, position.inode) or stat.st_size < position.offset
 
-    @staticmethod
-    def _advance(text: bytes, count: int, position: Position, end: int) -> Chunk:
-        after = Position(position.device, position.inode, end, position.line + count)
-        return Chunk(text, count, position.line + 1, end - position.offset, after)
-
     async def chunks(self, stop: asyncio.Event, start: Position | None = None) -> AsyncIterator[Chunk]:
         """Yield chunks of whole lines until the end of the file (or *stop*, when following)."""
         stream, position = self._open(start)
@@ -161,16 +187,16 @@ class LineReader:
             while not stop.is_set():
                 data = stream.read(_CHUNK)
                 if data:
-                    end = position.offset + len(remainder) + len(data)
-                    text, count, remainder = cut_lines(remainder, data)
-                    if count:
-                        chunk = self._advance(text, count, position, end - len(remainder))
-                        position = chunk.position
+                    size = len(remainder) + len(data)
+                    text, remainder = cut_lines(remainder, data)
+                    if text is not None:
+                        chunk = Chunk(text, position, size - len(remainder))
                         yield chunk
+                        position = chunk.position
                     continue
                 if not self.follow:
                     if remainder.strip():
-                        yield self._advance(remainder, 1, position, position.offset + len(remainder))
+                        yield Chunk(remainder, position, len(remainder))
                     return
                 if self._replaced(stream, position):
                     stream.close()

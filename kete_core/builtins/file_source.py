@@ -21,7 +21,7 @@ from pydantic import Field
 from kete_core.contracts import ComponentConfig, Intake, Rejection, Source
 from kete_core.errors import MalformedEvent, SourceError
 from kete_core.event import Event, parse_event
-from kete_core.lines import LineReader, Position, cut_lines, json_lines
+from kete_core.lines import Chunk, LineReader, Position, cut_lines, json_lines
 from kete_core.policy import Duration
 from kete_core.progress import Progress
 
@@ -79,7 +79,7 @@ class FileSource(Source):
                 if reader.restarted:
                     log.warning("source '%s': %s", self.name, reader.restarted)
                     reader.restarted = None
-                await self._submit_text(chunk.text, chunk.count, chunk.first_line, intake, chunk.position.encode())
+                await self._submit_text(chunk.text, chunk.first_line, intake, chunk)
                 progress.advance(chunk.size)
 
     async def _read_stdin(self, intake: Intake) -> None:
@@ -90,19 +90,23 @@ class FileSource(Source):
             data = await asyncio.to_thread(stream.read1, 1 << 20)  # type: ignore[attr-defined]
             if not data:
                 break
-            text, count, remainder = cut_lines(remainder, data)
-            if count:
-                await self._submit_text(text, count, line, intake, None)
-                line += count
+            text, remainder = cut_lines(remainder, data)
+            if text is not None:
+                line += await self._submit_text(text, line, intake)
         if remainder.strip():
-            await self._submit_text(remainder, 1, line, intake, None)
+            await self._submit_text(remainder, line, intake)
 
-    async def _submit_text(self, text: bytes, count: int, first: int, intake: Intake, checkpoint: bytes | None) -> None:
-        """Parse and submit *count* lines, *text*, in batches; the checkpoint goes with the last."""
+    async def _submit_text(self, text: bytes, first: int, intake: Intake, chunk: Chunk | None = None) -> int:
+        """Parse and submit the lines of *text*, numbered from *first*, in batches; return how many
+        lines there were. From a file, *chunk*'s position goes with the last batch as checkpoint:
+        a crash mid-way re-reads the chunk."""
         size = self.config.batch_size
         names = self.config.realm_names
-        values = json_lines(text, count)
-        lines = None
+        values = json_lines(text)
+        lines = text.split(b"\n") if values is None else None
+        count = len(values) if values is not None else len(lines)  # type: ignore[arg-type]
+        if chunk is not None:
+            chunk.count = count
         starts = range(0, count, size)
         for start in starts:
             batch = None
@@ -114,11 +118,12 @@ class FileSource(Source):
             if batch is None:
                 lines = text.split(b"\n") if lines is None else lines
                 batch = self._parse(lines[start : start + size], first + start, intake)
-            # The checkpoint moves only with the text's last batch: a crash mid-way re-reads it.
-            await intake.submit(batch, checkpoint if start == starts[-1] else None)
+            last = start == starts[-1]
+            await intake.submit(batch, chunk.position.encode() if chunk is not None and last else None)
             # Let the routes deliver this batch before the next is parsed: the events are freed
             # while they are still in the CPU's cache, which is most of the speed of a replay.
             await asyncio.sleep(0)
+        return count
 
     def _parse(self, lines: list[bytes], first: int, intake: Intake) -> list[Event]:
         """The events among *lines* (numbered from *first*); the others are rejected by number."""
