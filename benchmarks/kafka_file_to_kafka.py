@@ -2,9 +2,9 @@
 
 Not a test: one run of each, printed with the machine it ran on. From the repository root::
 
-    python benchmarks/kafka_file_to_kafka.py                        # Apache Kafka, 200k events of 500 bytes
+    python benchmarks/kafka_file_to_kafka.py                        # Apache Kafka, 1M events of 500 bytes
     python benchmarks/kafka_file_to_kafka.py --broker tansu
-    python benchmarks/kafka_file_to_kafka.py --bootstrap 127.0.0.1:9092 --events 500000 --spool memory
+    python benchmarks/kafka_file_to_kafka.py --bootstrap 127.0.0.1:9092 --events 200000 --spool memory
 
 The raw producer sends the exact bytes kete sends (the KETE JSON of each event), with the same key
 (the event type), headers (``eventkind``, ``eventtype``, ``contenttype``) and producer settings
@@ -192,7 +192,7 @@ def create_topics(bootstrap: str, *topics: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--size", type=int, default=500, help="bytes of KETE JSON per event")
     parser.add_argument("--broker", choices=("kafka", "tansu"), default="kafka")
     parser.add_argument("--bootstrap", help="use this running broker instead of starting one")

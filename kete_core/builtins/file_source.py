@@ -103,8 +103,12 @@ class FileSource(Source):
         size = self.config.batch_size
         names = self.config.realm_names
         values = json_lines(text)
-        lines = text.split(b"\n") if values is None else None
-        count = len(values) if values is not None else len(lines)  # type: ignore[arg-type]
+        lines: list[bytes] | None = None
+        if values is None:
+            lines = text.split(b"\n")
+            count = len(lines)
+        else:
+            count = len(values)
         if chunk is not None:
             chunk.count = count
         starts = range(0, count, size)
