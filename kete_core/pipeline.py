@@ -20,8 +20,9 @@ import time
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 from itertools import compress, repeat
-from operator import attrgetter
+from operator import attrgetter, or_
 
 from kete_core import deadletters
 from kete_core.assembly import Application
@@ -235,9 +236,7 @@ class Pipeline:
         else:
             taken = list(events)
         per_mask = Counter(masks)
-        routed = 0
-        for mask in per_mask:
-            routed |= mask
+        routed = reduce(or_, per_mask, 0)
         # Each event is serialized once per serializer, however many routes use it, and before
         # the spool write, which pushes the events out of the CPU's cache.
         serialized: dict[int, list[Message | None]] = {}
@@ -313,6 +312,10 @@ class Pipeline:
                 log.error("serializer '%s' cannot write %r: %s", route.serializer_kind, event, exc)
                 self.app.hooks.serialize_failed(route.serializer_kind, event, exc)
         return messages
+
+    def _messages(self, route: Route, events: Sequence[Event]) -> list[Message]:
+        """*route*'s messages for *events*, without those its serializer failed on (counted)."""
+        return self._without_failures(route, self._serialize(route, events))
 
     def _without_failures(self, route: Route, messages: list[Message | None]) -> list[Message]:
         """*messages* without the events the serializer failed on, counted as failed for *route*."""
@@ -452,7 +455,7 @@ class Pipeline:
         else:
             upto = rows[-1][0]
         runner.loaded = upto
-        messages = self._without_failures(runner.route, self._serialize(runner.route, [event for _, event in rows]))
+        messages = self._messages(runner.route, [event for _, event in rows])
         return _Batch(messages, upto, time.monotonic())
 
     def _mark(self, runner: _Runner, upto: int) -> None:
@@ -610,9 +613,7 @@ class Pipeline:
         bit = 1 << self.spool.bits[target]
         self.spool.append([(message.event, bit) for message in messages])
         self.stats.routes[target].matched += len(messages)
-        serialized = self._without_failures(
-            other.route, self._serialize(other.route, [message.event for message in messages])
-        )
+        serialized = self._messages(other.route, [message.event for message in messages])
         last = self.spool.next_seq - 1
         self._hand_over(other, _Batch(serialized, last, time.monotonic()))
         for runner in self.runners:

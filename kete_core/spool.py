@@ -21,6 +21,8 @@ import sqlite3
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
+from functools import reduce
+from operator import itemgetter, or_
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +35,8 @@ from kete_core.event import Event
 log = logging.getLogger("kete")
 
 MAX_ROUTES = 62
+_MASK = itemgetter(1)  # of an (event, route mask) entry
+_SEQ = itemgetter(0)  # of a memory spool row
 
 # A new segment file is started once the current one is this large.
 _SEGMENT_SIZE = 64 << 20
@@ -186,9 +190,7 @@ class Spool:
         sequence number they were stored under."""
         seq = self.next_seq
         if entries:
-            routes = 0
-            for _, mask in entries:
-                routes |= mask
+            routes = reduce(or_, set(map(_MASK, entries)))
             body = orjson.dumps([(mask, _names(event), event.data) for event, mask in entries])
             # The batch is in its segment before the row that points to it is committed: a crash
             # in between leaves unreferenced bytes, never a row without its batch.
@@ -343,7 +345,6 @@ class MemorySpool:
         self.done = dict.fromkeys(routes, 0)
         self.next_seq = 1
         # One row per batch, as the disk spool keeps them: (seq, entries, accepted).
-        self._seqs: list[int] = []
         self._batches: list[tuple[int, Sequence[tuple[Event, int]], float]] = []
         self._pending = 0
         self._checkpoints: dict[str, bytes] = {}
@@ -352,7 +353,6 @@ class MemorySpool:
     def append(self, entries: Sequence[tuple[Event, int]], checkpoint: tuple[str, bytes] | None = None) -> int:
         seq = self.next_seq
         if entries:
-            self._seqs.append(seq)
             self._batches.append((seq, entries, time.time()))
             self._pending += len(entries)
             self.next_seq = seq + 1
@@ -363,7 +363,7 @@ class MemorySpool:
     def read(self, route: str, after: int, limit: int) -> list[tuple[int, Event]]:
         bit = 1 << self.bits[route]
         found: list[tuple[int, Event]] = []
-        for index in range(bisect.bisect_right(self._seqs, after), len(self._seqs)):
+        for index in range(bisect.bisect_right(self._batches, after, key=_SEQ), len(self._batches)):
             seq, entries, _ = self._batches[index]
             found.extend((seq, event) for event, mask in entries if mask & bit)
             if len(found) >= limit:
@@ -380,10 +380,9 @@ class MemorySpool:
         with: nothing to store."""
 
     def compact(self) -> None:
-        cut = bisect.bisect_right(self._seqs, self.low_mark)
+        cut = bisect.bisect_right(self._batches, self.low_mark, key=_SEQ)
         if cut:
             self._pending -= sum(len(entries) for _, entries, _ in self._batches[:cut])
-            del self._seqs[:cut]
             del self._batches[:cut]
 
     def forget_rejected(self, older_than: float) -> None:
@@ -415,5 +414,4 @@ class MemorySpool:
         ]
 
     def close(self) -> None:
-        self._seqs.clear()
         self._batches.clear()
