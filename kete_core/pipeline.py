@@ -101,6 +101,8 @@ class _Runner:
         self.unavailable: str | None = None
         self.retrying = False
         self.bit = 0
+        # bytes.translate table: route mask (one byte) → 1 when this route's bit is set, else 0.
+        self.picks = b""
 
     @property
     def stalled(self) -> bool:
@@ -165,6 +167,10 @@ class Pipeline:
         self.by_name = {runner.route.name: runner for runner in self.runners}
         for runner in self.runners:
             runner.bit = 1 << spool.bits[runner.route.name]
+            runner.picks = bytes(1 if mask & runner.bit else 0 for mask in range(256))
+        # Up to 8 routes, a batch's masks fit in one bytes object, and each route's selection is
+        # one bytes.translate instead of a call per event.
+        self._packed = all(runner.bit < 256 for runner in self.runners)
         self._choices: dict[tuple[str, str], int] = {}
         last = spool.next_seq - 1
         for runner in self.runners:
@@ -244,6 +250,7 @@ class Pipeline:
             serializer = id(runner.route.serializer)
             if runner.bit & routed and not runner.overflowed and serializer not in serialized:
                 serialized[serializer] = self._serialize(runner.route, taken)
+        packed = bytes(masks) if self._packed else None
         entries = list(zip(taken, masks, strict=True))
         self.spool.append(entries, (source, checkpoint) if checkpoint is not None else None)
         last = self.spool.next_seq - 1
@@ -257,13 +264,14 @@ class Pipeline:
             pending += 1
             route = runner.route
             self.stats.routes[route.name].matched += sum(count for mask, count in per_mask.items() if mask & bit)
+            picks = packed.translate(runner.picks) if packed is not None else list(map(bit.__and__, masks))
             if self.app.hooks.watches_match:
-                self.app.hooks.after_match(route.name, list(compress(taken, map(bit.__and__, masks))))
+                self.app.hooks.after_match(route.name, list(compress(taken, picks)))
             if runner.overflowed:
                 messages = []
             else:
                 shared = serialized[id(route.serializer)]
-                messages = shared.copy() if bit == routed else list(compress(shared, map(bit.__and__, masks)))
+                messages = shared.copy() if bit == routed else list(compress(shared, picks))
                 if None in messages:
                     messages = self._without_failures(route, messages)
             self._hand_over(runner, _Batch(messages, last, accepted))  # type: ignore[arg-type]

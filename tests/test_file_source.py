@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pty
@@ -11,6 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+from kete_core.builtins.file_source import FileSource, FileSourceConfig
+from kete_core.contracts import Receipt
+from kete_core.lines import Position
 from kete_core.testing import run_kete
 
 
@@ -127,3 +131,33 @@ def test_a_long_replay_shows_progress_on_a_terminal(tmp_path):
     assert process.returncode == 0
     assert b"source replay" in seen
     assert b"200000 events received" in seen
+
+
+class RecordingIntake:
+    """Accepts every batch at once and keeps (event ids, checkpoint) of each."""
+
+    def __init__(self) -> None:
+        self.stopping = asyncio.Event()
+        self.congested = False
+        self.checkpoint = None
+        self.batches: list[tuple[list[str], bytes | None]] = []
+
+    async def submit(self, events, checkpoint=None) -> Receipt:
+        self.batches.append(([event.id for event in events], checkpoint))
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return Receipt(done)
+
+
+def test_a_read_is_cut_into_near_equal_batches(tmp_path):
+    for count, sizes in [(14, [14]), (15, [7, 8]), (24, [12, 12]), (4, [4])]:
+        path = tmp_path / f"{count}.jsonl"
+        path.write_text("".join(f'{{"type":"LOGIN","id":"{n}"}}\n' for n in range(count)))
+        source = FileSource("replay", FileSourceConfig.model_validate({"path": str(path), "batch-size": 10}))
+        intake = RecordingIntake()
+        asyncio.run(source.run(intake))  # type: ignore[arg-type]
+        assert [len(ids) for ids, _ in intake.batches] == sizes
+        assert [n for ids, _ in intake.batches for n in ids] == [str(n) for n in range(count)]
+        # Only the last batch of a read carries the position after it.
+        assert [checkpoint is not None for _, checkpoint in intake.batches] == [False] * (len(sizes) - 1) + [True]
+        assert Position.decode(intake.batches[-1][1]).line == count

@@ -108,6 +108,18 @@ async def test_each_route_gets_what_its_matchers_select(tmp_path):
     assert stats.left_in_spool == 0 and logins.closed
 
 
+async def test_routes_past_the_eighth_select_like_the_first_eight(tmp_path):
+    # Up to 8 routes, masks are packed one byte per event; past that they are not.
+    for count in (8, 10):
+        sinks = [ListSink() for _ in range(count)]
+        patterns = ["LOGIN*", None, "LOGOUT"]
+        routes = [route(f"r{n}", sink, pattern=patterns[n % 3]) for n, sink in enumerate(sinks)]
+        stats = await run_batches(application(routes, tmp_path / str(count)), [EVENTS, EVENTS[1:2]])
+        expected = [["0", "2", "3"], ["0", "1", "2", "3", "1"], ["1", "1"]]
+        assert [[m.event.id for m in sink.delivered] for sink in sinks] == [expected[n % 3] for n in range(count)]
+        assert [stats.routes[f"r{n}"].matched for n in range(count)] == [len(expected[n % 3]) for n in range(count)]
+
+
 async def test_each_event_is_serialized_once_per_distinct_serializer(tmp_path):
     CountingSerializer.calls = 0
     shared = CountingSerializer(ComponentConfig())
