@@ -245,7 +245,7 @@ class Pipeline:
         routed = reduce(or_, per_mask, 0)
         # Each event is serialized once per serializer, however many routes use it, and before
         # the spool write, which pushes the events out of the CPU's cache.
-        serialized: dict[int, list[Message | None]] = {}
+        serialized: dict[int, tuple[list[Message | None], bool]] = {}
         for runner in self.runners:
             serializer = id(runner.route.serializer)
             if runner.bit & routed and not runner.overflowed and serializer not in serialized:
@@ -270,9 +270,9 @@ class Pipeline:
             if runner.overflowed:
                 messages = []
             else:
-                shared = serialized[id(route.serializer)]
+                shared, complete = serialized[id(route.serializer)]
                 messages = shared.copy() if bit == routed else list(compress(shared, picks))
-                if None in messages:
+                if not complete:
                     messages = self._without_failures(route, messages)
             self._hand_over(runner, _Batch(messages, last, accepted))  # type: ignore[arg-type]
             runner.waiters.append((last, receipt))
@@ -297,14 +297,15 @@ class Pipeline:
             runner.loaded = batch.upto
         runner.wakeup.set()
 
-    def _serialize(self, route: Route, events: Sequence[Event]) -> list[Message | None]:
-        """*route*'s serializer's message for each of *events*; None where it failed (logged)."""
+    def _serialize(self, route: Route, events: Sequence[Event]) -> tuple[list[Message | None], bool]:
+        """*route*'s serializer's message for each of *events*, None where it failed (logged), and
+        whether none failed."""
         serializer = route.serializer
         content_type = serializer.content_type
         try:
             payloads = serializer.serialize_batch(events)
             if len(payloads) == len(events):
-                return list(map(Message, events, payloads, repeat(content_type)))
+                return list(map(Message, events, payloads, repeat(content_type))), True
             log.error(
                 "serializer '%s' returned %d payloads for %d events", route.serializer_kind, len(payloads), len(events)
             )
@@ -319,11 +320,12 @@ class Pipeline:
                 messages.append(None)
                 log.error("serializer '%s' cannot write %r: %s", route.serializer_kind, event, exc)
                 self.app.hooks.serialize_failed(route.serializer_kind, event, exc)
-        return messages
+        return messages, None not in messages
 
     def _messages(self, route: Route, events: Sequence[Event]) -> list[Message]:
         """*route*'s messages for *events*, without those its serializer failed on (counted)."""
-        return self._without_failures(route, self._serialize(route, events))
+        messages, _ = self._serialize(route, events)
+        return self._without_failures(route, messages)
 
     def _without_failures(self, route: Route, messages: list[Message | None]) -> list[Message]:
         """*messages* without the events the serializer failed on, counted as failed for *route*."""

@@ -6,9 +6,13 @@ the template is rendered for every message, as a real sink would render its topi
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
+from operator import attrgetter
 
 from kete_core.contracts import ComponentConfig, DeliveryResults, Message, Sink, SinkContext
+
+_EVENT = attrgetter("event")
 
 
 class DiscardSinkConfig(ComponentConfig):
@@ -31,8 +35,7 @@ class DiscardSink(Sink):
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
         if self.key is not None:
-            render = self.key.render
-            for message in messages:
-                render(message.event)
+            # Rendered and dropped at C speed: a zero-length deque consumes the map.
+            deque(map(self.key.render, map(_EVENT, messages)), maxlen=0)
         self.messages += len(messages)
         return None

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from itertools import pairwise
+from itertools import pairwise, repeat
 from pathlib import Path
 from typing import Literal
 
@@ -122,7 +122,7 @@ class FileSource(Source):
                 with contextlib.suppress(Exception):
                     # Every line is a JSON value; one that is not an event fails the batch, which
                     # is then parsed line by line to name it.
-                    batch = [Event(value, names) for value in values[start:end]]
+                    batch = list(map(Event, values[start:end], repeat(names)))
             if batch is None:
                 lines = text.split(b"\n") if lines is None else lines
                 batch = self._parse(lines[start:end], first + start, intake)
