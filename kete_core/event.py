@@ -127,16 +127,19 @@ class Event:
         Absent KETE fields are ``None`` (KETE writes ``null``); ``realmName`` is the known realm name.
         """
         data = self.data
+        # Assignments after the merge: a trailing {"realmName": ...} would build a dict of its own.
         if self.kind == EVENT:
-            return {**_USER_SHAPE, **data, "realmName": self.realm_name}
+            kete = {**_USER_SHAPE, **data}
+            kete["realmName"] = self.realm_name
+            return kete
+        kete = {**_ADMIN_SHAPE, **data}
+        kete["realmName"] = self.realm_name
         auth = data.get("authDetails")
-        return {
-            **_ADMIN_SHAPE,
-            **data,
-            "realmName": self.realm_name,
-            "authDetails": None if auth is None else {**_AUTH_SHAPE, **auth, "realmName": self.auth_realm_name},
-            "resourceTypeAsString": data.get("resourceTypeAsString") or self.resource_type,
-        }
+        if auth is not None:
+            kete["authDetails"] = auth = {**_AUTH_SHAPE, **auth}
+            auth["realmName"] = self.auth_realm_name
+        kete["resourceTypeAsString"] = data.get("resourceTypeAsString") or self.resource_type
+        return kete
 
     def __repr__(self) -> str:
         return f"Event({self.kind} {self.event_type} realm={self.realm!r} id={self.id!r})"

@@ -563,6 +563,8 @@ class Pipeline:
             if delivered:
                 stats.delivered += len(delivered)
                 hooks.after_emit(route.name, delivered)
+            if not failed:
+                return True
             pending = await self._retry_or_give_up(runner, failed, attempt, first_attempt)
             wait = _wait(route.retry.wait(attempt), [error for _, error in failed])
             if pending:

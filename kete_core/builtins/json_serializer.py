@@ -21,5 +21,4 @@ class JsonSerializer(Serializer):
         return orjson.dumps(event.to_kete())
 
     def serialize_batch(self, events: Sequence[Event]) -> list[bytes]:
-        dumps = orjson.dumps
-        return [dumps(event.to_kete()) for event in events]
+        return list(map(orjson.dumps, map(Event.to_kete, events)))
