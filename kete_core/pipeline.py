@@ -17,12 +17,11 @@ import contextlib
 import logging
 import signal
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import reduce
 from itertools import compress, repeat
-from operator import attrgetter, or_
+from operator import attrgetter
 
 from kete_core import deadletters
 from kete_core.assembly import Application
@@ -205,10 +204,18 @@ class Pipeline:
         """Each event's route mask: the spool bits of the routes that take it."""
         choices = self._choices
         keys = list(map(_ROUTING_KEY, events))
-        masks = list(map(choices.get, keys))
-        if None in masks:
-            masks = [self._choose(key) if mask is None else mask for key, mask in zip(keys, masks, strict=True)]
+        # -1 for an unknown key, not None: finding an int among ints is a cheap comparison each.
+        masks = list(map(choices.get, keys, repeat(-1)))
+        if -1 in masks:
+            masks = [self._choose(key) if mask == -1 else mask for key, mask in zip(keys, masks, strict=True)]
         return masks
+
+    def _picks(self, runner: _Runner, masks: list[int], packed: bytes | None) -> bytes:
+        """One byte per event of *masks* (*packed*: the same as bytes, when every mask fits in a
+        byte): 1 where *runner*'s route takes the event, else 0."""
+        if packed is not None:
+            return packed.translate(runner.picks)
+        return bytes(map(bool, map(runner.bit.__and__, masks)))
 
     def _choose(self, key: tuple[str, str]) -> int:
         """The spool mask of the routes that take events of (realm, event type) *key*."""
@@ -233,45 +240,43 @@ class Pipeline:
             newest = events[-1].data.get("time")
             if isinstance(newest, int):
                 self.newest_time[source] = max(newest, self.newest_time.get(source, 0))
-        # Whole batches at C speed, no loop over events here: selections are itertools.compress
-        # over the events with a route's bit of each mask.
+        # Whole batches at C speed, no loop over events here: a route's selection is one byte per
+        # event (its picks), which counts what it matched and is itertools.compress's selector.
         masks = self._masks(events)
         if 0 in masks:
             taken = list(compress(events, masks))
             masks = list(filter(None, masks))
         else:
             taken = list(events)
-        per_mask = Counter(masks)
-        routed = reduce(or_, per_mask, 0)
+        packed = bytes(masks) if self._packed else None
+        selections = [self._picks(runner, masks, packed) for runner in self.runners]
+        counts = [picks.count(1) for picks in selections]
         # Each event is serialized once per serializer, however many routes use it, and before
         # the spool write, which pushes the events out of the CPU's cache.
         serialized: dict[int, tuple[list[Message | None], bool]] = {}
-        for runner in self.runners:
+        for runner, count in zip(self.runners, counts, strict=True):
             serializer = id(runner.route.serializer)
-            if runner.bit & routed and not runner.overflowed and serializer not in serialized:
+            if count and not runner.overflowed and serializer not in serialized:
                 serialized[serializer] = self._serialize(runner.route, taken)
-        packed = bytes(masks) if self._packed else None
         entries = list(zip(taken, masks, strict=True))
         self.spool.append(entries, (source, checkpoint) if checkpoint is not None else None)
         last = self.spool.next_seq - 1
         accepted = time.monotonic()
         pending = 0
-        for runner in self.runners:
-            bit = runner.bit
-            if not bit & routed:
+        for runner, picks, count in zip(self.runners, selections, counts, strict=True):
+            if not count:
                 self._advance(runner, last)
                 continue
             pending += 1
             route = runner.route
-            self.stats.routes[route.name].matched += sum(count for mask, count in per_mask.items() if mask & bit)
-            picks = packed.translate(runner.picks) if packed is not None else list(map(bit.__and__, masks))
+            self.stats.routes[route.name].matched += count
             if self.app.hooks.watches_match:
                 self.app.hooks.after_match(route.name, list(compress(taken, picks)))
             if runner.overflowed:
                 messages = []
             else:
                 shared, complete = serialized[id(route.serializer)]
-                messages = shared.copy() if bit == routed else list(compress(shared, picks))
+                messages = shared.copy() if count == len(taken) else list(compress(shared, picks))
                 if not complete:
                     messages = self._without_failures(route, messages)
             self._hand_over(runner, _Batch(messages, last, accepted))  # type: ignore[arg-type]
