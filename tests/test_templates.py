@@ -98,6 +98,27 @@ def test_rendering_is_cached_but_correct_per_event():
     assert template.render(USER) == "my_realm/login_error"
 
 
+def test_render_all_gives_what_render_gives_for_each_event(monkeypatch):
+    from kete_core.builtins import kete_renderer
+
+    monkeypatch.setattr(kete_renderer, "_RENDER_CACHE_LIMIT", 2)  # the cache fills and is cleared mid-batch
+    nameless = parse_event({"type": "LOGIN", "realmId": "id-1"})
+    events = [USER, ADMIN, nameless, USER, parse_event({"type": "LOGOUT", "realmName": "x"}), ADMIN]
+    variables = {"clientId": lambda event: event.data.get("clientId")}
+    renderer = KeteRenderer(ComponentConfig(), variables)
+    for text in [
+        "${realmKebabCase}/${eventTypeLowerCase}",
+        "${resourceTypeLowerCase}",
+        "fixed",
+        "${clientIdUpperCase}",
+    ]:
+        fresh = renderer.compile(text)
+        batch = fresh.render_all(iter(events))
+        assert batch == [renderer.compile(text).render(event) for event in events], text
+        assert fresh.render_all([]) == []
+    assert renderer.compile("${realmLowerCase}").render_all(events)[2] == "id-1"
+
+
 def test_case_helpers():
     assert kebab_case("ADMIN_EVENT") == "admin-event"
     assert pascal_case("admin event") == "AdminEvent"

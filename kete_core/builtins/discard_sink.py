@@ -6,13 +6,9 @@ the template is rendered for every message, as a real sink would render its topi
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
-from operator import attrgetter
 
 from kete_core.contracts import ComponentConfig, DeliveryResults, Message, Sink, SinkContext
-
-_EVENT = attrgetter("event")
 
 
 class DiscardSinkConfig(ComponentConfig):
@@ -35,7 +31,6 @@ class DiscardSink(Sink):
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
         if self.key is not None:
-            # Rendered and dropped at C speed: a zero-length deque consumes the map.
-            deque(map(self.key.render, map(_EVENT, messages)), maxlen=0)
+            self.key.render_all([message.event for message in messages])
         self.messages += len(messages)
         return None

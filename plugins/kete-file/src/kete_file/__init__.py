@@ -118,8 +118,8 @@ class FileSink(Sink):
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
         results: list[BaseException | None] = [None] * len(messages)
         grouped: dict[str, list[bytes]] = {}
-        for index, message in enumerate(messages):
-            rendered = self.path.render(message.event)
+        paths = self.path.render_all([message.event for message in messages])
+        for index, (message, rendered) in enumerate(zip(messages, paths, strict=True)):
             problem = self._check(rendered)
             if problem is None and b"\n" in message.payload:
                 problem = PermanentError("the payload contains a newline; the file sink writes one event per line")
@@ -132,8 +132,8 @@ class FileSink(Sink):
             try:
                 written.append(self._write(rendered, payloads))
             except OSError as exc:
-                for index, message in enumerate(messages):
-                    if results[index] is None and self.path.render(message.event) == rendered:
+                for index, path in enumerate(paths):
+                    if results[index] is None and path == rendered:
                         results[index] = exc
         if self.config.fsync == "batch" and written:
             await asyncio.to_thread(lambda: [os.fsync(handle.fd) for handle in written])

@@ -297,8 +297,7 @@ class HttpSink(Sink):
         results: list[BaseException | None] = [None] * len(messages)
         groups: dict[str, _Group | PermanentError] = {}
         jobs: list[tuple[int, _Group]] = []
-        for index, message in enumerate(messages):
-            rendered = self.url.render(message.event)
+        for index, rendered in enumerate(self.url.render_all([message.event for message in messages])):
             group = groups.get(rendered)
             if group is None:
                 url = self._check(rendered)

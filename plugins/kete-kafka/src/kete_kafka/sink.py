@@ -259,13 +259,12 @@ class KafkaSink(Sink):
         sent_to = reports.topics
         self._failures = []
         produce = producer.produce
-        render_topic = self.topic.render
         topics = self._topics
         headers_cache = self._headers
         plain = not self.custom_headers and self.key is None
-        for index, message in enumerate(messages):
+        rendered = self.topic.render_all([message.event for message in messages])
+        for index, (message, topic) in enumerate(zip(messages, rendered, strict=True)):
             event = message.event
-            topic = render_topic(event)
             problem = topics.get(topic, False)
             if problem is not None:
                 problem = self._topic_problem(topic)
