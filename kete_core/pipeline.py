@@ -28,6 +28,7 @@ from kete_core.assembly import Application
 from kete_core.contracts import DeliveryResults, Message, Receipt, Rejection, Source
 from kete_core.errors import KeteError, PermanentError, Unavailable
 from kete_core.event import Event
+from kete_core.memo import Memo
 from kete_core.observability import Observability
 from kete_core.policy import ErrorAction
 from kete_core.routing import Route
@@ -170,7 +171,8 @@ class Pipeline:
         # Up to 8 routes, a batch's masks fit in one bytes object, and each route's selection is
         # one bytes.translate instead of a call per event.
         self._packed = all(runner.bit < 256 for runner in self.runners)
-        self._choices: dict[tuple[str, str], int] = {}
+        # Route masks by (realm, event type): a batch's masks are one C-level map over it.
+        self._masks_by_key: Memo[tuple[str, str], int] = Memo(self._choose)
         last = spool.next_seq - 1
         for runner in self.runners:
             runner.overflowed = runner.loaded < last
@@ -202,13 +204,7 @@ class Pipeline:
 
     def _masks(self, events: Sequence[Event]) -> list[int]:
         """Each event's route mask: the spool bits of the routes that take it."""
-        choices = self._choices
-        keys = list(map(_ROUTING_KEY, events))
-        # -1 for an unknown key, not None: finding an int among ints is a cheap comparison each.
-        masks = list(map(choices.get, keys, repeat(-1)))
-        if -1 in masks:
-            masks = [self._choose(key) if mask == -1 else mask for key, mask in zip(keys, masks, strict=True)]
-        return masks
+        return list(map(self._masks_by_key.__getitem__, map(_ROUTING_KEY, events)))
 
     def _picks(self, runner: _Runner, masks: list[int], packed: bytes | None) -> bytes:
         """One byte per event of *masks* (*packed*: the same as bytes, when every mask fits in a
@@ -223,9 +219,6 @@ class Pipeline:
         for runner in self.runners:
             if runner.route.selects(*key):
                 mask |= runner.bit
-        if len(self._choices) >= 10_000:
-            self._choices.clear()
-        self._choices[key] = mask
         return mask
 
     async def submit(self, source: str, events: Sequence[Event], checkpoint: bytes | None = None) -> Receipt:

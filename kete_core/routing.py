@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 
 from kete_core.contracts import Matcher, Serializer, Sink
 from kete_core.errors import ConfigError
+from kete_core.memo import Memo
 from kete_core.policy import DeadLetterSettings, RetrySettings
-
-# Realm names and event types are few; the bound only guards against unbounded custom values.
-_CACHE_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ class MatcherGroup:
     def __init__(self, matchers: Sequence[tuple[Matcher, bool]], *, require_all: bool = False) -> None:
         self.matchers = list(matchers)
         self.require_all = require_all
-        self._cache: dict[str, bool] = {}
+        self._decisions: Memo[str, bool] = Memo(self._decide)
 
     def _decide(self, value: str) -> bool:
         if not self.matchers:
@@ -64,13 +62,7 @@ class MatcherGroup:
 
     def accepts(self, value: str) -> bool:
         """True when this group lets *value* through."""
-        try:
-            return self._cache[value]
-        except KeyError:
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            decision = self._cache[value] = self._decide(value)
-            return decision
+        return self._decisions[value]
 
 
 @dataclass

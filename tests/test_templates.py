@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from kete_core import memo
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.cases import camel_case, kebab_case, pascal_case
 from kete_core.contracts import ComponentConfig
@@ -99,9 +100,7 @@ def test_rendering_is_cached_but_correct_per_event():
 
 
 def test_render_all_gives_what_render_gives_for_each_event(monkeypatch):
-    from kete_core.builtins import kete_renderer
-
-    monkeypatch.setattr(kete_renderer, "_RENDER_CACHE_LIMIT", 2)  # the cache fills and is cleared mid-batch
+    monkeypatch.setattr(memo, "LIMIT", 2)  # the cache fills and is cleared mid-batch
     nameless = parse_event({"type": "LOGIN", "realmId": "id-1"})
     events = [USER, ADMIN, nameless, USER, parse_event({"type": "LOGOUT", "realmName": "x"}), ADMIN]
     variables = {"clientId": lambda event: event.data.get("clientId")}

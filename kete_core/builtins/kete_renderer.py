@@ -18,9 +18,9 @@ from kete_core.cases import CASES
 from kete_core.contracts import Renderer, VariableGetter
 from kete_core.errors import did_you_mean
 from kete_core.event import Event
+from kete_core.memo import Memo
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
-_RENDER_CACHE_LIMIT = 10_000
 
 # Template field → Event attribute. One attrgetter over several attributes returns their tuple
 # from C: the cache key of a render, computed for every message.
@@ -33,21 +33,6 @@ _BASE_ATTRIBUTES = {
     "result": "result",
 }
 BASE_VARIABLES: dict[str, VariableGetter] = {field: attrgetter(name) for field, name in _BASE_ATTRIBUTES.items()}
-
-
-class _Rendered(dict[object, str]):
-    """Rendered results by the base values of a template's fields. A missing one is rendered on
-    lookup, so a hit costs one C-level ``dict`` lookup and a whole batch renders in one ``map``."""
-
-    def __init__(self, render: Callable[[object], str]) -> None:
-        super().__init__()
-        self._render = render
-
-    def __missing__(self, key: object) -> str:
-        if len(self) >= _RENDER_CACHE_LIMIT:
-            self.clear()
-        rendered = self[key] = self._render(key)
-        return rendered
 
 
 class CompiledTemplate:
@@ -65,7 +50,8 @@ class CompiledTemplate:
         names = list(dict.fromkeys(part[1] for part in parts if isinstance(part, tuple)))
         self._fields = names
         self.variables = frozenset(part[0] for part in parts if isinstance(part, tuple))
-        self._cache = _Rendered(self._render)
+        # Rendered results by the base values of the fields: a batch renders in one C-level map.
+        self._cache: Memo[object, str] = Memo(self._render)
         self._key: Callable[[Event], object] | None = None
         if names and all(fields[name] is BASE_VARIABLES.get(name) for name in names):
             self._key = attrgetter(*(_BASE_ATTRIBUTES[name] for name in names))
