@@ -66,14 +66,12 @@ class Event:
     :ivar realm: what realm matchers see: the realm name, else its id, else ``""``.
     :ivar realm_name: the realm name when known, else None.
     :ivar auth_realm_name: admin events: the acting admin's realm name when known, else None.
-    :ivar result: ``SUCCESS`` or ``ERROR``.
     :ivar resource_type: admin events only, else None.
     :ivar operation_type: admin events only, else None.
     """
 
     __slots__ = (
         "auth_realm_name", "data", "event_type", "kind", "operation_type", "realm", "realm_name", "resource_type",
-        "result",
     )  # fmt: skip
 
     def __init__(self, data: dict[str, Any], realm_names: Mapping[str, str] = _NO_NAMES) -> None:
@@ -111,10 +109,14 @@ class Event:
         self.data = data
         self.resource_type = resource_type or None
         self.operation_type = operation_type or None
-        self.result = "ERROR" if error else "SUCCESS"
-        self.realm_name = realm_name or (realm_names.get(realm_id) if realm_id and realm_names else None)
-        self.realm = self.realm_name or realm_id or ""
+        self.realm_name = realm_name = realm_name or (realm_names.get(realm_id) if realm_id and realm_names else None)
+        self.realm = realm_name or realm_id or ""
         self.auth_realm_name = (auth.get("realmName") or realm_names.get(auth.get("realmId") or "")) if auth else None
+
+    @property
+    def result(self) -> str:
+        """``SUCCESS`` or ``ERROR``: whether the event carries an error."""
+        return "ERROR" if self.data.get("error") else "SUCCESS"
 
     @property
     def id(self) -> str | None:
