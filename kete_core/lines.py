@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +23,7 @@ _TAIL_STEP = 65536
 # ``]``, ``,``, ``[`` within one line: the only way a line can hold two of the singleton arrays
 # :func:`json_lines` wraps lines in (see there).
 _TWO_ARRAYS = re.compile(rb"\][ \t\r]*,[ \t\r]*\[")
+_FIRST = itemgetter(0)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def json_lines(text: bytes) -> list[Any] | None:
         return None
     if len(arrays) != lines or set(map(type, arrays)) != {list} or set(map(len, arrays)) != {1}:
         return None
-    return list(chain.from_iterable(arrays))
+    return list(map(_FIRST, arrays))
 
 
 class Chunk:
