@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from functools import reduce
-from operator import itemgetter, or_
+from operator import attrgetter, itemgetter, or_
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,7 +35,9 @@ from kete_core.event import Event
 log = logging.getLogger("kete")
 
 MAX_ROUTES = 62
-_MASK = itemgetter(1)  # of an (event, route mask) entry
+_EVENT, _MASK = itemgetter(0), itemgetter(1)  # of an (event, route mask) entry
+# What a spooled event keeps besides its data: the realm names it was routed with.
+_REALM_NAME, _AUTH_REALM_NAME, _DATA = attrgetter("realm_name"), attrgetter("auth_realm_name"), attrgetter("data")
 _SEQ = itemgetter(0)  # of a memory spool row
 
 # A new segment file is started once the current one is this large.
@@ -87,16 +89,20 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _names(event: Event) -> dict[str, str] | None:
-    """The realm names the event's source knew and the event itself does not carry."""
-    data = event.data
+def _stored_event(row: list[Any]) -> Event:
+    """The event of a stored batch's *row*: ``[mask, realm name, admin's realm name, data]``, or
+    ``[mask, realm names, data]`` in spools written before 2026-11-30. Its realm names are the ones
+    it was routed with: a name the event carries, else the one its source knew."""
+    if len(row) == 3:
+        return Event(row[2], row[1] or {})
+    _, realm_name, auth_realm_name, data = row
     names = {}
-    if event.realm_name and not data.get("realmName") and data.get("realmId"):
-        names[data["realmId"]] = event.realm_name
+    if realm_name and not data.get("realmName") and data.get("realmId"):
+        names[data["realmId"]] = realm_name
     auth = data.get("authDetails")
-    if event.auth_realm_name and auth and not auth.get("realmName") and auth.get("realmId"):
-        names[auth["realmId"]] = event.auth_realm_name
-    return names or None
+    if auth_realm_name and auth and not auth.get("realmName") and auth.get("realmId"):
+        names[auth["realmId"]] = auth_realm_name
+    return Event(data, names)
 
 
 class Spool:
@@ -191,7 +197,10 @@ class Spool:
         seq = self.next_seq
         if entries:
             routes = reduce(or_, set(map(_MASK, entries)))
-            body = orjson.dumps([(mask, _names(event), event.data) for event, mask in entries])
+            events = list(map(_EVENT, entries))
+            # Rows built at C speed; which names the source supplied is worked out when read back.
+            names, auth_names = map(_REALM_NAME, events), map(_AUTH_REALM_NAME, events)
+            body = orjson.dumps(list(zip(map(_MASK, entries), names, auth_names, map(_DATA, events), strict=True)))
             # The batch is in its segment before the row that points to it is committed: a crash
             # in between leaves unreferenced bytes, never a row without its batch.
             segment, offset = self._write(seq, body)
@@ -220,16 +229,16 @@ class Spool:
             (after, bit),
         )
         for seq, body, segment, offset, length in rows:
-            for mask, names, data in self._batch(seq, body, segment, offset, length):
-                if mask & bit:
-                    found.append((seq, Event(data, names or {})))
+            for row in self._batch(seq, body, segment, offset, length):
+                if row[0] & bit:
+                    found.append((seq, _stored_event(row)))
             if len(found) >= limit:
                 break
         rows.close()
         return found
 
     def _batch(self, seq: int, body: bytes, segment: int | None, offset: int, length: int) -> list[Any]:
-        """The stored batch *seq*: (mask, realm names, event) of each event."""
+        """The stored batch *seq*: the row of each event (see :func:`_stored_event`)."""
         try:
             if segment is not None:
                 with self._segment_path(segment).open("rb") as stream:

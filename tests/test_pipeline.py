@@ -405,6 +405,36 @@ def test_a_spool_from_before_segment_files_is_still_read(tmp_path):
     spool.close()
 
 
+def test_spooled_events_come_back_with_the_realm_names_they_were_routed_with(tmp_path):
+    known = {"id-a": "acme", "id-m": "master"}
+    events = [
+        parse_event({"type": "LOGIN", "realmId": "id-a"}, known),  # the name from the source
+        parse_event({"type": "LOGIN", "realmId": "id-a", "realmName": "carried"}, known),
+        parse_event({"type": "LOGIN", "realmId": "id-x"}, known),  # no name known: the id
+        parse_event(
+            {"resourceType": "USER", "operationType": "CREATE", "realmId": "id-a", "realmName": "carried",
+             "authDetails": {"realmId": "id-a", "userId": "u"}},
+            known,
+        ),  # the admin's realm: same id, named only by the source
+        parse_event(
+            {"resourceType": "USER", "operationType": "CREATE", "realmId": "id-a",
+             "authDetails": {"realmId": "id-m", "realmName": "own"}},
+            known,
+        ),
+    ]  # fmt: skip
+    spool = Spool(tmp_path / "spool.sqlite", ["r"])
+    spool.append([(event, 1) for event in events])
+    spool.close()
+    spool = Spool(tmp_path / "spool.sqlite", ["r"])
+    back = [event for _, event in spool.read("r", 0, 100)]
+    spool.close()
+    expected = [(e.realm, e.realm_name, e.auth_realm_name, e.to_kete()) for e in events]
+    assert [(e.realm, e.realm_name, e.auth_realm_name, e.to_kete()) for e in back] == expected
+    assert [e.realm for e in back] == ["acme", "carried", "id-x", "carried", "acme"]
+    assert back[3].auth_realm_name == "acme" and back[4].auth_realm_name == "own"
+    assert all(e.data == original.data for e, original in zip(back, events, strict=True))
+
+
 def test_a_batch_lost_from_its_segment_is_reported_not_fatal(tmp_path, caplog):
     spool = Spool(tmp_path / "spool.sqlite", ["r"])
     spool.append([(event, 1) for event in EVENTS])
