@@ -229,7 +229,8 @@ def dlq_replay(config: str, route: str | None) -> None:
     try:
         for name in sorted({letter.route for letter in letters}):
             bit = 1 << spool.bits[name]
-            spool.append([(letter.to_event(), bit) for letter in letters if letter.route == name])
+            events = [letter.to_event() for letter in letters if letter.route == name]
+            spool.append(events, [bit] * len(events))
             deadletters.archive(directory, name)
     finally:
         spool.close()

@@ -251,8 +251,7 @@ class Pipeline:
             serializer = id(runner.route.serializer)
             if count and not runner.overflowed and serializer not in serialized:
                 serialized[serializer] = self._serialize(runner.route, taken)
-        entries = list(zip(taken, masks, strict=True))
-        self.spool.append(entries, (source, checkpoint) if checkpoint is not None else None)
+        self.spool.append(taken, masks, (source, checkpoint) if checkpoint is not None else None)
         last = self.spool.next_seq - 1
         accepted = time.monotonic()
         pending = 0
@@ -621,7 +620,7 @@ class Pipeline:
             return
         other = self.by_name[target]
         bit = 1 << self.spool.bits[target]
-        self.spool.append([(message.event, bit) for message in messages])
+        self.spool.append([message.event for message in messages], [bit] * len(messages))
         self.stats.routes[target].matched += len(messages)
         serialized = self._messages(other.route, [message.event for message in messages])
         last = self.spool.next_seq - 1

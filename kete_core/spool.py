@@ -35,7 +35,6 @@ from kete_core.event import Event
 log = logging.getLogger("kete")
 
 MAX_ROUTES = 62
-_EVENT, _MASK = itemgetter(0), itemgetter(1)  # of an (event, route mask) entry
 # What a spooled event keeps besides its data: the realm names it was routed with.
 _REALM_NAME, _AUTH_REALM_NAME, _DATA = attrgetter("realm_name"), attrgetter("auth_realm_name"), attrgetter("data")
 _SEQ = itemgetter(0)  # of a memory spool row
@@ -191,32 +190,31 @@ class Spool:
             os.fdatasync(fd)
         return segment, offset
 
-    def append(self, entries: Sequence[tuple[Event, int]], checkpoint: tuple[str, bytes] | None = None) -> int:
-        """Store *entries* (event, route mask) and *checkpoint* in one transaction; return the
-        sequence number they were stored under."""
+    def append(self, events: Sequence[Event], masks: Sequence[int], checkpoint: tuple[str, bytes] | None = None) -> int:
+        """Store *events*, each with its route mask in *masks*, and *checkpoint* in one
+        transaction; return the sequence number they were stored under."""
         seq = self.next_seq
-        if entries:
-            routes = reduce(or_, set(map(_MASK, entries)))
-            events = list(map(_EVENT, entries))
+        if events:
+            routes = reduce(or_, set(masks))
             # Rows built at C speed; which names the source supplied is worked out when read back.
             names, auth_names = map(_REALM_NAME, events), map(_AUTH_REALM_NAME, events)
-            body = orjson.dumps(list(zip(map(_MASK, entries), names, auth_names, map(_DATA, events), strict=True)))
+            body = orjson.dumps(list(zip(masks, names, auth_names, map(_DATA, events), strict=True)))
             # The batch is in its segment before the row that points to it is committed: a crash
             # in between leaves unreferenced bytes, never a row without its batch.
             segment, offset = self._write(seq, body)
         with self.db:
-            if entries:
+            if events:
                 self.db.execute(
                     "INSERT INTO batches (seq, routes, count, accepted, body, segment, offset, length)"
                     " VALUES (?, ?, ?, ?, x'', ?, ?, ?)",
-                    (seq, routes, len(entries), time.time(), segment, offset, len(body)),
+                    (seq, routes, len(events), time.time(), segment, offset, len(body)),
                 )
             if checkpoint is not None:
                 self.db.execute("INSERT OR REPLACE INTO checkpoints (source, position) VALUES (?, ?)", checkpoint)
-        if entries:
+        if events:
             self.next_seq = seq + 1
-            self._counts.append((seq, len(entries)))
-            self._pending += len(entries)
+            self._counts.append((seq, len(events)))
+            self._pending += len(events)
         return seq
 
     def read(self, route: str, after: int, limit: int) -> list[tuple[int, Event]]:
@@ -353,17 +351,17 @@ class MemorySpool:
         self.bits = {name: bit for bit, name in enumerate(routes)}
         self.done = dict.fromkeys(routes, 0)
         self.next_seq = 1
-        # One row per batch, as the disk spool keeps them: (seq, entries, accepted).
+        # One row per batch, as the disk spool keeps them: (seq, events, masks, accepted).
         self._batches: list[tuple[int, Sequence[tuple[Event, int]], float]] = []
         self._pending = 0
         self._checkpoints: dict[str, bytes] = {}
         self._rejected: deque[tuple[float, Rejection]] = deque(maxlen=10_000)
 
-    def append(self, entries: Sequence[tuple[Event, int]], checkpoint: tuple[str, bytes] | None = None) -> int:
+    def append(self, events: Sequence[Event], masks: Sequence[int], checkpoint: tuple[str, bytes] | None = None) -> int:
         seq = self.next_seq
-        if entries:
-            self._batches.append((seq, entries, time.time()))
-            self._pending += len(entries)
+        if events:
+            self._batches.append((seq, events, masks, time.time()))
+            self._pending += len(events)
             self.next_seq = seq + 1
         if checkpoint is not None:
             self._checkpoints[checkpoint[0]] = checkpoint[1]
@@ -373,8 +371,8 @@ class MemorySpool:
         bit = 1 << self.bits[route]
         found: list[tuple[int, Event]] = []
         for index in range(bisect.bisect_right(self._batches, after, key=_SEQ), len(self._batches)):
-            seq, entries, _ = self._batches[index]
-            found.extend((seq, event) for event, mask in entries if mask & bit)
+            seq, events, masks, _ = self._batches[index]
+            found.extend((seq, event) for event, mask in zip(events, masks, strict=True) if mask & bit)
             if len(found) >= limit:
                 break
         return found
@@ -391,7 +389,7 @@ class MemorySpool:
     def compact(self) -> None:
         cut = bisect.bisect_right(self._batches, self.low_mark, key=_SEQ)
         if cut:
-            self._pending -= sum(len(entries) for _, entries, _ in self._batches[:cut])
+            self._pending -= sum(len(events) for _, events, _, _ in self._batches[:cut])
             del self._batches[:cut]
 
     def forget_rejected(self, older_than: float) -> None:
@@ -408,7 +406,7 @@ class MemorySpool:
         return self._pending
 
     def oldest_age(self) -> float:
-        return max(0.0, time.time() - self._batches[0][2]) if self._batches else 0.0
+        return max(0.0, time.time() - self._batches[0][3]) if self._batches else 0.0
 
     def checkpoint(self, source: str) -> bytes | None:
         return self._checkpoints.get(source)

@@ -372,7 +372,7 @@ def test_segment_files_go_once_every_route_is_done_with_them(tmp_path, monkeypat
     monkeypatch.setattr(spool_module, "_SEGMENT_SIZE", 1)  # a segment per batch
     spool = Spool(tmp_path / "spool.sqlite", ["a", "b"])
     for _ in range(3):
-        spool.append([(event, 0b11) for event in EVENTS])
+        spool.append(EVENTS, [0b11] * len(EVENTS))
     assert len(list(spool.segments.glob("*.seg"))) == 3
     spool.mark_done("a", 3)
     spool.mark_done("b", 1)
@@ -400,7 +400,7 @@ def test_a_spool_from_before_segment_files_is_still_read(tmp_path):
     old.commit()
     old.close()
     spool = Spool(path, ["r"])
-    spool.append([(EVENTS[0], 1)])
+    spool.append(EVENTS[:1], [1])
     assert [event.id for _, event in spool.read("r", 0, 100)] == [event.id for event in EVENTS] + [EVENTS[0].id]
     spool.close()
 
@@ -423,7 +423,7 @@ def test_spooled_events_come_back_with_the_realm_names_they_were_routed_with(tmp
         ),
     ]  # fmt: skip
     spool = Spool(tmp_path / "spool.sqlite", ["r"])
-    spool.append([(event, 1) for event in events])
+    spool.append(events, [1] * len(events))
     spool.close()
     spool = Spool(tmp_path / "spool.sqlite", ["r"])
     back = [event for _, event in spool.read("r", 0, 100)]
@@ -437,8 +437,8 @@ def test_spooled_events_come_back_with_the_realm_names_they_were_routed_with(tmp
 
 def test_a_batch_lost_from_its_segment_is_reported_not_fatal(tmp_path, caplog):
     spool = Spool(tmp_path / "spool.sqlite", ["r"])
-    spool.append([(event, 1) for event in EVENTS])
-    spool.append([(event, 1) for event in EVENTS])
+    spool.append(EVENTS, [1] * len(EVENTS))
+    spool.append(EVENTS, [1] * len(EVENTS))
     first = next(spool.segments.glob("*.seg"))
     first.write_bytes(first.read_bytes()[:10])  # as after a power loss with spool-sync = "normal"
     assert spool.read("r", 0, 100) == []
