@@ -352,7 +352,7 @@ class MemorySpool:
         self.done = dict.fromkeys(routes, 0)
         self.next_seq = 1
         # One row per batch, as the disk spool keeps them: (seq, events, masks, accepted).
-        self._batches: list[tuple[int, Sequence[tuple[Event, int]], float]] = []
+        self._batches: list[tuple[int, Sequence[Event], Sequence[int], float]] = []
         self._pending = 0
         self._checkpoints: dict[str, bytes] = {}
         self._rejected: deque[tuple[float, Rejection]] = deque(maxlen=10_000)
