@@ -129,13 +129,12 @@ class Event:
         Absent KETE fields are ``None`` (KETE writes ``null``); ``realmName`` is the known realm name.
         """
         data = self.data
-        # Assignments after the merge: a trailing {"realmName": ...} would build a dict of its own.
-        if self.kind == EVENT:
-            kete = {**_USER_SHAPE, **data}
-            kete["realmName"] = self.realm_name
-            return kete
-        kete = {**_ADMIN_SHAPE, **data}
+        user = self.kind == EVENT
+        kete = {**(_USER_SHAPE if user else _ADMIN_SHAPE), **data}
+        # Assigned after the merge: a trailing {"realmName": ...} would build a dict of its own.
         kete["realmName"] = self.realm_name
+        if user:
+            return kete
         auth = data.get("authDetails")
         if auth is not None:
             kete["authDetails"] = auth = {**_AUTH_SHAPE, **auth}

@@ -102,7 +102,7 @@ class _Runner:
         self.retrying = False
         self.bit = 0
         # bytes.translate table: route mask (one byte) → 1 when this route's bit is set, else 0.
-        self.picks = b""
+        self.pick_table = b""
 
     @property
     def stalled(self) -> bool:
@@ -167,7 +167,7 @@ class Pipeline:
         self.by_name = {runner.route.name: runner for runner in self.runners}
         for runner in self.runners:
             runner.bit = 1 << spool.bits[runner.route.name]
-            runner.picks = bytes(1 if mask & runner.bit else 0 for mask in range(256))
+            runner.pick_table = bytes(1 if mask & runner.bit else 0 for mask in range(256))
         # Up to 8 routes, a batch's masks fit in one bytes object, and each route's selection is
         # one bytes.translate instead of a call per event.
         self._packed = all(runner.bit < 256 for runner in self.runners)
@@ -210,7 +210,7 @@ class Pipeline:
         """One byte per event of *masks* (*packed*: the same as bytes, when every mask fits in a
         byte): 1 where *runner*'s route takes the event, else 0."""
         if packed is not None:
-            return packed.translate(runner.picks)
+            return packed.translate(runner.pick_table)
         return bytes(map(bool, map(runner.bit.__and__, masks)))
 
     def _choose(self, key: tuple[str, str]) -> int:
@@ -620,9 +620,10 @@ class Pipeline:
             return
         other = self.by_name[target]
         bit = 1 << self.spool.bits[target]
-        self.spool.append([message.event for message in messages], [bit] * len(messages))
-        self.stats.routes[target].matched += len(messages)
-        serialized = self._messages(other.route, [message.event for message in messages])
+        events = [message.event for message in messages]
+        self.spool.append(events, [bit] * len(events))
+        self.stats.routes[target].matched += len(events)
+        serialized = self._messages(other.route, events)
         last = self.spool.next_seq - 1
         self._hand_over(other, _Batch(serialized, last, time.monotonic()))
         for runner in self.runners:

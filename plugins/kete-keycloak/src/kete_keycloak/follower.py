@@ -218,7 +218,7 @@ class LogSource(Source):
     async def _submit(self, intake: Intake, chunk: Chunk, path: Path) -> None:
         events: list[Event] = []
         rejected = False
-        offset = chunk.position.offset - chunk.size
+        offset = chunk.start.offset
         parse = self.parser.parse
         end = chunk.position
         for number, line in enumerate(chunk.lines, start=chunk.first_line):
@@ -237,9 +237,9 @@ class LogSource(Source):
                 await intake.submit(events, at.encode())
                 events = []
         if events or rejected or time.monotonic() - self._saved_at >= _IDLE_SAVE:
-            await intake.submit(events, chunk.position.encode())
+            await intake.submit(events, end.encode())
             self._saved_at = time.monotonic()
-        self._position = chunk.position
+        self._position = end
 
     async def _save(self, intake: Intake, position: Position) -> None:
         await intake.submit([], position.encode())
