@@ -122,11 +122,11 @@ def main() -> None:
     print(f"input: {args.events} events, {size / args.events:.0f} bytes each on average, spool: {args.spool}")
     # The floor and kete alternate, so that each ratio compares runs a few seconds apart: on a
     # shared machine the speed of both drifts by several per cent within minutes.
-    pairs = [(floor(path), kete(path, args.spool, workdir, args.profile)) for _ in range(args.runs)]
-    bases = sorted(base for base, _ in pairs)
-    elapsed_all = sorted(elapsed for _, (elapsed, _) in pairs)
-    ratios = [elapsed / base for base, (elapsed, _) in pairs]
-    delivered = pairs[0][1][1]
+    runs = [(floor(path), *kete(path, args.spool, workdir, args.profile)) for _ in range(args.runs)]
+    bases = sorted(base for base, _, _ in runs)
+    elapsed_all = sorted(elapsed for _, elapsed, _ in runs)
+    ratios = [elapsed / base for base, elapsed, _ in runs]
+    delivered = runs[0][2]
     if args.profile:
         pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(15)
     base, elapsed = statistics.median(bases), statistics.median(elapsed_all)

@@ -220,8 +220,10 @@ class LogSource(Source):
         rejected = False
         offset = chunk.start.offset
         parse = self.parser.parse
+        lines = chunk.lines
+        chunk.count = len(lines)  # known now: the end position needs no second scan of the text
         end = chunk.position
-        for number, line in enumerate(chunk.lines, start=chunk.first_line):
+        for number, line in enumerate(lines, start=chunk.first_line):
             try:
                 events.append(Event(parse(line)))
             except NotAnEventRecord:
