@@ -54,6 +54,7 @@ class _PipelineCollector(Collector):
         yield rejected
         families = {
             "matched": "Events a route selected.",
+            "resumed": "Events an earlier run selected and left in the spool, taken up by this run.",
             "delivered": "Events a route's sink acknowledged.",
             "retried": "Event deliveries that were tried again.",
             "dead_lettered": "Events a route gave up on and dead-lettered.",

@@ -50,6 +50,8 @@ class RouteStats:
     """Counters of one route."""
 
     matched: int = 0
+    resumed: int = 0
+    """Events an earlier run had matched and left in the spool, taken up by this run."""
     delivered: int = 0
     retried: int = 0
     failed: int = 0
@@ -174,6 +176,8 @@ class Pipeline:
         # Route masks by (realm, event type): a batch's masks are one C-level map over it.
         self._masks_by_key: Memo[tuple[str, str], int] = Memo(self._choose)
         last = spool.next_seq - 1
+        # Spooled events up to here were matched by an earlier run: counted as resumed, not matched.
+        self._resumed_upto = last
         for runner in self.runners:
             runner.overflowed = runner.loaded < last
         self._room = asyncio.Event()
@@ -462,6 +466,9 @@ class Pipeline:
         else:
             upto = rows[-1][0]
         runner.loaded = upto
+        if rows and rows[0][0] <= self._resumed_upto:
+            resumed = sum(1 for seq, _ in rows if seq <= self._resumed_upto)
+            self.stats.routes[runner.route.name].resumed += resumed
         messages = self._messages(runner.route, [event for _, event in rows])
         return _Batch(messages, upto, time.monotonic())
 
