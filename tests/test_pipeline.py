@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 
 import orjson
-from kete_matchers import GlobMatcher
+from kete_matchers.matchers import GlobMatcher
 
 from kete_core import deadletters
 from kete_core import spool as spool_module
