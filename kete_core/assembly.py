@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BeforeValidator
-
+from kete_core.application import Application
 from kete_core.config import KeteConfig, read_config
 from kete_core.contracts import ComponentConfig, Matcher, Renderer, Serializer, SinkContext, Source
 from kete_core.discovery import load
 from kete_core.errors import ConfigError, ConfigErrors, KeteError, did_you_mean
+from kete_core.fields import Lowercase
 from kete_core.hooks import Hooks, plugin_manager
 from kete_core.policy import DeadLetterSettings, RetrySettings
 from kete_core.routing import MatcherGroup, Route, compile_matcher
@@ -23,11 +22,7 @@ from kete_core.validation import validate_settings
 Built = TypeVar("Built")
 
 
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-Mode = Annotated[Literal["any", "all"], BeforeValidator(_lower)]
+Mode = Annotated[Literal["any", "all"], Lowercase]
 
 
 class RouteSettings(ComponentConfig):
@@ -36,24 +31,6 @@ class RouteSettings(ComponentConfig):
     enabled: bool = True
     realm_match_mode: Mode = "any"
     event_match_mode: Mode = "any"
-
-
-@dataclass
-class Application:
-    """Everything ``kete run`` needs, built and checked.
-
-    :ivar config: the configuration it was built from.
-    :ivar hooks: the hook plugins.
-    :ivar renderer: the run's template renderer.
-    :ivar routes: the enabled routes, in configuration order.
-    :ivar sources: the sources, in configuration order.
-    """
-
-    config: KeteConfig
-    hooks: Hooks
-    renderer: Renderer
-    routes: list[Route]
-    sources: list[Source]
 
 
 class _Collector:
@@ -200,7 +177,7 @@ def assemble(config: KeteConfig, hooks: Hooks) -> Application:
     if collector.errors:
         raise ConfigErrors(collector.errors)
     assert renderer is not None
-    return Application(config=config, hooks=hooks, renderer=renderer, routes=routes, sources=sources)
+    return Application(config=config, plugins=hooks.pm, renderer=renderer, routes=routes, sources=sources)
 
 
 def build(path: str | Path, environ: Mapping[str, str] | None = None) -> Application:
