@@ -331,3 +331,22 @@ async def test_usernames_that_look_like_the_log_s_syntax_read_back_whole(keycloa
         )  # fmt: skip
         auth_session = {"authSessionParentId", "authSessionTabId"}
         assert {k: v for k, v in event["details"].items() if k not in auth_session} == truth["details"]
+
+
+async def test_admin_events_end_as_the_original_s(keycloak, tmp_path, kk):
+    """Issue 16 item 17: an admin event from the log has the original's KETE JSON keys, in order."""
+    base, out = keycloak.base_url, tmp_path / "out"
+    user_id = await asyncio.to_thread(kk.create_user, base, client_token(base), kk.unique("tail"))
+    kete = kk.KeteInProcess(kk.write_config(tmp_path, source(keycloak.log_file, **{"start-at": "beginning"})))
+
+    def line() -> bytes | None:
+        path = out / "admin-event.jsonl"
+        lines = path.read_bytes().splitlines() if path.exists() else []
+        return next((raw for raw in lines if f'"resourcePath":"users/{user_id}"'.encode() in raw), None)
+
+    written = await kk.until(line, what="the USER CREATE record")
+    await kete.stop()
+    assert written.startswith(b'{"id":null,"time":')
+    assert written.endswith(
+        f'"error":null,"details":null,"resourceTypeAsString":"USER","resourceId":"{user_id}"}}'.encode()
+    )
