@@ -124,12 +124,14 @@ def check_command(config: str) -> None:
 @click.option("--check", "import_them", is_flag=True, help="Also import each plugin and report failures.")
 def plugins(import_them: bool) -> None:
     """List installed component types and hook plugins (without importing them)."""
-    rows = [("KIND", "NAME", "DISTRIBUTION", "VERSION", "ENTRY POINT", *(("STATUS",) if import_them else ()))]
+    rows: list[tuple[str, ...]] = [
+        ("KIND", "NAME", "DISTRIBUTION", "VERSION", "ENTRY POINT", *(("STATUS",) if import_them else ()))
+    ]
     broken = 0
     for kind in GROUPS:
         for item in installed(kind):
             info = item.info
-            row = (kind, item.name, info.distribution or "?", info.version or "?", info.value)
+            row: tuple[str, ...] = (kind, item.name, info.distribution or "?", info.version or "?", info.value)
             if import_them:
                 error = check(item) if kind != "hooks" else None
                 broken += error is not None
@@ -252,8 +254,8 @@ def rejected(config: str, limit: int) -> None:
     spool = Spool.reader(path)
     try:
         for record in spool.rejected(limit):
-            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(record["at"])))  # type: ignore[arg-type]
-            raw = bytes(record["raw"] or b"")[:120].decode("utf-8", "replace")  # type: ignore[arg-type]
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record["at"]))
+            raw = (record["raw"] or b"")[:120].decode("utf-8", "replace")
             click.echo(f"{when}  {record['source']}  {record['where']}  {record['reason']}  {raw}")
     finally:
         spool.close()
