@@ -19,8 +19,6 @@ from kete_core.config import KeteConfig, load_config
 from kete_core.discovery import GROUPS, check, installed, load
 from kete_core.errors import KeteError, PluginError
 from kete_core.hooks import Hooks, plugin_manager
-from kete_core.observability import JsonFormatter
-from kete_core.pipeline import Pipeline
 from kete_core.routing import MatcherGroup, compile_matcher
 from kete_core.spool import Spool
 from kete_core.status import RunStats
@@ -40,6 +38,8 @@ def _fail(error: KeteError, status: int = EXIT_CONFIG) -> NoReturn:
 def _setup_logging(level: str, style: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if style == "json":
+        from kete_core.observability import JsonFormatter  # brings prometheus_client: only when asked for
+
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -71,6 +71,8 @@ def cli() -> None:
 
 
 async def _run(app: Application) -> RunStats:
+    from kete_core.pipeline import Pipeline  # the runtime and its metrics: not for `kete --help`
+
     return await Pipeline(app).run()
 
 
