@@ -4,7 +4,7 @@ component's settings, compile matchers and templates, and report every error at 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -203,15 +203,20 @@ def assemble(config: KeteConfig, hooks: Hooks) -> Application:
     return Application(config=config, hooks=hooks, renderer=renderer, routes=routes, sources=sources)
 
 
-def build(path: str | Path, environ: Mapping[str, str] | None = None) -> Application:
+def build(path: str | Path, environ: Mapping[str, str] | None = None, *, plugins: Iterable[object] = ()) -> Application:
     """Read, check and assemble the configuration at *path*, as ``kete run`` and ``kete check`` do.
 
+    :param plugins: hook implementations registered besides the installed ``kete.hooks`` plugins
+        (tests register a :class:`~kete_core.testing.HookRecorder` this way).
     :raises ConfigErrors: with every error of the file, the environment and the components,
         ordered by config path.
     """
     config, errors = read_config(path, environ)
     try:
-        hooks = Hooks(plugin_manager(disabled=config.settings.disable_plugins))
+        pm = plugin_manager(disabled=config.settings.disable_plugins)
+        for plugin in plugins:
+            pm.register(plugin)
+        hooks = Hooks(pm)
         app = assemble(config, hooks)
     except ConfigErrors as exc:
         errors.extend(exc.errors)

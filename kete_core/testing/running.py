@@ -1,7 +1,5 @@
-"""Helpers for testing kete and its plugins against the real, installed entry points.
-
-Use from a plugin's tests with ``from kete_core.testing import run_kete, load_app``.
-"""
+"""Running kete as a user does: the command line in a subprocess, or a configuration file
+assembled with every installed plugin and run in-process."""
 
 from __future__ import annotations
 
@@ -51,9 +49,12 @@ def read_jsonl(path: Path) -> list[Any]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def load_app(config_path: str | Path, environ: Mapping[str, str] | None = None) -> Application:
-    """Load and assemble a configuration file with every installed plugin, as ``kete run`` does."""
-    return build(config_path, environ if environ is not None else {})
+def load_app(
+    config_path: str | Path, environ: Mapping[str, str] | None = None, *, plugins: Iterable[object] = ()
+) -> Application:
+    """Load and assemble a configuration file with every installed plugin, as ``kete run`` does;
+    *plugins* are hook implementations registered besides them (a :class:`HookRecorder`)."""
+    return build(config_path, environ if environ is not None else {}, plugins=plugins)
 
 
 def run_app(app: Application) -> RunStats:
