@@ -38,6 +38,7 @@ import pytest
 from kete_core.assembly import Application
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
+from kete_core.config.tree import canonical
 from kete_core.contracts import ComponentConfig, Matcher, Message, Renderer, Serializer, Sink, SinkContext
 from kete_core.discovery import load
 from kete_core.errors import PermanentError, Unavailable
@@ -146,7 +147,8 @@ def sink_context(route: str = "contract", serializer: Serializer | None = None) 
 def build_sink(kind: str, settings: Mapping[str, Any], route: str = "contract") -> Sink:
     """The sink *kind* (found as kete finds it) with *settings* (kebab-case keys, as in a file)."""
     cls, info = load("sink", kind, path=f"routes.{route}.destination.kind")
-    config = validate_settings(cls.Config, dict(settings), f"routes.{route}.destination", info)
+    # As from a file: ``bootstrap.servers`` means the tree ``{"bootstrap": {"servers": ...}}``.
+    config = validate_settings(cls.Config, canonical(dict(settings)), f"routes.{route}.destination", info)
     sink: Sink = cls(config, sink_context(route))
     return sink
 
