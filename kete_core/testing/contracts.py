@@ -94,20 +94,20 @@ def admin_event(number: int = 1, *, realm: str = "acme", **fields: Any) -> dict[
 
 def sample_events() -> list[Event]:
     """Events of every shape a component meets: user and admin events, errors with details, a
-    realm known only by id, unicode values."""
+    realm known only by id, unicode values (in details; unicode realms are among the poison)."""
     return [
         parse_event(user_event(1)),
         parse_event(user_event(2, event_type="LOGIN_ERROR", error="invalid_user_credentials", details={"a": "b"})),
         parse_event(admin_event(3)),
         parse_event(admin_event(4, resourceType="REALM_ROLE_MAPPING", operationType="DELETE")),
-        parse_event(user_event(5, realm="Ünïcødé-Realm", details={"username": "zoë 日本"})),
+        parse_event(user_event(5, realm="Other-Realm", details={"username": "zoë 日本 \u2028"})),
         parse_event({k: v for k, v in user_event(6, event_type="CLIENT_LOGIN").items() if k != "realmName"}),
     ]
 
 
 def poison_events() -> list[Event]:
     """Events whose values break naive rendering or encoding: a NUL byte, ``..``, a line break,
-    a path separator and an overlong name in the realm or type (all of them valid JSON, so any
+    a path separator, an overlong name and non-ASCII letters with a space in the realm or type (all of them valid JSON, so any
     source may hand them to kete)."""
     return [
         parse_event(user_event(901, realm="bad\x00realm")),
@@ -116,6 +116,7 @@ def poison_events() -> list[Event]:
         parse_event(user_event(904, realm="a/b")),
         parse_event(user_event(905, event_type="LOG\x00IN")),
         parse_event(user_event(906, realm="x" * 300)),
+        parse_event(user_event(907, realm="Ünïcødé realm")),
     ]
 
 
