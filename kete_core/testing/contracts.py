@@ -106,9 +106,9 @@ def sample_events() -> list[Event]:
 
 
 def poison_events() -> list[Event]:
-    """Events whose values break naive rendering or encoding: a NUL byte, ``..``, a line break,
-    a path separator, an overlong name and non-ASCII letters with a space in the realm or type (all of them valid JSON, so any
-    source may hand them to kete)."""
+    """Events whose values break naive rendering or encoding: a NUL byte, ``..``, a line break, a
+    path separator, an overlong name and non-ASCII letters with a space in the realm or type (all
+    of them valid JSON, so any source may hand them to kete)."""
     return [
         parse_event(user_event(901, realm="bad\x00realm")),
         parse_event(user_event(902, realm="..")),
