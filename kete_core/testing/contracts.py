@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import orjson
 import pytest
 
-from kete_core.assembly import Application
+from kete_core.application import Application
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.config.tree import canonical
@@ -43,7 +43,8 @@ from kete_core.contracts import ComponentConfig, Matcher, Message, Renderer, Ser
 from kete_core.discovery import load
 from kete_core.errors import PermanentError, Unavailable
 from kete_core.event import Event, parse_event
-from kete_core.pipeline import Pipeline, RunStats
+from kete_core.pipeline import Pipeline
+from kete_core.status import RunStats
 from kete_core.testing.memory import MemorySink, MemorySource, memory_kinds
 from kete_core.testing.recorder import HookRecorder
 from kete_core.testing.running import load_app

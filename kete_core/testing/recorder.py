@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kete_core import hookspecs
-from kete_core.hooks import hookimpl
+from kete_core.markers import hookimpl
 
 
 @dataclass(frozen=True)
