@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import orjson
 import pluggy
-from kete_matchers import GlobMatcher
+from kete_matchers.matchers import GlobMatcher
 
 from kete_core import deadletters, hookimpl
 from kete_core import spool as spool_module
