@@ -1,24 +1,12 @@
 """Contract test classes: what every source, sink, matcher, serializer and renderer promises.
 
-A plugin's tests subclass the class of its component and supply a few fixtures; pytest then runs
-every check of the contract against the real component::
-
-    class TestFileSink(SinkContract):
-        kind = "file"
-
-        @pytest.fixture
-        def sink_settings(self, tmp_path):
-            return {"path": f"{tmp_path}/${{realmLowerCase}}.jsonl"}
-
-        @pytest.fixture
-        def read_back(self, tmp_path):
-            return lambda: [line for p in sorted(tmp_path.glob("*.jsonl")) for line in p.read_bytes().splitlines()]
-
-The base classes have no ``Test`` prefix, so pytest collects them only through a subclass. The
-components are loaded by ``kind`` through their entry points, exactly as kete loads them, and the
-checks that run kete itself use the real pipeline with an in-memory counterpart
-(:mod:`kete_core.testing.memory`). ``docs/writing-plugins.md`` ("Testing your plugin") lists what each
-class asks for.
+A plugin's tests subclass the class of its component (``class TestFileSink(SinkContract)``),
+name its ``kind`` and supply a few fixtures; pytest then runs every check of the contract against
+the real component. The base classes have no ``Test`` prefix, so pytest collects them only
+through a subclass. Components are loaded by ``kind`` through their entry points, exactly as kete
+loads them; the checks that run kete itself use the real pipeline with an in-memory counterpart
+(:mod:`kete_core.testing.memory`). "Testing your plugin" in ``docs/writing-plugins.md`` lists what
+each class asks for.
 """
 
 from __future__ import annotations
