@@ -20,6 +20,7 @@ from kete_core.errors import KeteError, PluginError
 from kete_core.hooks import Hooks, plugin_manager
 from kete_core.observability import JsonFormatter
 from kete_core.pipeline import Pipeline, RunStats
+from kete_core.preflight import preflight
 from kete_core.routing import MatcherGroup, compile_matcher
 from kete_core.spool import Spool
 
@@ -33,6 +34,11 @@ def _fail(error: KeteError, status: int = EXIT_CONFIG) -> NoReturn:
     for line in str(error).splitlines():
         click.echo(f"kete: error: {line}" if not line.startswith(" ") else f"kete:   {line.strip()}", err=True)
     sys.exit(status)
+
+
+def _warn(warning: KeteError) -> None:
+    for line in str(warning).splitlines():
+        click.echo(f"kete: warning: {line}" if not line.startswith(" ") else f"kete:   {line.strip()}", err=True)
 
 
 def _setup_logging(level: str, style: str = "text") -> None:
@@ -90,6 +96,8 @@ def run(config: str) -> None:
     source failed, 2 when the configuration is wrong.
     """
     app = _build(config)
+    for warning in preflight(app):
+        log.warning("%s", warning)
     if not app.config.settings.enabled:
         log.info("kete is disabled (kete.enabled = false): nothing to do")
         return
@@ -110,6 +118,8 @@ def run(config: str) -> None:
 def check_command(config: str) -> None:
     """Check CONFIG without running it: every error at once, exit status 2 if there are any."""
     app = _build(config)
+    for warning in preflight(app):
+        _warn(warning)
     disabled = len(app.config.routes) - len(app.routes)
     click.echo(
         f"{config}: OK: {len(app.routes)} route(s)"

@@ -19,7 +19,7 @@ from typing import ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from kete_core.errors import ConfigError
+from kete_core.errors import ConfigError, ConfigWarning
 from kete_core.event import Event
 
 
@@ -314,6 +314,12 @@ class Source(ABC):
     @abstractmethod
     async def run(self, intake: Intake) -> None:
         """Read and submit events until the input ends or ``intake.stopping`` is set."""
+
+    def warnings(self) -> list[ConfigWarning]:
+        """Settings that are valid but will probably not work as meant (an input file that does
+        not exist), each naming its config path; ``kete check`` prints them and ``kete run`` logs
+        them. Called once before the run; must not block."""
+        return []
 
     async def close(self) -> None:  # noqa: B027
         """Release resources; called once after :meth:`run` returned."""

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import enum
 import random
-from typing import Annotated
-
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from kete_core.contracts import ComponentConfig
-from kete_core.units import parse_duration
+from kete_core.units import Duration
 
 
 class ErrorAction(enum.Enum):
@@ -17,10 +15,6 @@ class ErrorAction(enum.Enum):
 
     RETRY = "retry"
     GIVE_UP = "give-up"
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-"""A setting in seconds, written as ``500ms``, ``2s``, ``PT2S`` or a number of seconds."""
 
 
 class RetrySettings(ComponentConfig):

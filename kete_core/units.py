@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 _DURATION_UNITS = {
     "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0,
@@ -29,11 +32,12 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 def parse_duration(value: str | float) -> float:
     """Seconds from KETE's duration forms: bare digits are seconds; suffixes ``ns us ms s m h d w y``;
-    ISO-8601 (``PT2S``, ``P1D``). Raise ``ValueError`` for anything else."""
+    ISO-8601 (``PT2S``, ``P1D``). Raise ``ValueError`` for anything else; its message never quotes the value (it may be a
+    secret typed into the wrong setting)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, str):
-        raise ValueError(f"not a duration: {value!r}")
+        raise ValueError("not a duration (write e.g. 500ms, 2s, 1m or PT2S)")
     text = value.strip()
     iso = _ISO_DURATION.match(text)
     if iso and text.upper() not in ("P", "PT"):
@@ -41,7 +45,7 @@ def parse_duration(value: str | float) -> float:
         return parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60 + parts.get("s", 0)
     match = _DURATION.match(text)
     if not match or match.group(2).lower() not in ("", *_DURATION_UNITS):
-        raise ValueError(f"not a duration: {value!r} (write e.g. 500ms, 2s, 1m or PT2S)")
+        raise ValueError("not a duration (write e.g. 500ms, 2s, 1m or PT2S)")
     number, unit = float(match.group(1)), match.group(2).lower() or "s"
     return number * _DURATION_UNITS[unit]
 
@@ -52,5 +56,37 @@ def parse_size(value: str | int) -> int:
         return value
     match = _SIZE.match(str(value))
     if not match or match.group(2).lower() not in _SIZE_UNITS:
-        raise ValueError(f"not a size: {value!r} (write e.g. 1048576, 100MB or 64MiB)")
+        raise ValueError("not a size (write e.g. 1048576, 100MB or 64MiB)")
     return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+
+
+_NUMBER = r"\d+(?:\.\d+)?"
+DURATION_PATTERN = (
+    rf"^\s*(?:{_NUMBER}\s*(?:[nNuUmM]?[sS]|[mMhHdDwWyY])?"
+    rf"|[pP](?:{_NUMBER}[dD])?(?:[tT](?:{_NUMBER}[hH])?(?:{_NUMBER}[mM])?(?:{_NUMBER}[sS])?)?)\s*$"
+)
+"""What :func:`parse_duration` reads, as a JSON-schema (ECMA 262) pattern."""
+SIZE_PATTERN = r"^\s*\d+\s*(?:[bB]|[kKmMgG][iI]?[bB])?\s*$"
+"""What :func:`parse_size` reads, as a JSON-schema (ECMA 262) pattern."""
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    Field(ge=0),
+    WithJsonSchema({
+        "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": DURATION_PATTERN}],
+        "description": "seconds, or a duration: 500ms, 2s, 1m, PT2S",
+    }),
+]  # fmt: skip
+"""A setting in seconds, written as ``500ms``, ``2s``, ``PT2S`` or a number of seconds."""
+
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    Field(ge=0),
+    WithJsonSchema({
+        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": SIZE_PATTERN}],
+        "description": "bytes, or a size: 1048576, 100MB, 64MiB",
+    }),
+]  # fmt: skip
+"""A setting in bytes, written as ``1048576``, ``100MB`` or ``64MiB``."""

@@ -20,7 +20,7 @@ import orjson
 from pydantic import Field
 
 from kete_core.contracts import ComponentConfig, Intake, Rejection, Source
-from kete_core.errors import MalformedEvent, SourceError
+from kete_core.errors import ConfigWarning, MalformedEvent, SourceError
 from kete_core.event import Event, parse_event
 from kete_core.lines import Chunk, LineReader, Position, cut_lines, json_lines
 from kete_core.policy import Duration
@@ -58,6 +58,19 @@ class FileSource(Source):
     def __init__(self, name: str, config: FileSourceConfig) -> None:
         super().__init__(name, config)
         self.label = "<stdin>" if config.path == "-" else config.path
+
+    def warnings(self) -> list[ConfigWarning]:
+        path = Path(self.config.path)
+        if self.config.path == "-" or path.is_file():
+            return []
+        problem = "is not a file" if path.exists() else "does not exist"
+        return [
+            ConfigWarning(
+                f"the input '{self.config.path}' {problem} (relative paths start at {Path.cwd()})",
+                path=f"sources.{self.name}.path",
+                hint="`kete run` fails unless it exists by then",
+            )
+        ]
 
     async def run(self, intake: Intake) -> None:
         if self.config.path == "-":

@@ -13,11 +13,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationError
 
 from kete_core.config.envelope import check_envelope
-from kete_core.config.environment import apply_environment, tree_keys
+from kete_core.config.environment import apply_environment, ignored_variables, tree_keys
 from kete_core.config.properties import parse_properties
+from kete_core.config.references import referenced_variables, resolve_references
 from kete_core.config.tree import Tree, canonical, from_dotted
 from kete_core.contracts import ComponentConfig
-from kete_core.errors import ConfigError, ConfigErrors, KeteError
+from kete_core.errors import ConfigError, ConfigErrors, ConfigWarning, KeteError, did_you_mean
 from kete_core.policy import Duration
 from kete_core.validation import settings_errors
 
@@ -83,12 +84,14 @@ class KeteConfig:
     :ivar settings: ``[kete]``.
     :ivar sources: ``[sources.<name>]`` tables, raw.
     :ivar routes: ``[routes.<name>]`` tables, raw.
+    :ivar warnings: what was read but probably not meant (environment variables that set nothing).
     """
 
     origin: str
     settings: KeteSettings
     sources: dict[str, dict[str, Any]]
     routes: dict[str, dict[str, Any]]
+    warnings: tuple[ConfigWarning, ...] = ()
 
     @property
     def data_dir(self) -> Path:
@@ -135,21 +138,22 @@ def read_tree(path: Path) -> Tree:
 
 def read_config(path: str | Path, environ: Mapping[str, str] | None = None) -> tuple[KeteConfig, list[KeteError]]:
     """Read *path* and apply environment overrides; return the configuration and its envelope
-    errors. Routes and sources with envelope errors are left out of the configuration, so the
-    rest can still be checked.
+    errors. Routes and sources with envelope errors stay in the configuration (those that are
+    not tables at all are left out), so that assembly can check the rest of them.
 
     :raises ConfigErrors: when the file cannot be read or parsed at all.
     """
     path = Path(path)
+    environ = os.environ if environ is None else environ
     try:
         tree = apply_environment(read_tree(path), environ)
     except KeteError as exc:
         raise ConfigErrors([exc]) from exc
-    errors: list[KeteError] = list(check_envelope(tree))
+    warnings = _ignored_environment(environ, referenced_variables(tree))
+    errors: list[KeteError] = [*resolve_references(tree, environ), *check_envelope(tree)]
     for error in errors:
         if error.path is None:  # a top-level problem: the place is the file itself
             error.path = str(path)
-    broken = {tuple((error.path or "").split(".")[:2]) for error in errors}
     settings = KeteSettings()
     if isinstance(tree.get("kete", {}), dict):
         try:
@@ -158,15 +162,35 @@ def read_config(path: str | Path, environ: Mapping[str, str] | None = None) -> t
             errors.extend(settings_errors(exc, "kete", KeteSettings))
 
     def table(section: str) -> dict[str, dict[str, Any]]:
+        # Tables with errors inside stay: assembly checks the rest of them, so that one pass
+        # reports every error. Only what is not a table at all is left out.
         items = tree.get(section, {})
         if not isinstance(items, dict):
             return {}
-        return {
-            name: value for name, value in items.items() if (section, name) not in broken and (section,) not in broken
-        }
+        return {name: value for name, value in items.items() if isinstance(value, dict)}
 
-    config = KeteConfig(origin=str(path), settings=settings, sources=table("sources"), routes=table("routes"))
+    config = KeteConfig(
+        origin=str(path), settings=settings, sources=table("sources"), routes=table("routes"), warnings=warnings
+    )
     return config, errors
+
+
+def _ignored_environment(environ: Mapping[str, str], referenced: set[str]) -> tuple[ConfigWarning, ...]:
+    """One warning naming the ``KETE_…``/``kete.…`` variables that set nothing (Kubernetes service
+    variables, other commands' variables), unless a value refers to them."""
+    ignored = [name for name in ignored_variables(environ) if name not in referenced]
+    if not ignored:
+        return ()
+    known = [f"KETE_{name.upper()}" for name in KeteSettings.model_fields]
+    typos = [f"{name}: {hint}" for name in ignored if (hint := did_you_mean(name.upper(), known, cutoff=0.85))]
+    return (
+        ConfigWarning(
+            f"environment variable{'s' if len(ignored) > 1 else ''} ignored: {', '.join(ignored)}",
+            path="environment",
+            hint="; ".join(typos)
+            or "kete reads KETE_ROUTES__…, KETE_SOURCES__… and the [kete] settings (KETE_LOG_LEVEL, …)",
+        ),
+    )
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> KeteConfig:

@@ -8,12 +8,12 @@ import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from kete_core import ComponentConfig, DeliveryResults, Message, PermanentError, Sink, SinkContext
-from kete_core.units import parse_size
+from kete_core.units import Size
 
 log = logging.getLogger("kete")
 
@@ -23,7 +23,7 @@ class FileSinkConfig(ComponentConfig):
 
     path: str
     fsync: Literal["never", "batch"] = "never"
-    max_bytes: Annotated[int | None, BeforeValidator(lambda value: None if value is None else parse_size(value))] = None
+    max_bytes: Size | None = None
     backups: int = Field(default=5, ge=0)
     max_open_files: int = Field(default=64, gt=0)
 

@@ -36,7 +36,7 @@ from kete_core import (
     SourceError,
 )
 from kete_core.errors import ConfigErrors
-from kete_core.units import parse_size
+from kete_core.units import Size as Bytes
 from kete_http.oauth import basic_authorization
 from kete_http.payloads import normalise
 from kete_http.signing import SigningSettings
@@ -51,7 +51,7 @@ def _comma_list(value: Any) -> Any:
     return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
 
 
-Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
+Size = Annotated[Bytes, Field(gt=0)]
 
 
 class HttpSourceConfig(ComponentConfig):
