@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import random
+
 from pydantic import Field
 
 from kete_core.contracts import ComponentConfig

@@ -16,19 +16,16 @@ def preflight(app: Application) -> list[ConfigWarning]:
             ConfigWarning(
                 "no source: `kete run` has nothing to read and ends at once",
                 path=config.origin,
-                hint="add a [sources.<name>] table, e.g. kind = \"file\" with a path",
+                hint='add a [sources.<name>] table, e.g. kind = "file" with a path',
             )
         )
     if not app.routes:
-        disabled = bool(config.routes)
+        if config.routes:
+            problem, hint = "every route is disabled", "enable one (enabled = true)"
+        else:
+            problem, hint = "no route", "add a [routes.<name>] table with a destination"
         warnings.append(
-            ConfigWarning(
-                "every route is disabled: events are read and delivered nowhere"
-                if disabled
-                else "no route: events are read and delivered nowhere",
-                path=config.origin,
-                hint="enable a route (enabled = true)" if disabled else "add a [routes.<name>] table with a destination",
-            )
+            ConfigWarning(f"{problem}: events are read and delivered nowhere", path=config.origin, hint=hint)
         )
     for source in app.sources:
         warnings.extend(source.warnings())

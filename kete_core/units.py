@@ -32,8 +32,8 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 def parse_duration(value: str | float) -> float:
     """Seconds from KETE's duration forms: bare digits are seconds; suffixes ``ns us ms s m h d w y``;
-    ISO-8601 (``PT2S``, ``P1D``). Raise ``ValueError`` for anything else; its message never quotes the value (it may be a
-    secret typed into the wrong setting)."""
+    ISO-8601 (``PT2S``, ``P1D``). Raise ``ValueError`` for anything else; its message never quotes
+    the value (it may be a secret typed into the wrong setting)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, str):

@@ -65,7 +65,7 @@ def resolve_references(tree: Tree, environ: Mapping[str, str] | None = None) -> 
                 ConfigError(
                     f"'{text.strip()}' is not read from the environment",
                     path=path,
-                    hint=f"write \"${{env:{shell.group(1)}}}\" (or \"${{file:/path}}\" for a secret file)",
+                    hint=f'write "${{env:{shell.group(1)}}}" (or "${{file:/path}}" for a secret file)',
                 )
             )
             continue
