@@ -61,7 +61,7 @@ def settings_errors(
                     path=where,
                     plugin=plugin,
                     hint=did_you_mean(name, _aliases(model))
-                    or (f"known settings: {', '.join(_aliases(model))}" if _aliases(model) else "no settings here"),
+                    or (f"known settings: {', '.join(_aliases(model))}" if _aliases(model) else "it takes no settings"),
                 )
             )
         else:
