@@ -1,9 +1,10 @@
-"""Durations and sizes as users write them in settings (``500ms``, ``PT2S``, ``10MiB``)."""
+"""Settings as users write them: durations (``500ms``, ``PT2S``), sizes (``10MiB``) and lists
+(``"a, b"`` as well as ``["a", "b"]``), each with the JSON schema ``kete schema`` shows for it."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
@@ -90,3 +91,19 @@ Size = Annotated[
     }),
 ]  # fmt: skip
 """A setting in bytes, written as ``1048576``, ``100MB`` or ``64MiB``."""
+
+
+def comma_list(value: Any) -> Any:
+    """``"a, b"`` → ``["a", "b"]`` (blank items dropped); anything else as it is."""
+    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
+
+
+CommaList = Annotated[
+    list[str],
+    BeforeValidator(comma_list),
+    WithJsonSchema({
+        "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
+        "description": "a list, or its items separated by commas",
+    }),
+]  # fmt: skip
+"""A list of strings, also written as one comma-separated string (as ``.properties`` files do)."""

@@ -1,30 +1,15 @@
-"""The example of docs/writing-plugins.md, built and installed as a user would, then run."""
+"""The example of docs/writing-plugins.md, built and installed as a user would (the ``site``
+fixture of ``tests/conftest.py``), then run."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from kete_core.testing import run_kete
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "plugins" / "kete-prefix"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(EXAMPLE)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return target
 
 
 def test_the_example_is_small():

@@ -20,11 +20,8 @@ from kete_core.config.tree import Tree, canonical, from_dotted
 from kete_core.contracts import ComponentConfig
 from kete_core.errors import ConfigError, ConfigErrors, ConfigWarning, KeteError, did_you_mean
 from kete_core.policy import Duration
+from kete_core.units import CommaList
 from kete_core.validation import settings_errors
-
-
-def _comma_list(value: Any) -> Any:
-    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
 
 
 def _lower(value: Any) -> Any:
@@ -48,7 +45,7 @@ class KeteSettings(ComponentConfig):
     """The template renderer (``kete.renderers`` entry point)."""
     renderer_settings: dict[str, Any] = {}
     """Settings passed to the renderer's ``Config`` model."""
-    disable_plugins: Annotated[list[str], BeforeValidator(_comma_list)] = []
+    disable_plugins: CommaList = []
     """``kete.hooks`` plugins (by distribution name) not to load."""
     log_level: Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(_lower)] = "info"
     log_format: Literal["text", "json"] = "text"

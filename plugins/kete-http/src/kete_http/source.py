@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import orjson
 from aiohttp import web
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from kete_core import (
     ComponentConfig,
@@ -36,6 +36,7 @@ from kete_core import (
     SourceError,
 )
 from kete_core.errors import ConfigErrors
+from kete_core.units import CommaList
 from kete_core.units import Size as Bytes
 from kete_http.oauth import basic_authorization
 from kete_http.payloads import normalise
@@ -45,10 +46,6 @@ from kete_http.tls import ServerTlsSettings, server_context
 log = logging.getLogger("kete.http")
 
 _RAW_SAMPLE = 200
-
-
-def _comma_list(value: Any) -> Any:
-    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
 
 
 Size = Annotated[Bytes, Field(gt=0)]
@@ -67,7 +64,7 @@ class HttpSourceConfig(ComponentConfig):
     """Largest request body, before and after decompression (``1MiB``); larger ones get 413."""
     max_events: int = Field(default=1000, gt=0)
     """Most events in one request; more get 413."""
-    content_types: Annotated[list[str], BeforeValidator(_comma_list)] = ["application/json"]
+    content_types: CommaList = ["application/json"]
     """Accepted media types (parameters such as ``charset`` are ignored); others get 415."""
     signing: SigningSettings | None = None
     """Require an HMAC signature of the raw body (p2-inc's ``X-Keycloak-Signature``)."""

@@ -21,10 +21,11 @@ from typing import Annotated, Any
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from kete_core import ComponentConfig, Event, Intake, MalformedEvent, Rejection, Source, parse_event
 from kete_core.policy import Duration
+from kete_core.units import CommaList
 from kete_kafka.client import UNREACHABLE, LibrdkafkaLog, Worker, describe
 from kete_kafka.settings import (
     Problem,
@@ -63,17 +64,13 @@ def _kebab(name: str) -> str:
     return name.replace("_", "-")
 
 
-def _comma_list(value: Any) -> Any:
-    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
-
-
 class KafkaSourceConfig(ComponentConfig):
     """Settings of the ``kafka`` source. Settings not listed here are librdkafka consumer settings
     (``bootstrap.servers`` and ``group.id`` are required)."""
 
     model_config = ConfigDict(extra="allow", alias_generator=_kebab, populate_by_name=True, frozen=True)
 
-    topics: Annotated[list[str], BeforeValidator(_comma_list), Field(min_length=1)]
+    topics: Annotated[CommaList, Field(min_length=1)]
     """Topics to read; a name starting with ``^`` is a regular expression."""
     realm_names: dict[str, str] = {}
     """Realm id → realm name, for events that carry only ``realmId``."""

@@ -25,12 +25,13 @@ import random
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import orjson
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from kete_core import ComponentConfig, Duration, Event, Intake, MalformedEvent, Rejection, Source, SourceError
+from kete_core.units import CommaList
 from kete_keycloak.client import (
     KeycloakBadRequest,
     KeycloakClient,
@@ -48,13 +49,6 @@ log = logging.getLogger("kete.keycloak")
 ALL_REALMS = "*"
 _RELOG_AFTER = 300.0
 _FIRST_BACKOFF = 1.0
-
-
-def _comma_list(value: Any) -> Any:
-    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
-
-
-CommaList = Annotated[list[str], BeforeValidator(_comma_list)]
 
 
 def _iso(ms: int) -> str:
