@@ -59,11 +59,17 @@ def _build(config_path: str) -> Application:
     return app
 
 
-def _summary(stats: RunStats) -> str:
+def _summary(app: Application, stats: RunStats) -> str:
     parts = [f"{sum(stats.received.values())} events received, {sum(stats.rejected.values())} rejected"]
     parts += [
         f"route {name}: {route.matched} matched, {route.delivered} delivered, {route.failed} failed"
         for name, route in stats.routes.items()
+    ]
+    parts += [
+        f"source {source.name} resumed {source.resumed_from}, where the last run stopped"
+        f" (`kete run --from-start {app.config.origin}` reads from the start)"
+        for source in app.sources
+        if source.resumed_from
     ]
     return "; ".join(parts)
 
@@ -74,8 +80,8 @@ def cli() -> None:
     """Route Keycloak events to Kafka, HTTP, files and more."""
 
 
-async def _run(app: Application) -> RunStats:
-    return await Pipeline(app).run()
+async def _run(app: Application, from_start: bool) -> RunStats:
+    return await Pipeline(app, from_start=from_start).run()
 
 
 def tune_garbage_collection() -> None:
@@ -89,11 +95,17 @@ def tune_garbage_collection() -> None:
 
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-def run(config: str) -> None:
+@click.option(
+    "--from-start",
+    is_flag=True,
+    help="Forget where the sources stopped last time: each reads as on its first run (a file from its start).",
+)
+def run(config: str, from_start: bool) -> None:
     """Run the routes of CONFIG (.toml or .properties) until the sources end or a signal stops them.
 
-    Exits 0 once everything read was delivered, 1 when some events could not be delivered or a
-    source failed, 2 when the configuration is wrong.
+    Sources continue where the last run of CONFIG stopped (kept in its data dir); --from-start
+    reads again. Exits 0 once everything read was delivered, 1 when some events could not be
+    delivered or a source failed, 2 when the configuration is wrong.
     """
     app = _build(config)
     for warning in preflight(app):
@@ -103,10 +115,10 @@ def run(config: str) -> None:
         return
     tune_garbage_collection()
     try:
-        stats = asyncio.run(_run(app))
+        stats = asyncio.run(_run(app, from_start))
     except KeteError as exc:
         _fail(exc, EXIT_FAILED)
-    log.info("done: %s", _summary(stats))
+    log.info("done: %s", _summary(app, stats))
     if stats.left_in_spool:
         log.warning("%d event(s) wait in the spool; they are delivered at the next start", stats.left_in_spool)
     if stats.failed or stats.source_errors or stats.left_in_spool:

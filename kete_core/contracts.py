@@ -306,6 +306,9 @@ class Source(ABC):
     """
 
     Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+    resumed_from: str | None = None
+    """Set by :meth:`run` when it continued from ``intake.checkpoint``: where, in words (``after
+    line 593 of events.jsonl``), for the summary at the end of the run."""
 
     def __init__(self, name: str, config: ComponentConfig) -> None:
         self.name = name

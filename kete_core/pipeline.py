@@ -145,9 +145,10 @@ class Pipeline:
     """Moves events through an :class:`Application`; see the module documentation.
 
     :param spool: the spool to use; by default the one ``[kete]`` describes.
+    :param from_start: forget the sources' saved positions, so that each starts as on its first run.
     """
 
-    def __init__(self, app: Application, spool: Spool | MemorySpool | None = None) -> None:
+    def __init__(self, app: Application, spool: Spool | MemorySpool | None = None, *, from_start: bool = False) -> None:
         self.app = app
         settings = app.config.settings
         names = [route.name for route in app.routes]
@@ -157,6 +158,8 @@ class Pipeline:
             else:
                 spool = Spool(app.config.data_dir / "spool.sqlite", names, synchronous=settings.spool_sync)
         self.spool: Spool | MemorySpool = spool
+        if from_start:
+            spool.forget_checkpoints()
         self.dead_letter_dir = app.config.data_dir / "dead-letters"
         self.stopping = asyncio.Event()
         self.aborting = asyncio.Event()

@@ -86,6 +86,9 @@ class FileSource(Source):
             at_end=self.config.start_at == "end",
         )
         start = Position.decode(intake.checkpoint) if self.config.resume else None
+        if start is not None:
+            at_end = start.offset >= path.stat().st_size
+            self.resumed_from = f"after line {start.line} of {self.label}{', its end' if at_end else ''}"
         total = None if self.config.follow else path.stat().st_size
         with Progress(f"source {self.name}", total) as progress:
             if start is not None:
