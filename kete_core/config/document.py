@@ -14,9 +14,9 @@ from pydantic import BeforeValidator, Field, ValidationError
 
 from kete_core.config.envelope import check_envelope
 from kete_core.config.environment import apply_environment, ignored_variables, tree_keys
-from kete_core.config.properties import parse_properties
+from kete_core.config.properties import PropertiesError, decode, parse_properties
 from kete_core.config.references import referenced_variables, resolve_references
-from kete_core.config.tree import Tree, canonical, from_dotted
+from kete_core.config.tree import Tree, canonical, from_dotted, set_path
 from kete_core.contracts import ComponentConfig
 from kete_core.errors import ConfigError, ConfigErrors, ConfigWarning, KeteError, did_you_mean
 from kete_core.policy import Duration
@@ -104,33 +104,51 @@ class KeteConfig:
 def read_tree(path: Path) -> Tree:
     """The configuration tree of a ``.toml`` or ``.properties`` file, before the environment."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError("cannot read the configuration file", path=str(path), cause=exc) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError("the configuration file is not UTF-8", path=str(path), cause=exc) from exc
     if path.suffix == ".toml":
         try:
-            return canonical(tomllib.loads(text))
+            return canonical(tomllib.loads(data.decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            raise ConfigError("the configuration file is not UTF-8", path=str(path), cause=exc) from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"not valid TOML: {exc}", path=str(path)) from exc
     if path.suffix == ".properties":
-        pairs = []
-        for number, key, value in parse_properties(text):
-            keys = tree_keys(key)
-            if keys is None:
-                raise ConfigError(
-                    f"unknown property '{key}'",
-                    path=f"{path}:{number}",
-                    hint="kete's properties start with 'kete.' (kete.routes.<route>..., kete.enabled)",
-                )
-            pairs.append((".".join(keys), value, f"{path}:{number}"))
-        return from_dotted(pairs)
+        return _properties_tree(path, decode(data))
     raise ConfigError(
         f"unknown configuration format '{path.suffix}'",
         path=str(path),
         hint="use a .toml or .properties file",
     )
+
+
+def _properties_tree(path: Path, text: str) -> Tree:
+    try:
+        properties = parse_properties(text)
+    except PropertiesError as exc:
+        raise ConfigError(str(exc), path=f"{path}:{exc.line}") from exc
+    pairs = []
+    legacy_enabled: list[tuple[str, str]] = []
+    for number, key, value in properties:
+        where = f"{path}:{number}"
+        if key == "enabled":
+            # KETE's early releases read an unprefixed `enabled`; it still switches KETE off.
+            legacy_enabled.append((value, where))
+            continue
+        keys = tree_keys(key)
+        if keys is None:
+            raise ConfigError(
+                f"unknown property '{key}'",
+                path=where,
+                hint="kete's properties start with 'kete.' (kete.routes.<route>..., kete.enabled)",
+            )
+        pairs.append((".".join(keys), value, where))
+    tree = from_dotted(pairs)
+    for value, where in legacy_enabled:
+        if value.lower() != "true":  # either spelling set to false disables; a bad value is checked as kete.enabled
+            set_path(tree, ["kete", "enabled"], value, where=where)
+    return tree
 
 
 def read_config(path: str | Path, environ: Mapping[str, str] | None = None) -> tuple[KeteConfig, list[KeteError]]:
