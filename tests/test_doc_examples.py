@@ -117,3 +117,13 @@ def test_the_example_passes_kete_check(example, deployment, site, tmp_path):
     result = run_kete("check", str(config), cwd=tmp_path, env={**environment, "PYTHONPATH": str(site)})
     assert result.returncode == 0, result.stderr
     assert "OK:" in result.stdout
+
+
+def test_the_migration_guide_is_linked_and_has_one_table_of_differences():
+    assert "(docs/migrating-from-kete.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    guide = (ROOT / "docs" / "migrating-from-kete.md").read_text(encoding="utf-8")
+    tables = re.findall(r"^\| \| KETE \| kete \|", guide, re.MULTILINE)
+    assert len(tables) == 1
+    for difference in ("5xx", "dead-lettered", "only the types the realm **stores**", "`interval`", "`null`",
+                       "custom header values", "log follower"):  # fmt: skip
+        assert difference in guide, difference

@@ -96,9 +96,14 @@ class KeteConfig:
         absolute path, so two files of the same name do not share a spool)."""
         if self.settings.data_dir is not None:
             return self.settings.data_dir
-        origin = Path(self.origin).resolve()
-        digest = hashlib.sha256(str(origin).encode()).hexdigest()[:10]
-        return state_home() / "kete" / f"{origin.stem}-{digest}"
+        return state_home() / "kete" / data_dir_name(Path(self.origin))
+
+
+def data_dir_name(origin: Path) -> str:
+    """The name of the default data dir of the configuration file *origin*: its stem and a hash of
+    its absolute path."""
+    origin = origin.resolve()
+    return f"{origin.stem}-{hashlib.sha256(str(origin).encode()).hexdigest()[:10]}"
 
 
 def read_tree(path: Path) -> Tree:
