@@ -3,7 +3,7 @@ was meant (nothing to read, nowhere to deliver, an input that does not exist).""
 
 from __future__ import annotations
 
-from kete_core.assembly import Application
+from kete_core.application import Application
 from kete_core.errors import ConfigWarning
 
 

@@ -21,7 +21,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from kete_http import HttpSink, HttpSinkConfig, HttpSource, HttpSourceConfig
+from kete_http.settings import HttpSinkConfig, HttpSourceConfig
+from kete_http.sink import HttpSink
+from kete_http.source import HttpSource
 from multidict import CIMultiDict
 
 from kete_core.builtins.json_serializer import JsonSerializer

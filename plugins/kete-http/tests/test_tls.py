@@ -8,7 +8,8 @@ import aiohttp
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from kete_http import HttpError, HttpSink, HttpSinkConfig
+from kete_http.settings import HttpSinkConfig
+from kete_http.sink import HttpError, HttpSink
 
 from kete_core.errors import ConfigError
 
