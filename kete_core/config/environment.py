@@ -27,15 +27,13 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from kete_core.config.settings import KeteSettings
 from kete_core.config.tree import Tree, from_dotted, loose, merge
 
 TOP_LEVEL = ("routes", "sources")
 
 
 def _settings_names() -> frozenset[str]:
-    # Imported here: the settings model lives with the document that uses this module.
-    from kete_core.config.document import KeteSettings
-
     return frozenset(loose(field.alias or name) for name, field in KeteSettings.model_fields.items())
 
 
