@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
-
-from pydantic import BeforeValidator
 
 from kete_core.application import Application
 from kete_core.config import KeteConfig, KeteSettings, read_config
 from kete_core.contracts import ComponentConfig, Matcher, Renderer, Serializer, SinkContext, Source
 from kete_core.discovery import load
 from kete_core.errors import ConfigError, ConfigErrors, KeteError, did_you_mean
+from kete_core.fields import Lowercase
 from kete_core.hooks import Hooks, plugin_manager
 from kete_core.policy import DeadLetterSettings, RetrySettings
 from kete_core.routing import MatcherGroup, Route, compile_matcher
@@ -23,11 +23,7 @@ from kete_core.validation import validate_settings
 Built = TypeVar("Built")
 
 
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-Mode = Annotated[Literal["any", "all"], BeforeValidator(_lower)]
+Mode = Annotated[Literal["any", "all"], Lowercase]
 
 
 class RouteSettings(ComponentConfig):
@@ -93,17 +89,16 @@ class _Builder:
             self.matcher_classes[kind] = load("matcher", kind, path=path)[0]
         return self.matcher_classes[kind]
 
+    def matcher(self, text: str, path: str) -> tuple[Matcher, bool]:
+        return compile_matcher(text, lambda kind: self.matcher_class(kind, path), path=path)
+
     def group(self, raw: dict[str, Any], key: str, mode: str, path: str) -> MatcherGroup | None:
         matchers = []
         for matcher_id, text in _table(raw, key).items():
             where = f"{path}.{key}.{matcher_id}"
             if not isinstance(text, str):
                 continue  # the envelope reports it
-            built = self.collector.attempt(
-                lambda text=text, where=where: compile_matcher(
-                    text, lambda kind: self.matcher_class(kind, where), path=where
-                )
-            )
+            built = self.collector.attempt(partial(self.matcher, text, where))
             if built is not None:
                 matchers.append(built)
         return MatcherGroup(matchers, require_all=mode == "all")
@@ -119,7 +114,9 @@ class _Builder:
     def route(self, name: str, raw: dict[str, Any], renderer: Renderer) -> Route | None:
         """The route *name*; every part is checked even when an earlier part has errors."""
         path = f"routes.{name}"
-        options = {key: raw[key] for key in ("enabled", "realm-match-mode", "event-match-mode") if key in raw}
+        options: dict[str, Any] = {
+            key: raw[key] for key in ("enabled", "realm-match-mode", "event-match-mode") if key in raw
+        }
         settings = self.collector.attempt(lambda: validate_settings(RouteSettings, options, path))
         if settings is not None and not settings.enabled:
             return None
@@ -204,7 +201,7 @@ def assemble(config: KeteConfig, hooks: Hooks) -> Application:
     sources = [
         source
         for name, raw in config.sources.items()
-        if (source := collector.attempt(lambda name=name, raw=raw: builder.source(name, raw))) is not None
+        if (source := collector.attempt(partial(builder.source, name, raw))) is not None
     ]
     if collector.errors:
         raise ConfigErrors(collector.errors)

@@ -137,7 +137,9 @@ class Observability:
 class JsonFormatter(logging.Formatter):
     """One JSON object per log line: time (UTC), level, logger, message, and the exception if any."""
 
-    converter = time.gmtime
+    def __init__(self) -> None:
+        super().__init__()
+        self.converter = time.gmtime
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {

@@ -14,8 +14,8 @@ from pydantic import Field
 
 from kete_core.contracts import ComponentConfig
 from kete_core.errors import PermanentError
+from kete_core.fields import Duration
 from kete_core.markers import hookimpl
-from kete_core.units import Duration
 
 
 class ErrorAction(enum.Enum):

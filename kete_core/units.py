@@ -1,12 +1,9 @@
-"""Settings as users write them: durations (``500ms``, ``PT2S``), sizes (``10MiB``) and lists
-(``"a, b"`` as well as ``["a", "b"]``), each with the JSON schema ``kete schema`` shows for it."""
+"""Durations and sizes as users write them in settings (``500ms``, ``PT2S``, ``10MiB``), and the
+patterns of both for ``kete schema``."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
-
-from pydantic import BeforeValidator, Field, WithJsonSchema
 
 _DURATION_UNITS = {
     "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0,
@@ -69,41 +66,3 @@ DURATION_PATTERN = (
 """What :func:`parse_duration` reads, as a JSON-schema (ECMA 262) pattern."""
 SIZE_PATTERN = r"^\s*\d+\s*(?:[bB]|[kKmMgG][iI]?[bB])?\s*$"
 """What :func:`parse_size` reads, as a JSON-schema (ECMA 262) pattern."""
-
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    Field(ge=0),
-    WithJsonSchema({
-        "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": DURATION_PATTERN}],
-        "description": "seconds, or a duration: 500ms, 2s, 1m, PT2S",
-    }),
-]  # fmt: skip
-"""A setting in seconds, written as ``500ms``, ``2s``, ``PT2S`` or a number of seconds."""
-
-Size = Annotated[
-    int,
-    BeforeValidator(parse_size),
-    Field(ge=0),
-    WithJsonSchema({
-        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": SIZE_PATTERN}],
-        "description": "bytes, or a size: 1048576, 100MB, 64MiB",
-    }),
-]  # fmt: skip
-"""A setting in bytes, written as ``1048576``, ``100MB`` or ``64MiB``."""
-
-
-def comma_list(value: Any) -> Any:
-    """``"a, b"`` → ``["a", "b"]`` (blank items dropped); anything else as it is."""
-    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
-
-
-CommaList = Annotated[
-    list[str],
-    BeforeValidator(comma_list),
-    WithJsonSchema({
-        "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
-        "description": "a list, or its items separated by commas",
-    }),
-]  # fmt: skip
-"""A list of strings, also written as one comma-separated string (as ``.properties`` files do)."""

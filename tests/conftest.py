@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE_PLUGIN = Path(__file__).resolve().parent.parent / "examples" / "plugins" / "kete-prefix"
+EXAMPLE_PLUGINS = Path(__file__).resolve().parent.parent / "examples" / "plugins"
 
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding the example plugin of docs/writing-plugins.md, installed with pip as a user
-    would; put it on ``PYTHONPATH`` to use the plugin."""
+    """A folder holding the example plugins of docs/writing-plugins.md, installed with pip as a user
+    would; put it on ``PYTHONPATH`` to use them."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(EXAMPLE_PLUGIN)],
+         "--target", str(target), *map(str, sorted(EXAMPLE_PLUGINS.iterdir()))],
         check=True,
         capture_output=True,
     )  # fmt: skip

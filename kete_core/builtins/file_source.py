@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import sys
 from itertools import pairwise, repeat
@@ -22,8 +23,8 @@ from pydantic import Field
 from kete_core.contracts import ComponentConfig, Intake, Rejection, Source
 from kete_core.errors import ConfigWarning, MalformedEvent, SourceError
 from kete_core.event import Event, parse_event
+from kete_core.fields import Duration
 from kete_core.lines import Chunk, LineReader, Position, cut_lines, json_lines
-from kete_core.policy import Duration
 from kete_core.progress import Progress
 
 log = logging.getLogger("kete")
@@ -102,10 +103,13 @@ class FileSource(Source):
 
     async def _read_stdin(self, intake: Intake) -> None:
         stream = sys.stdin.buffer
+        # read1 returns what is there without waiting for a full buffer; an unbuffered stream
+        # (stdin replaced by a raw file) does the same with read.
+        read = stream.read1 if isinstance(stream, io.BufferedIOBase) else stream.read
         remainder = b""
         line = 1
         while not intake.stopping.is_set():
-            data = await asyncio.to_thread(stream.read1, 1 << 20)  # type: ignore[attr-defined]
+            data = await asyncio.to_thread(read, 1 << 20)
             if not data:
                 break
             text, remainder = cut_lines(remainder, data)

@@ -5,14 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from kete_core.contracts import ComponentConfig
-from kete_core.units import CommaList, Duration
-
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
+from kete_core.fields import CommaList, Duration, Lowercase
 
 
 class MetricsSettings(ComponentConfig):
@@ -34,7 +30,7 @@ class KeteSettings(ComponentConfig):
     """Settings passed to the renderer's ``Config`` model."""
     disable_plugins: CommaList = []
     """``kete.hooks`` plugins (by distribution name) not to load."""
-    log_level: Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(_lower)] = "info"
+    log_level: Annotated[Literal["debug", "info", "warning", "error"], Lowercase] = "info"
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per log line, for log collectors."""
     queue_size: int = Field(default=16, gt=0)

@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from kete_core import ComponentConfig
-from kete_core.units import Size
+from kete_core import ComponentConfig, Size
 
 
 class FileSinkConfig(ComponentConfig):

@@ -8,9 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr
 
-from kete_core import ComponentConfig, Duration
-from kete_core.units import CommaList
-from kete_core.units import Size as Bytes
+from kete_core import CommaList, ComponentConfig, Duration, EncodingSettings, Lowercase
+from kete_core import Size as Bytes
 from kete_http.oauth import OAuthSettings
 from kete_http.signing import SigningSettings
 from kete_http.tls import ClientTlsSettings, ServerTlsSettings
@@ -20,10 +19,6 @@ log = logging.getLogger("kete.http")
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
 def _upper(value: Any) -> Any:
     return value.strip().upper() if isinstance(value, str) else value
 
@@ -31,8 +26,9 @@ def _upper(value: Any) -> Any:
 AuthenticationType = Literal["none", "basic", "bearer", "api-key", "x-api-key", "oauth"]
 
 
-class HttpSinkConfig(ComponentConfig):
-    """Settings of the ``http`` sink: KETE's names, plus kete's signing, TLS and retry settings."""
+class HttpSinkConfig(EncodingSettings):
+    """Settings of the ``http`` sink: KETE's names (``content-encoding`` and ``content-transfer-encoding``
+    come from :class:`~kete_core.EncodingSettings`), plus kete's signing, TLS and retry settings."""
 
     url: str | None = None
     """The target, a template (``https://siem.example/${realmLowerCase}/events``)."""
@@ -45,9 +41,7 @@ class HttpSinkConfig(ComponentConfig):
     """Time for one attempt: connecting, sending and reading the answer."""
     headers: dict[str, str] = {}
     """Extra request headers; values are templates."""
-    content_encoding: Annotated[Literal["gzip", "deflate"] | None, BeforeValidator(_lower)] = None
-    content_transfer_encoding: Annotated[Literal["base64"] | None, BeforeValidator(_lower)] = None
-    authentication_type: Annotated[AuthenticationType | None, BeforeValidator(_lower)] = None
+    authentication_type: Annotated[AuthenticationType | None, Lowercase] = None
     basic_username: str | None = None
     basic_password: SecretStr | None = None
     bearer_token: SecretStr | None = None

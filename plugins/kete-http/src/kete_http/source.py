@@ -23,16 +23,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kete_core import (
-    ConfigError,
-    Event,
-    Intake,
-    MalformedEvent,
-    Rejection,
-    Source,
-    SourceError,
-)
-from kete_core.errors import ConfigErrors
+from kete_core import ConfigError, ConfigErrors, Event, Intake, MalformedEvent, Rejection, Source, SourceError
 from kete_http.oauth import basic_authorization
 from kete_http.payloads import normalise
 from kete_http.settings import HttpSourceConfig

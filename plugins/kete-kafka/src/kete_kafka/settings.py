@@ -28,11 +28,7 @@ from typing import Annotated, Any, Literal
 from confluent_kafka import Consumer, KafkaException, Producer
 from pydantic import BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
-from kete_core import ComponentConfig, Duration
-from kete_core.config.tree import flatten
-from kete_core.errors import ConfigError, ConfigErrors
-from kete_core.units import CommaList
-from kete_core.validation import is_secret
+from kete_core import CommaList, ComponentConfig, ConfigError, ConfigErrors, Duration, flatten, is_secret
 
 Role = Literal["producer", "consumer"]
 

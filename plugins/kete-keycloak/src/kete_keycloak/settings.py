@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from kete_core import ComponentConfig, Duration
-from kete_core.units import CommaList
+from kete_core import CommaList, ComponentConfig, Duration
 from kete_keycloak.logparse import LOGGER
 
 ALL_REALMS = "*"
