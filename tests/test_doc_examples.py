@@ -65,8 +65,9 @@ def test_the_examples_are_found():
 
 
 @pytest.fixture(scope="module")
-def schema() -> Draft202012Validator:
-    result = run_kete("schema")
+def schema(site: Path) -> Draft202012Validator:
+    """The schema with the example plugins of docs/writing-plugins.md installed, as that guide does."""
+    result = run_kete("schema", env={"PYTHONPATH": str(site)})
     assert result.returncode == 0 and result.stderr == "", result.stderr
     return Draft202012Validator(json.loads(result.stdout))
 
