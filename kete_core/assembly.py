@@ -146,8 +146,10 @@ class _Builder:
                     hint=did_you_mean(target, others) or f"enabled routes: {', '.join(others) or 'none'}",
                 )
             chain = [route, target]
-            while (following := _dead_letter_route(self.config.routes.get(chain[-1], {}))) not in (None, *chain):
+            following = _dead_letter_route(self.config.routes.get(target, {}))
+            while following is not None and following not in chain:
                 chain.append(following)
+                following = _dead_letter_route(self.config.routes.get(following, {}))
             if following == route:
                 raise ConfigError(
                     f"dead-letter routes form a cycle: {' -> '.join([*chain, route])}",
