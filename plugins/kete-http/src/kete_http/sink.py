@@ -43,6 +43,8 @@ _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 _URL_SEPARATORS = "/?#@:\\"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 _CACHE_LIMIT = 10_000
+# KETE drops custom headers named like its message headers, with and without the http ``x-`` form.
+_KETE_HEADERS = {"x-eventkind", "x-eventtype", "content-type", "eventkind", "eventtype", "contenttype"}
 _ERROR_DETAIL = 300
 
 try:
@@ -142,7 +144,7 @@ class HttpSink(Sink):
             fixed["Api-Key"] = config.api_key_value.get_secret_value()
         elif auth == "x-api-key" and config.x_api_key_value is not None:
             fixed["X-API-Key"] = config.x_api_key_value.get_secret_value()
-        reserved = {name.lower() for name in fixed} | {"x-eventkind", "x-eventtype", "content-type"}
+        reserved = {name.lower() for name in fixed} | _KETE_HEADERS
         if self.config.oauth_active:
             reserved.add("authorization")
         if config.signing is not None:
@@ -152,8 +154,9 @@ class HttpSink(Sink):
         static: dict[str, str] = {}
         templates: list[tuple[str, Template]] = []
         for name, value in config.headers.items():
-            if name.lower() in reserved:
-                continue
+            value = value.strip()
+            if name.lower() in reserved or not value:
+                continue  # as KETE: its message headers win, blank values are not sent
             template = context.template(f"headers.{name}", value)
             if template.variables:
                 templates.append((name, template))

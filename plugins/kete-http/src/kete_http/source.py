@@ -130,6 +130,10 @@ class HttpSource(Source):
             # that then all wait inside submit: the ones after a full spool get their 503 at once.
             async with self._submit_lock:
                 self._check_room(intake)
+                if request.transport is None or request.transport.is_closing():
+                    # The client gave up: accepting now would keep events it will send again.
+                    return web.Response(status=499)
+                # congested is False and nothing is awaited before submit: it does not wait.
                 submitting = asyncio.ensure_future(intake.submit(events))
                 self._submitting.add(submitting)
                 submitting.add_done_callback(self._submitting.discard)
