@@ -190,6 +190,57 @@ destination.max-concurrency = 1
     assert sorted(r.json()["id"] for r in receiver.requests) == sorted(accepted)
 
 
+async def test_a_slow_destination_gets_senders_503_at_once_never_a_hanging_request(tmp_path, start_receiver, monkeypatch):
+    """With default settings, a destination that is slow (answers nothing yet, not failed) fills the
+    route's in-memory queue; every further POST must be answered 503 + Retry-After at once rather than
+    wait inside submit, and every event answered 202 is delivered once the destination answers."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    receiver = await start_receiver()
+    receiver.gate = asyncio.Event()
+    config = tmp_path / "kete.toml"
+    config.write_text(
+        f"""
+[sources.hook]
+kind = "http"
+port = 0
+
+[routes.slow]
+destination.kind = "http"
+destination.url = "{receiver.url}/slow"
+destination.timeout-seconds = "60s"
+"""
+    )
+    app = load_app(config)
+    pipeline = Pipeline(app)
+    running = asyncio.create_task(pipeline.run())
+    try:
+        source = app.sources[0]
+        await asyncio.wait_for(source.listening.wait(), 5)
+        url = f"http://127.0.0.1:{source.port}/"
+        answers: dict[str, tuple[int, str | None]] = {}
+        async with aiohttp.ClientSession() as client:
+
+            async def post(number: int) -> None:
+                body = {"type": "LOGIN", "id": str(number), "realmName": "acme"}
+                async with client.post(url, json=body) as response:
+                    answers[str(number)] = (response.status, response.headers.get("Retry-After"))
+
+            # The destination answers nothing until the gate opens: a request held inside kete
+            # would still be waiting here, and this guard (not a speed target) would end the test.
+            await asyncio.wait_for(asyncio.gather(*(post(number) for number in range(60))), 20)
+            assert not receiver.gate.is_set()
+        accepted = sorted(number for number, (status, _) in answers.items() if status == 202)
+        refused = [answer for answer in answers.values() if answer[0] != 202]
+        assert refused and all(answer == (503, "1") for answer in refused)
+        assert len(accepted) >= 17  # one in the sink, a full queue of 16 behind it
+    finally:
+        receiver.gate.set()
+        pipeline.request_stop()
+        stats = await asyncio.wait_for(running, 30)
+    assert stats.routes["slow"].delivered == len(accepted)
+    assert sorted(r.json()["id"] for r in receiver.requests) == accepted
+
+
 def test_a_kete_properties_configuration_builds(tmp_path):
     config = tmp_path / "kete.properties"
     config.write_text(

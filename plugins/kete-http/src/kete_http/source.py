@@ -3,9 +3,11 @@
 Each POST carries one event or a JSON array of events, in any shape :mod:`kete_http.payloads`
 recognises. A request is accepted whole or rejected whole: the answer is ``202`` only after
 ``intake.submit`` returned for all of its events, ``400`` (with the reason) when any of them is
-not an event, ``503`` with ``Retry-After`` while kete is congested or stopping, ``401`` for failed
+not an event, ``503`` with ``Retry-After`` whenever accepting would wait (kete's spool or a slow
+route's queue is full: :attr:`~kete_core.Intake.congested`) or kete is stopping, ``401`` for failed
 authentication, ``413`` for too large a body or too many events and ``415`` for a content type
-or encoding the source does not read.
+or encoding the source does not read. A request whose client hung up before its turn to be
+submitted is not accepted: the sender will send it again.
 """
 
 from __future__ import annotations
