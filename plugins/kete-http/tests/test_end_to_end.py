@@ -190,7 +190,7 @@ destination.max-concurrency = 1
     assert sorted(r.json()["id"] for r in receiver.requests) == sorted(accepted)
 
 
-async def test_a_slow_destination_gets_senders_503_at_once_never_a_hanging_request(tmp_path, start_receiver, monkeypatch):
+async def test_a_slow_destination_gets_senders_503_never_a_hanging_request(tmp_path, start_receiver, monkeypatch):
     """With default settings, a destination that is slow (answers nothing yet, not failed) fills the
     route's in-memory queue; every further POST must be answered 503 + Retry-After at once rather than
     wait inside submit, and every event answered 202 is delivered once the destination answers."""
