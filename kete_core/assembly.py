@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -78,15 +79,14 @@ class _Builder:
             self.matcher_classes[kind] = load("matcher", kind, path=path)[0]
         return self.matcher_classes[kind]
 
+    def matcher(self, text: str, path: str) -> tuple[Matcher, bool]:
+        return compile_matcher(text, lambda kind: self.matcher_class(kind, path), path=path)
+
     def group(self, raw: dict[str, Any], key: str, mode: str, path: str) -> MatcherGroup | None:
         matchers = []
         for matcher_id, text in raw.get(key, {}).items():
             where = f"{path}.{key}.{matcher_id}"
-            built = self.collector.attempt(
-                lambda text=text, where=where: compile_matcher(
-                    text, lambda kind: self.matcher_class(kind, where), path=where
-                )
-            )
+            built = self.collector.attempt(partial(self.matcher, text, where))
             if built is not None:
                 matchers.append(built)
         return MatcherGroup(matchers, require_all=mode == "all")
@@ -101,7 +101,9 @@ class _Builder:
 
     def route(self, name: str, raw: dict[str, Any], renderer: Renderer) -> Route | None:
         path = f"routes.{name}"
-        options = {key: raw[key] for key in ("enabled", "realm-match-mode", "event-match-mode") if key in raw}
+        options: dict[str, Any] = {
+            key: raw[key] for key in ("enabled", "realm-match-mode", "event-match-mode") if key in raw
+        }
         settings = self.collector.attempt(lambda: validate_settings(RouteSettings, options, path))
         if settings is None or not settings.enabled:
             return None
@@ -172,7 +174,7 @@ def assemble(config: KeteConfig, hooks: Hooks) -> Application:
     sources = [
         source
         for name, raw in config.sources.items()
-        if (source := collector.attempt(lambda name=name, raw=raw: builder.source(name, raw))) is not None
+        if (source := collector.attempt(partial(builder.source, name, raw))) is not None
     ]
     if collector.errors:
         raise ConfigErrors(collector.errors)

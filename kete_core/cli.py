@@ -17,11 +17,9 @@ from kete_core.application import Application
 from kete_core.assembly import build
 from kete_core.config import KeteConfig, load_config
 from kete_core.discovery import GROUPS, check, installed, load
-from kete_core.display import escape_controls, shown
+from kete_core.display import TextFormatter, escape_controls, shown
 from kete_core.errors import KeteError, PluginError
 from kete_core.hooks import Hooks, plugin_manager
-from kete_core.observability import JsonFormatter, TextFormatter
-from kete_core.pipeline import Pipeline
 from kete_core.routing import MatcherGroup, compile_matcher
 from kete_core.spool import Spool
 from kete_core.status import RunStats
@@ -41,6 +39,8 @@ def _fail(error: KeteError, status: int = EXIT_CONFIG) -> NoReturn:
 def _setup_logging(level: str, style: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if style == "json":
+        from kete_core.observability import JsonFormatter  # brings prometheus_client: only when asked for
+
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(TextFormatter())
@@ -72,6 +72,8 @@ def cli() -> None:
 
 
 async def _run(app: Application) -> RunStats:
+    from kete_core.pipeline import Pipeline  # the runtime and its metrics: not for `kete --help`
+
     return await Pipeline(app).run()
 
 
@@ -125,12 +127,14 @@ def check_command(config: str) -> None:
 @click.option("--check", "import_them", is_flag=True, help="Also import each plugin and report failures.")
 def plugins(import_them: bool) -> None:
     """List installed component types and hook plugins (without importing them)."""
-    rows = [("KIND", "NAME", "DISTRIBUTION", "VERSION", "ENTRY POINT", *(("STATUS",) if import_them else ()))]
+    rows: list[tuple[str, ...]] = [
+        ("KIND", "NAME", "DISTRIBUTION", "VERSION", "ENTRY POINT", *(("STATUS",) if import_them else ()))
+    ]
     broken = 0
     for kind in GROUPS:
         for item in installed(kind):
             info = item.info
-            row = (kind, item.name, info.distribution or "?", info.version or "?", info.value)
+            row: tuple[str, ...] = (kind, item.name, info.distribution or "?", info.version or "?", info.value)
             if import_them:
                 error = check(item) if kind != "hooks" else None
                 broken += error is not None
@@ -255,8 +259,8 @@ def rejected(config: str, limit: int) -> None:
     spool = Spool.reader(path)
     try:
         for record in spool.rejected(limit):
-            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(record["at"])))  # type: ignore[arg-type]
-            raw = bytes(record["raw"] or b"")[:120].decode("utf-8", "replace")  # type: ignore[arg-type]
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record["at"]))
+            raw = (record["raw"] or b"")[:120].decode("utf-8", "replace")
             fields = (record["source"], record["where"], record["reason"], raw)
             click.echo(f"{when}  " + "  ".join(escape_controls(str(field)) for field in fields))
     finally:

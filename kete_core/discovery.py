@@ -145,7 +145,15 @@ def load(kind: str, name: str, *, path: str | None = None) -> tuple[type[Any], P
         )
     except (NoMatches, MultipleMatches) as exc:  # metadata changed between listing and loading
         raise PluginError(f"could not load {noun(kind)} '{name}'", path=path, plugin=info, cause=exc) from exc
-    return manager.driver, info
+    driver = manager.driver
+    if not isinstance(driver, type):
+        raise PluginError(
+            f"{noun(kind)} '{name}' is not a class: {driver!r}",
+            path=path,
+            plugin=info,
+            hint=f"the entry point must name the {noun(kind)}'s class, as 'module:Class'",
+        )
+    return driver, info
 
 
 def _unknown(kind: str, name: str, path: str | None) -> PluginError:

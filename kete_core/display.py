@@ -11,6 +11,7 @@ Two rules hold wherever kete shows text it did not write itself:
 
 from __future__ import annotations
 
+import logging
 import re
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
@@ -46,3 +47,24 @@ def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
 def shown(text: str) -> str:
     """*text* as kete shows text from outside: credentials redacted, control characters escaped."""
     return escape_controls(redact(text))
+
+
+class TextFormatter(logging.Formatter):
+    """``<time> <LEVEL> <logger>: <message>``, one line per record whatever the message holds: its
+    control characters are escaped, so event data cannot forge a log line or drive a terminal, and
+    URLs show no credentials. A traceback keeps its lines."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = shown(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += "\n" + escape_controls(redact(record.exc_text), keep_newlines=True)
+        if record.stack_info:
+            line += "\n" + self.formatStack(record.stack_info)
+        return line

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from kete_core.display import escape_controls, redact, shown
+from kete_core.display import redact
 from kete_core.status import RunStats, Status
 
 log = logging.getLogger("kete")
@@ -135,32 +135,13 @@ class Observability:
             self.server = None
 
 
-class TextFormatter(logging.Formatter):
-    """``<time> <LEVEL> <logger>: <message>``, one line per record whatever the message holds: its
-    control characters are escaped, so event data cannot forge a log line or drive a terminal, and
-    URLs show no credentials. A traceback keeps its lines."""
-
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    def format(self, record: logging.LogRecord) -> str:
-        record.message = shown(record.getMessage())
-        record.asctime = self.formatTime(record, self.datefmt)
-        line = self.formatMessage(record)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            line += "\n" + escape_controls(redact(record.exc_text), keep_newlines=True)
-        if record.stack_info:
-            line += "\n" + self.formatStack(record.stack_info)
-        return line
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per log line: time (UTC), level, logger, message, and the exception if any.
     JSON escapes control characters itself; URLs show no credentials."""
 
-    converter = time.gmtime
+    def __init__(self) -> None:
+        super().__init__()
+        self.converter = time.gmtime
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {

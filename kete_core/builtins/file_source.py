@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import sys
 from itertools import pairwise, repeat
@@ -86,10 +87,13 @@ class FileSource(Source):
 
     async def _read_stdin(self, intake: Intake) -> None:
         stream = sys.stdin.buffer
+        # read1 returns what is there without waiting for a full buffer; an unbuffered stream
+        # (stdin replaced by a raw file) does the same with read.
+        read = stream.read1 if isinstance(stream, io.BufferedIOBase) else stream.read
         remainder = b""
         line = 1
         while not intake.stopping.is_set():
-            data = await asyncio.to_thread(stream.read1, 1 << 20)  # type: ignore[attr-defined]
+            data = await asyncio.to_thread(read, 1 << 20)
             if not data:
                 break
             text, remainder = cut_lines(remainder, data)

@@ -7,6 +7,7 @@ afterwards by the component's pydantic model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -68,9 +69,10 @@ def _path(error: ValidationError) -> str:
 
 def _describe(error: ValidationError) -> ConfigError:
     path = _path(error)
-    if error.validator == "additionalProperties":
-        allowed = list(error.schema.get("properties", {}))
-        extra = [key for key in error.instance if key not in allowed]
+    schema, instance = error.schema, error.instance
+    if error.validator == "additionalProperties" and isinstance(schema, Mapping) and isinstance(instance, Mapping):
+        allowed = list(schema.get("properties", {}))
+        extra = [key for key in instance if key not in allowed]
         hints = [hint for key in extra if (hint := did_you_mean(key, allowed))]
         names = ", ".join(f"'{key}'" for key in extra)
         return ConfigError(
