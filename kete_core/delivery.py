@@ -24,6 +24,7 @@ from typing import cast
 
 from kete_core import deadletters
 from kete_core.contracts import DeliveryResults, Message, Receipt
+from kete_core.display import redact
 from kete_core.errors import KeteError, Unavailable
 from kete_core.event import Event
 from kete_core.hooks import Hooks
@@ -238,7 +239,7 @@ class Delivery:
             await worker.route.sink.start()
             worker.started = True
         except Exception as exc:
-            worker.unavailable = f"{type(exc).__name__}: {exc}"
+            worker.unavailable = redact(f"{type(exc).__name__}: {exc}")
             log.warning("route '%s': the destination is not available yet: %s", worker.route.name, worker.unavailable)
 
     async def _close(self, worker: RouteWorker) -> None:
@@ -361,9 +362,11 @@ class Delivery:
             results = await self._attempt(worker, pending)
             if isinstance(results, Unavailable):
                 outages += 1
+                worker.unavailable = redact(str(results))
                 if outages == 1 or outages % 10 == 0:
-                    log.warning("route '%s': destination unavailable, waiting for it: %s", route.name, results)
-                worker.unavailable = str(results)
+                    log.warning(
+                        "route '%s': destination unavailable, waiting for it: %s", route.name, worker.unavailable
+                    )
                 self.room.set()
                 stop = self.aborting if not self.stopping.is_set() else self.stopping
                 if await self._pause(route.retry.wait(outages, [results]), until=stop):
