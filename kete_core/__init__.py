@@ -27,6 +27,7 @@ from kete_core.contracts import (
     Source,
     Template,
 )
+from kete_core.display import redact
 from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
 from kete_core.errors import (
     ConfigError,
@@ -106,4 +107,5 @@ __all__ = [
     "parse_duration",
     "parse_event",
     "parse_size",
+    "redact",
 ]

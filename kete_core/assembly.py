@@ -62,6 +62,13 @@ def _split_kind(raw: dict[str, Any], default: str | None = None) -> tuple[str, d
     return kind, settings
 
 
+def _dead_letter_route(table: dict[str, Any]) -> str | None:
+    """The ``dead-letter.route`` of a route's raw *table*, if it names one."""
+    dead_letter = table.get("dead-letter")
+    route = dead_letter.get("route") if isinstance(dead_letter, dict) else None
+    return str(route) if route is not None else None
+
+
 class _Builder:
     def __init__(self, config: KeteConfig, hooks: Hooks) -> None:
         self.config = config
@@ -162,6 +169,17 @@ class _Builder:
                     f"dead-letter route '{target}' is {'this route' if target == route else 'not an enabled route'}",
                     path=f"{path}.route",
                     hint=did_you_mean(target, others) or f"enabled routes: {', '.join(others) or 'none'}",
+                )
+            chain = [route, target]
+            following = _dead_letter_route(self.config.routes.get(target, {}))
+            while following is not None and following not in chain:
+                chain.append(following)
+                following = _dead_letter_route(self.config.routes.get(following, {}))
+            if following == route:
+                raise ConfigError(
+                    f"dead-letter routes form a cycle: {' -> '.join([*chain, route])}",
+                    path=f"{path}.route",
+                    hint="end the chain at a route without dead-letter.route (its dead letters go to files)",
                 )
         return settings
 

@@ -17,6 +17,7 @@ from kete_core.application import Application
 from kete_core.assembly import build
 from kete_core.config import KeteConfig, load_config
 from kete_core.discovery import GROUPS, check, installed, load
+from kete_core.display import TextFormatter, escape_controls, shown
 from kete_core.errors import KeteError, PluginError
 from kete_core.hooks import Hooks, plugin_manager
 from kete_core.preflight import preflight
@@ -48,7 +49,7 @@ def _setup_logging(level: str, style: str = "text") -> None:
 
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
@@ -225,9 +226,11 @@ def dlq_list(config: str, route: str | None) -> None:
         count += 1
         event = letter.to_event()
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(letter.last_attempt))
+        # Event data and receivers' answers are shown inert: no control character reaches the terminal.
         click.echo(
-            f"{when}  {letter.route}  {event.event_type}  {event.realm}  id={event.id}  "
-            f"attempts={letter.attempts}  {letter.error}"
+            f"{when}  {escape_controls(letter.route)}  {escape_controls(event.event_type)}  "
+            f"{escape_controls(event.realm)}  id={escape_controls(str(event.id))}  "
+            f"attempts={letter.attempts}  {shown(letter.error)}"
         )
     click.echo(f"{count} dead letter(s) in {directory}", err=True)
 
@@ -280,7 +283,8 @@ def rejected(config: str, limit: int) -> None:
         for record in spool.rejected(limit):
             when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record["at"]))
             raw = (record["raw"] or b"")[:120].decode("utf-8", "replace")
-            click.echo(f"{when}  {record['source']}  {record['where']}  {record['reason']}  {raw}")
+            fields = (record["source"], record["where"], record["reason"], raw)
+            click.echo(f"{when}  " + "  ".join(escape_controls(str(field)) for field in fields))
     finally:
         spool.close()
 

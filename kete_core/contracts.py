@@ -269,8 +269,11 @@ class Intake(Protocol):
 
     @property
     def congested(self) -> bool:
-        """True while some route cannot take more events, so :meth:`submit` would wait. A source
-        that must answer quickly (an HTTP receiver answering 503) checks this before submitting."""
+        """True while :meth:`submit` would wait: the spool is full, or a route whose destination is
+        slow (not down) has its in-memory queue full. Answered at once, never waiting. A source that
+        must answer quickly (an HTTP receiver answering 503) checks this right before submitting:
+        when it is False, a :meth:`submit` called without awaiting anything in between does not
+        wait."""
         ...
 
     @property

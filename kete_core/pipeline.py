@@ -47,7 +47,7 @@ class _SourceIntake:
 
     @property
     def congested(self) -> bool:
-        return self.pipeline.congested
+        return self.pipeline.would_wait
 
     @property
     def checkpoint(self) -> bytes | None:
@@ -123,10 +123,16 @@ class Pipeline:
         self.spool.append(selection.events, selection.masks, (source, checkpoint) if checkpoint is not None else None)
         return self.delivery.hand_over(selection, serialized, self.spool.next_seq - 1)
 
+    @property
+    def would_wait(self) -> bool:
+        """True while :meth:`submit` would wait: the spool is full, or a route that keeps up has its
+        in-memory queue full. Answered without waiting, for sources that must answer at once."""
+        return self.congested or self.delivery.memory_full()
+
     async def _room(self) -> None:
-        """Wait while the spool is full, or a route that keeps up has its queue full."""
+        """Wait while :attr:`would_wait`."""
         room = self.delivery.room
-        while self.congested or self.delivery.memory_full():
+        while self.would_wait:
             room.clear()
             await room.wait()
 
