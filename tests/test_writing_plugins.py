@@ -1,4 +1,5 @@
-"""The examples of docs/writing-plugins.md, built and installed as a user would, then run."""
+"""The examples of docs/writing-plugins.md, built and installed as a user would (the ``site``
+fixture of ``tests/conftest.py``), then run."""
 
 from __future__ import annotations
 
@@ -20,18 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "plugins"
 EXAMPLE = EXAMPLES / "kete-prefix"
 SINK_EXAMPLE = EXAMPLES / "kete-sqlite"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(EXAMPLE), str(SINK_EXAMPLE)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return target
 
 
 @pytest.mark.parametrize(
