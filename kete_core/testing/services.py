@@ -35,6 +35,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -407,7 +408,8 @@ def wait_ready(
         code = proc.poll()
         if code is not None:
             raise ServiceStartError(f"{what} exited with code {code} while starting; log tail:\n{_tail(log_path)}")
-        with contextlib.suppress(OSError, ValueError, ConnectionError):
+        # A server that is starting may answer half a protocol: that is "not yet", not an error.
+        with contextlib.suppress(OSError, ValueError, struct.error):
             if ready():
                 return
         if time.monotonic() > deadline:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import hashlib
 import json
 import os
@@ -50,6 +49,7 @@ from kete_core.testing.services import (
     port_open,
     spawn,
     stop_group,
+    wait_ready,
 )
 
 POM_PATH = Path(__file__).resolve().parent / "kafka" / "pom.xml"
@@ -668,24 +668,20 @@ class KafkaBroker:
 
     def _wait_ready(self, started: float) -> None:
         assert self._proc is not None
-        deadline = started + self.start_timeout
         client_ports = [self.ports[name] for name in self._listeners()]
-        while True:
-            code = self._proc.poll()
-            if code is not None:
-                self._forget_process()
-                raise BrokerStartError(
-                    f"Kafka broker exited with code {code} while starting; log tail:\n{self._tail()}"
-                )
-            with contextlib.suppress(OSError, struct.error, UnicodeDecodeError):
-                if probe_metadata(self.ports["PLAINTEXT"], 1.0) and all(port_open(port) for port in client_ports):
-                    return
-            if time.monotonic() > deadline:
+
+        def ready() -> bool:
+            return bool(probe_metadata(self.ports["PLAINTEXT"], 1.0)) and all(map(port_open, client_ports))
+
+        timeout = max(0.0, started + self.start_timeout - time.monotonic())
+        try:
+            wait_ready(ready, self._proc, what="Kafka broker", log_path=self.log_path, timeout=timeout)
+        except ServiceStartError as exc:
+            if self._proc.poll() is None:
                 self.kill()
-                raise BrokerStartError(
-                    f"Kafka broker not ready after {self.start_timeout:.0f}s; log tail:\n{self._tail()}"
-                )
-            time.sleep(0.05)
+            else:
+                self._forget_process()  # keeps the exit code: a crash on a damaged class archive is retried
+            raise BrokerStartError(str(exc)) from None
 
     def _tail(self) -> str:
         return f"--- {self.log_path} ---\n{log_tail(self.log_path)}"

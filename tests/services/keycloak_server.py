@@ -55,6 +55,7 @@ from kete_core.testing.services import (
     maven,
     spawn,
     stop_group,
+    wait_ready,
 )
 
 HOST = "127.0.0.1"
@@ -498,25 +499,19 @@ class KeycloakServer:
         )
         self.pid = self._proc.pid
         _LIVE_SERVERS.add(self)
-        deadline = time.monotonic() + self.startup_timeout
         probe = self.realm_url()
-        while True:
-            if self._proc.poll() is not None:
-                rc = self._proc.returncode
-                self._terminate(timeout=10)
-                raise KeycloakStartError(
-                    f"Keycloak {self.version} exited with {rc} while starting (folder {self.workdir} kept):\n"
-                    f"{log_tail(self.console_log)}"
-                )
-            if _http_status(probe) == 200:
-                return
-            if time.monotonic() > deadline:
-                self._terminate(timeout=10)
-                raise KeycloakStartError(
-                    f"Keycloak {self.version} not ready after {self.startup_timeout:.0f} s (folder {self.workdir} "
-                    f"kept):\n{log_tail(self.console_log)}"
-                )
-            time.sleep(0.5)
+        try:
+            wait_ready(
+                lambda: _http_status(probe) == 200,
+                self._proc,
+                what=f"Keycloak {self.version} (folder {self.workdir} kept)",
+                log_path=self.console_log,
+                timeout=self.startup_timeout,
+                interval=0.5,
+            )
+        except ServiceStartError as exc:
+            self._terminate(timeout=10)
+            raise KeycloakStartError(str(exc)) from None
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM kc.sh and its JVM (one process group), SIGKILL after ``timeout`` s, wait until both are gone.

@@ -69,7 +69,7 @@ def test_every_stored_event_arrives_once_across_a_restart(keycloak, tmp_path, ke
                     for e in kk.sink_events(out) if "operationType" in e),
         what="the first round of events",
     )  # fmt: skip
-    assert kete.stop() == 0, kete.stderr
+    assert kete.stop() == 0, kete.log
     kk.run_actions(keycloak, "while-down", script)
     kete = kete_process(config)
     kk.run_actions(keycloak, "after", script)
@@ -79,7 +79,7 @@ def test_every_stored_event_arrives_once_across_a_restart(keycloak, tmp_path, ke
         return {e["id"] for e in stored(keycloak, started)} <= ids
 
     kk.wait_until(delivered_all, what="every stored event")
-    assert kete.stop() == 0, kete.stderr
+    assert kete.stop() == 0, kete.log
 
     events = kk.sink_events(out)
     ids = [e["id"] for e in events]

@@ -97,14 +97,14 @@ def test_follows_the_plain_log_across_a_restart(keycloak, tmp_path, kete_process
     wait_for_log(log, f'resourcePath="users/{script.user_ids[-1]}"', 'operationType="DELETE"')
     kk.wait_until(lambda: any(e.get("resourcePath") == f"users/{script.user_ids[-1]}" and e["operationType"] == "DELETE"
                               for e in kk.sink_events(out) if "operationType" in e), what="the first round")  # fmt: skip
-    assert kete.stop() == 0, kete.stderr
+    assert kete.stop() == 0, kete.log
     kk.run_actions(keycloak, "log-2", script)  # while kete is down
     kete = kete_process(config)
     kk.run_actions(keycloak, "log-3", script)
     wait_for_log(log, f'resourcePath="users/{script.user_ids[-1]}"', 'operationType="DELETE"')
     kk.wait_until(lambda: any(e.get("resourcePath") == f"users/{script.user_ids[-1]}" and e["operationType"] == "DELETE"
                               for e in kk.sink_events(out) if "operationType" in e), what="every record")  # fmt: skip
-    assert kete.stop() == 0, kete.stderr
+    assert kete.stop() == 0, kete.log
 
     users, admins = kk.read_jsonl(out / "event.jsonl"), kk.read_jsonl(out / "admin-event.jsonl")
     # kete started at the end of the file: it has the last probes, and everything logged after them.
