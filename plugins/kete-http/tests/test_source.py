@@ -7,7 +7,9 @@ import base64
 import gzip
 import hashlib
 import hmac
+import logging
 import socket
+import time
 import zlib
 
 import aiohttp
@@ -169,13 +171,88 @@ async def test_signature_covers_the_compressed_body(webhook):
 @pytest.mark.parametrize("settings", [{"bearer-token": "tok"}, {"basic-username": "kc", "basic-password": "pw"}])
 async def test_bearer_and_basic_authentication(webhook, settings):
     hook = await webhook(**settings)
-    basic = "Basic " + base64.b64encode(b"kc:pw").decode()  # what vymalo/keycloak-webhook sends
-    good = {"Authorization": "Bearer tok" if "bearer-token" in settings else basic}
+    credentials = "tok" if "bearer-token" in settings else base64.b64encode(b"kc:pw").decode()
+    scheme = "Bearer" if "bearer-token" in settings else "Basic"  # Basic: what vymalo/keycloak-webhook sends
+    good = {"Authorization": f"{scheme} {credentials}"}
     assert (await hook.post(LOGIN, headers=good))[0] == 202
+    # The scheme is case-insensitive (RFC 9110), the credentials are not.
+    for written in (scheme.lower(), scheme.upper()):
+        assert (await hook.post(LOGIN, headers={"Authorization": f"{written} {credentials}"}))[0] == 202
+    assert (await hook.post(LOGIN, headers={"Authorization": f"{scheme} {credentials.upper()}"}))[0] == 401
     status, _, headers = await hook.post(LOGIN, headers={"Authorization": "Bearer nope"})
     assert status == 401 and "WWW-Authenticate" in headers
     assert (await hook.post(LOGIN))[0] == 401
-    assert len(hook.intake.batches) == 1
+    assert len(hook.intake.batches) == 3
+
+
+async def test_a_signed_timestamp_limits_replays_to_the_tolerance(webhook):
+    hook = await webhook(signing={"secret": "shh", "timestamp-header": "X-Kete-Timestamp", "tolerance": "60s"})
+    body = orjson.dumps(LOGIN)
+
+    def signed(stamp: int) -> dict[str, str]:
+        digest = hmac.new(b"shh", f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        return {"X-Kete-Timestamp": str(stamp), "X-Keycloak-Signature": digest}
+
+    now = int(time.time())
+    assert (await hook.post(body, raw=True, headers=signed(now)))[0] == 202
+    assert (await hook.post(body, raw=True, headers=signed(now - 30)))[0] == 202  # inside the window
+    status, answer, _ = await hook.post(body, raw=True, headers=signed(now - 600))
+    assert status == 401 and "X-Kete-Timestamp timestamp is more than 60 s from this clock" in answer["error"]
+    later = signed(now + 30)
+    later["X-Kete-Timestamp"] = str(now)  # the timestamp is signed: changing it breaks the signature
+    assert (await hook.post(body, raw=True, headers=later))[0] == 401
+    unstamped = {"X-Keycloak-Signature": hmac.new(b"shh", body, hashlib.sha256).hexdigest()}
+    status, answer, _ = await hook.post(body, raw=True, headers=unstamped)
+    assert status == 401 and "missing or malformed X-Kete-Timestamp" in answer["error"]
+    assert len(hook.intake.batches) == 2
+
+
+async def _raw_request(hook, data: bytes, *, wait: float = 10.0) -> bytes:
+    """Send *data* on a new connection; read the answer's head, or until the server closes the
+    connection without one (b"")."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", hook.source.port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        try:
+            return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), wait)
+        except asyncio.IncompleteReadError as exc:
+            return exc.partial
+    finally:
+        writer.close()
+
+
+async def test_silent_slow_and_stalled_clients_are_cut_off(webhook):
+    """Issue 16 item 7: no connection is held forever, however a client behaves."""
+    hook = await webhook(**{"idle-timeout": "300ms", "body-timeout": "300ms"})
+    assert await _raw_request(hook, b"") == b""  # connected, sent nothing: closed
+    assert await _raw_request(hook, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Ty") == b""  # headers never end
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    answer = await _raw_request(hook, head + b'{"type":')  # the body never ends
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert not hook.intake.batches
+
+
+async def test_clients_that_hang_up_or_send_huge_headers_log_a_line_not_a_traceback(webhook, caplog):
+    caplog.set_level("DEBUG", "kete.http")
+    hook = await webhook()
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    for _ in range(3):
+        _, writer = await asyncio.open_connection("127.0.0.1", hook.source.port)
+        writer.write(head + b'{"type":')
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.close()
+    huge = b"POST / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
+    answers = [await _raw_request(hook, huge) for _ in range(5)]
+    assert all(answer.startswith(b"HTTP/1.0 400 ") for answer in answers)
+    await asyncio.sleep(0.2)
+    assert (await hook.post(LOGIN))[0] == 202  # and the source serves on
+    assert not [record for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR]
+    assert "Traceback" not in caplog.text
+    assert caplog.text.count("hung up before its request was read") == 3  # debug
+    malformed = [r for r in caplog.records if "a malformed request from 127.0.0.1" in r.getMessage()]
+    assert len(malformed) == 1 and "Got more than 8190 bytes" in malformed[0].getMessage()  # once a minute
 
 
 async def test_size_and_count_limits(webhook):

@@ -145,6 +145,11 @@ class HttpSourceConfig(ComponentConfig):
     tls: ServerTlsSettings = ServerTlsSettings()
     retry_after: Duration = 1.0
     """What a 503 tells the sender to wait."""
+    idle_timeout: Duration = 60.0
+    """How long a connection may go without a complete request head: from its opening, or from the
+    previous answer on a kept-alive connection. Bounds silent and slow-header clients."""
+    body_timeout: Duration = 30.0
+    """How long reading a request's body may take; a slower client gets 408."""
     shutdown_timeout: Duration = 10.0
     """On stop, how long requests in flight may take to finish."""
     realm_names: dict[str, str] = {}
