@@ -120,7 +120,6 @@ async def test_webhook_shapes_are_normalised(webhook):
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
-        ({"type": "system.PING"}, "not Keycloak user or admin events"),
         ({"type": "admin.USER"}, "is not <RESOURCE_TYPE>-<OPERATION>"),
         ({"type": "access."}, "names no event type"),
         ({"time": 1}, "not a Keycloak event"),
@@ -135,6 +134,27 @@ async def test_malformed_events_are_refused_with_the_reason(webhook, payload, re
     assert not hook.intake.batches  # nothing of the request was accepted
     (rejection,) = hook.intake.rejections
     assert rejection.source == "hook" and reason in rejection.reason and "127.0.0.1 POST /" in rejection.where
+
+
+async def test_p2_application_events_are_answered_2xx_recorded_and_not_routed(webhook):
+    """Issue 16 item 23: p2-inc retries anything but 2xx for 15 minutes, so its own events are
+    accepted, kept out of routing and recorded for ``kete rejected`` with the reason."""
+    hook = await webhook()
+    app_event = {"uid": "u9", "time": 5, "type": "order-created", "realmId": None, "id": None,
+                 "authDetails": {"realmId": "acme", "clientId": "shop", "userId": "u-1", "username": "svc"}}  # fmt: skip
+    assert (await hook.post(app_event))[:2] == (202, {"accepted": 0, "not-routed": 1})
+    ping = {"uid": "u10", "time": 6, "type": "system.PING"}
+    assert (await hook.post([LOGIN, app_event, ping, ADMIN]))[:2] == (202, {"accepted": 2, "not-routed": 2})
+    assert [event.event_type for event in hook.intake.events] == ["LOGIN", "USER_CREATE"]
+    first, second, third = hook.intake.rejections
+    assert "p2-inc application event ('order-created'" in first.reason and "not routed" in first.reason
+    assert first.where == "127.0.0.1 POST /" and b'"order-created"' in first.raw
+    assert second.where == "127.0.0.1 POST / event 1" and third.where == "127.0.0.1 POST / event 2"
+    assert "p2-inc system event ('system.PING')" in third.reason
+    # A request refused as a whole records nothing: the sender sends it again.
+    hook.intake.busy = True
+    assert (await hook.post([LOGIN, app_event]))[0] == 503
+    assert len(hook.intake.rejections) == 3
 
 
 async def test_malformed_json_is_refused_with_the_reason(webhook):

@@ -30,7 +30,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from kete_core import ConfigError, ConfigErrors, Event, Intake, MalformedEvent, Rejection, Source, SourceError
 from kete_http.oauth import basic_authorization
-from kete_http.payloads import normalise
+from kete_http.payloads import NotKeycloakEvent, normalise
 from kete_http.settings import HttpSourceConfig
 from kete_http.tls import server_context
 
@@ -173,9 +173,9 @@ class HttpSource(Source):
                 raise _Refusal(503, "kete is stopping", headers={"Retry-After": self._retry_after})
             self._authenticate(request)
             raw = await self._read(request)
-            events = self._events(self._decode(request, raw))
+            events, ignored = self._events(self._decode(request, raw))
             if not events:
-                return web.json_response({"accepted": 0}, status=202)
+                return self._accepted(request, events, ignored)
             self._check_room(intake)
             # One submission at a time, so that the room check above cannot pass for many requests
             # that then all wait inside submit: the ones after a full spool get their 503 at once.
@@ -195,7 +195,17 @@ class HttpSource(Source):
         except _ClientGone:
             log.debug("source '%s': %s hung up before its request was read", self.name, request.remote)
             return web.Response(status=499)
-        return web.json_response({"accepted": len(events)}, status=202)
+        return self._accepted(request, events, ignored)
+
+    def _accepted(self, request: web.Request, events: list[Event], ignored: list[Rejection]) -> web.Response:
+        """The 202 of an accepted request; its events that are not Keycloak's are recorded (``kete
+        rejected``) and answered 2xx too: p2-inc retries any other answer for 15 minutes."""
+        assert self._intake is not None
+        for rejection in ignored:
+            self._intake.reject(Rejection(self.name, f"{request.remote} {request.method} {request.path} "
+                                          f"{rejection.where}".rstrip(), rejection.reason, rejection.raw))  # fmt: skip
+        answer = {"accepted": len(events)} | ({"not-routed": len(ignored)} if ignored else {})
+        return web.json_response(answer, status=202)
 
     def _check_room(self, intake: Intake) -> None:
         if intake.congested or intake.stopping.is_set():
@@ -285,19 +295,23 @@ class HttpSource(Source):
             return out
         raise self._malformed(f"the body is not valid {encoding}: {failure}", raw)
 
-    def _events(self, document: Any) -> list[Event]:
+    def _events(self, document: Any) -> tuple[list[Event], list[Rejection]]:
+        """The request's events, and its items that are a sender's own events (not routed)."""
         items = document if isinstance(document, list) else [document]
         if len(items) > self.config.max_events:
             raise _Refusal(413, f"{len(items)} events in one request; the limit is {self.config.max_events}")
         events = []
+        ignored = []
         names = self.config.realm_names
         for index, item in enumerate(items):
+            where = f"event {index}" if isinstance(document, list) else ""
             try:
                 events.append(normalise(item, names))
+            except NotKeycloakEvent as exc:
+                ignored.append(Rejection(self.name, where, exc.reason, orjson.dumps(item)[:_RAW_SAMPLE]))
             except MalformedEvent as exc:
-                where = f"event {index}: " if isinstance(document, list) else ""
-                raise self._malformed(where + exc.message, orjson.dumps(item)) from None
-        return events
+                raise self._malformed(f"{where}: {exc.message}" if where else exc.message, orjson.dumps(item)) from None
+        return events, ignored
 
     @staticmethod
     def _malformed(reason: str, raw: bytes) -> _Refusal:
