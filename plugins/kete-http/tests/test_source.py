@@ -357,6 +357,58 @@ async def test_stopping_finishes_requests_in_flight_then_closes(webhook):
         await hook.post(LOGIN)
 
 
+async def test_a_stopping_source_answers_503_until_its_listener_closes(webhook):
+    """Issue 16 item 24: p2-inc drops an event when the connection is refused and retries a 503:
+    while kete drains, the port stays open and says when to come back."""
+    hook = await webhook(**{"drain-time": "1s", "retry-after": "3s"})
+    hook.intake.stopping.set()
+    await asyncio.sleep(0.1)
+    status, body, headers = await hook.post(LOGIN)
+    assert (status, body["error"], headers["Retry-After"]) == (503, "kete is stopping", "3")
+    assert headers["Connection"] == "close"  # the retry opens a new connection, maybe to a successor
+    assert hook.intake.ready == (False, "stopping: answering 503 until the listener closes")
+    assert not hook.task.done()
+    await asyncio.wait_for(hook.task, 5)
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await hook.post(LOGIN)
+    assert not hook.intake.batches
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_a_successor_takes_the_port_over_without_a_refused_connection(webhook):
+    """reuse-port: the successor listens on the same port before the old source stops and takes
+    every new connection; the old one answers its kept-alive connection 503 (closing it) while it
+    drains. A sender that retries on 503, as p2-inc does, sees no refused or reset connection."""
+    port = _free_port()
+    old = await webhook(port=port, **{"reuse-port": True, "drain-time": "1s"})
+    async with (
+        aiohttp.ClientSession() as kept_alive,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as fresh,
+    ):
+        async with kept_alive.post(old.url, json={**LOGIN, "id": "before"}) as response:
+            assert response.status == 202
+        new = await webhook(port=port, **{"reuse-port": True})
+        old.intake.stopping.set()
+        async with kept_alive.post(old.url, json={**LOGIN, "id": "e0"}) as response:
+            assert (response.status, response.headers["Retry-After"]) == (503, "1")
+        for number in range(80):  # through the drain and after the old listener closed
+            try:
+                async with fresh.post(old.url, json={**LOGIN, "id": f"e{number}"}) as response:
+                    assert response.status == 202
+            except aiohttp.ClientConnectionError as exc:
+                raise AssertionError(f"request {number}: the connection failed: {exc}") from exc
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(old.task, 5)
+    assert [event.id for event in old.intake.events] == ["before"]
+    assert [event.id for event in new.intake.events] == [f"e{number}" for number in range(80)]
+    assert not new.task.done()
+
+
 async def test_a_port_in_use_is_a_source_error(intake):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

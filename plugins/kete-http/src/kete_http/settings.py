@@ -152,5 +152,9 @@ class HttpSourceConfig(ComponentConfig):
     """How long reading a request's body may take; a slower client gets 408."""
     shutdown_timeout: Duration = 10.0
     """On stop, how long requests in flight may take to finish."""
+    drain_time: Duration = 2.0
+    """On stop, how long the listener stays open answering 503 with Retry-After before it closes."""
+    reuse_port: bool = False
+    """Listen with SO_REUSEPORT, so that a successor can listen on the same port before this one stops."""
     realm_names: dict[str, str] = {}
     """Realm id → realm name, for events that carry only ``realmId``."""

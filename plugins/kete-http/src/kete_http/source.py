@@ -29,6 +29,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from kete_core import ConfigError, ConfigErrors, Event, Intake, MalformedEvent, Rejection, Source, SourceError
+from kete_http.handover import reuse_port_socket
 from kete_http.oauth import basic_authorization
 from kete_http.payloads import NotKeycloakEvent, normalise
 from kete_http.settings import HttpSourceConfig
@@ -144,8 +145,13 @@ class HttpSource(Source):
         await runner.setup()
         _set_ready(intake, False, "not listening yet")
         try:
-            site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=self._ssl, backlog=1024)
             try:
+                site: web.BaseSite
+                if self.config.reuse_port:
+                    sock = reuse_port_socket(self.config.host, self.config.port)
+                    site = web.SockSite(runner, sock, ssl_context=self._ssl)
+                else:
+                    site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=self._ssl, backlog=1024)
                 await site.start()
             except OSError as exc:
                 raise SourceError(
@@ -161,9 +167,24 @@ class HttpSource(Source):
             )  # fmt: skip
             self.listening.set()
             await intake.stopping.wait()
+            await self._drain(intake)
         finally:
             # Stops listening, lets requests in flight finish (their events are submitted), then closes.
             await runner.cleanup()
+
+    async def _drain(self, intake: Intake) -> None:
+        """Keep listening for ``drain-time`` after a stop, answering 503 + Retry-After (and closing
+        each connection): a sender that retries then reaches a successor (``reuse-port``, or another
+        instance behind the load balancer), where a closed port would make p2-inc drop the event."""
+        drain = self.config.drain_time
+        if drain <= 0:
+            return
+        _set_ready(intake, False, "stopping: answering 503 until the listener closes")
+        log.info(
+            "source '%s': stopping: answering 503 with Retry-After for %g s before the listener closes",
+            self.name, drain,
+        )  # fmt: skip
+        await asyncio.sleep(drain)
 
     async def _handle(self, request: web.Request) -> web.Response:
         intake = self._intake
@@ -217,7 +238,11 @@ class HttpSource(Source):
             self._intake.reject(Rejection(self.name, where, refusal.reason, refusal.raw))
         elif refusal.status != 503:
             self._log.client_problem(f"{request.remote}: HTTP {refusal.status}: {refusal.reason}")
-        return web.json_response({"error": refusal.reason}, status=refusal.status, headers=refusal.headers)
+        response = web.json_response({"error": refusal.reason}, status=refusal.status, headers=refusal.headers)
+        if self._intake is not None and self._intake.stopping.is_set():
+            # The sender's next attempt opens a new connection, which may reach a successor.
+            response.force_close()
+        return response
 
     def _authenticate(self, request: web.Request) -> None:
         # The scheme is case-insensitive (RFC 9110 11.1), the credentials are not.
