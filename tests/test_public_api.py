@@ -4,6 +4,7 @@ surface is documented: what a first-party plugin needs, a third-party author can
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 import subprocess
 import sys
@@ -63,6 +64,8 @@ def test_the_check_catches_private_imports(tmp_path, monkeypatch):
 def test_every_public_name_resolves_and_is_documented(name):
     value = getattr(kete_core, name)
     assert value is not None
+    if inspect.isclass(value) or inspect.isfunction(value):
+        assert value.__doc__, f"{name} has no docstring"
     doc = (ROOT / "docs" / "writing-plugins.md").read_text()
     assert re.search(rf"`{re.escape(name)}[`(\[]", doc), f"{name} is not described in docs/writing-plugins.md"
 
