@@ -27,6 +27,7 @@ from kete_core.contracts import (
     Source,
     Template,
 )
+from kete_core.display import redact
 from kete_core.errors import (
     ConfigError,
     ConfigErrors,
@@ -38,9 +39,9 @@ from kete_core.errors import (
     Unavailable,
 )
 from kete_core.event import ADMIN_EVENT, EVENT, Event, parse_event
-from kete_core.fields import CommaList, Lowercase
+from kete_core.fields import CommaList, Duration, Lowercase, Size
 from kete_core.markers import hookimpl
-from kete_core.policy import Duration, ErrorAction
+from kete_core.policy import ErrorAction
 from kete_core.units import parse_duration, parse_size
 from kete_core.validation import is_secret
 
@@ -101,6 +102,7 @@ __all__ = [
     "Serializer",
     "Sink",
     "SinkContext",
+    "Size",
     "Source",
     "SourceError",
     "Template",
@@ -112,4 +114,5 @@ __all__ = [
     "parse_duration",
     "parse_event",
     "parse_size",
+    "redact",
 ]
