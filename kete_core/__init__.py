@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kete_core.contracts import (
     ComponentConfig,
     DeliveryResults,
+    Escape,
     Intake,
     Matcher,
     Message,
@@ -36,6 +37,7 @@ from kete_core.errors import (
     MalformedEvent,
     PermanentError,
     PluginError,
+    RenderError,
     SourceError,
     Unavailable,
 )
@@ -77,6 +79,7 @@ __all__ = [
     "Duration",
     "EncodingSettings",
     "ErrorAction",
+    "Escape",
     "Event",
     "Intake",
     "KeteError",
@@ -91,6 +94,7 @@ __all__ = [
     "Position",
     "Receipt",
     "Rejection",
+    "RenderError",
     "Renderer",
     "Serializer",
     "Sink",

@@ -114,7 +114,12 @@ def run(config: str) -> None:
 @click.argument("config", type=click.Path(dir_okay=False))
 def check_command(config: str) -> None:
     """Check CONFIG without running it: every error at once, exit status 2 if there are any."""
+    from kete_core.addresses import address_warnings
+
     app = _build(config)
+    for warning in address_warnings(app):
+        for line in str(warning).splitlines():
+            click.echo(f"kete: warning: {line}" if not line.startswith(" ") else f"kete:   {line.strip()}", err=True)
     disabled = len(app.config.routes) - len(app.routes)
     click.echo(
         f"{config}: OK: {len(app.routes)} route(s)"
