@@ -42,10 +42,10 @@ from kete_core.errors import (
     Unavailable,
 )
 from kete_core.event import ADMIN_EVENT, EVENT, Event, parse_event
-from kete_core.fields import CommaList, Lowercase
+from kete_core.fields import CommaList, Duration, Lowercase, Size
 from kete_core.lines import Chunk, LineReader, Position, end_position
 from kete_core.markers import hookimpl
-from kete_core.policy import Duration, ErrorAction
+from kete_core.policy import ErrorAction
 from kete_core.units import parse_duration, parse_size
 from kete_core.validation import is_secret
 
@@ -99,6 +99,7 @@ __all__ = [
     "Serializer",
     "Sink",
     "SinkContext",
+    "Size",
     "Source",
     "SourceError",
     "Template",

@@ -14,7 +14,7 @@ from kete_core.application import Application
 from kete_core.builtins.kete_renderer import ADMIN_ONLY_FIELDS
 from kete_core.contracts import SinkContext
 from kete_core.display import redact
-from kete_core.errors import KeteError
+from kete_core.errors import ConfigWarning
 
 USER_EVENT_TYPES = frozenset(
     """
@@ -51,7 +51,7 @@ USER_EVENT_TYPES = frozenset(
 """Keycloak's user event types (``org.keycloak.events.EventType``)."""
 
 
-def address_warnings(app: Application) -> list[KeteError]:
+def address_warnings(app: Application) -> list[ConfigWarning]:
     """A warning for each address template of *app*'s routes that uses admin-only variables while
     the route can take user events."""
     warnings = []
@@ -74,7 +74,7 @@ def address_warnings(app: Application) -> list[KeteError]:
         for setting, names in admin_only.items():
             variables = ", ".join(f"${{{name}}}" for name in names)
             warnings.append(
-                KeteError(
+                ConfigWarning(
                     f"{variables} in {redact(addresses[setting].source)!r} has no value for user events, which this "
                     f"route can take ({examples}): they will fail on this route and be dead-lettered",
                     path=f"{context.path}.{setting}",

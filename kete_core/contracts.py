@@ -19,7 +19,7 @@ from typing import ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from kete_core.errors import ConfigError, RenderError
+from kete_core.errors import ConfigError, ConfigWarning, RenderError
 from kete_core.event import Event
 
 
@@ -228,6 +228,9 @@ class Sink(ABC):
     - :meth:`send` returns only when each message is acknowledged by the destination (written,
       flushed as configured, acked by the broker) or has failed. Raising means the whole batch
       failed and may be retried; per-message outcomes are returned as :data:`DeliveryResults`.
+    - A failure of one event (rendering its address, encoding it, writing it) fails that event
+      alone: it is returned for its message, and the other messages are delivered once. Raise only
+      when none of the batch was delivered, since kete then sends all of it again.
     - A failure that retrying cannot fix is a :class:`~kete_core.errors.PermanentError`.
     - :meth:`close` flushes whatever was accepted.
     """
@@ -331,6 +334,9 @@ class Source(ABC):
     """
 
     Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+    resumed_from: str | None = None
+    """Set by :meth:`run` when it continued from ``intake.checkpoint``: where, in words (``after
+    line 593 of events.jsonl``), for the summary at the end of the run."""
 
     def __init__(self, name: str, config: ComponentConfig) -> None:
         self.name = name
@@ -339,6 +345,12 @@ class Source(ABC):
     @abstractmethod
     async def run(self, intake: Intake) -> None:
         """Read and submit events until the input ends or ``intake.stopping`` is set."""
+
+    def warnings(self) -> list[ConfigWarning]:
+        """Settings that are valid but will probably not work as meant (an input file that does
+        not exist), each naming its config path; ``kete check`` prints them and ``kete run`` logs
+        them. Called once before the run; must not block."""
+        return []
 
     async def close(self) -> None:  # noqa: B027
         """Release resources; called once after :meth:`run` returned."""

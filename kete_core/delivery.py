@@ -71,6 +71,7 @@ class RouteWorker:
         self.started = False
         self.unavailable: str | None = None
         self.retrying = False
+        self.running = False
 
     @property
     def stalled(self) -> bool:
@@ -108,6 +109,11 @@ class Delivery:
     ) -> None:
         self.workers = [RouteWorker(route, spool.done[route.name]) for route in routes]
         self.by_name = {worker.route.name: worker for worker in self.workers}
+        # The workers that dead-letter into each route: it runs for as long as they may.
+        self._feeders: dict[str, list[RouteWorker]] = {name: [] for name in self.by_name}
+        for worker in self.workers:
+            if worker.route.dead_letter.route is not None:
+                self._feeders[worker.route.dead_letter.route].append(worker)
         self.spool = spool
         self.hooks = hooks
         self.stats = stats
@@ -123,6 +129,8 @@ class Delivery:
         self._marks_saved = 0.0
         self._latencies: list[tuple[str, float, int]] = []
         last = spool.next_seq - 1
+        # Spooled events up to here were matched by an earlier run: counted as resumed, not matched.
+        self._resumed_upto = last
         for worker in self.workers:
             worker.overflowed = worker.loaded < last
 
@@ -207,6 +215,7 @@ class Delivery:
         """Connect each route's sink, so readiness is known early, and start its worker."""
         for worker in self.workers:
             await self._start_sink(worker)
+            worker.running = True
         self._tasks = [
             asyncio.create_task(self._work(worker), name=f"route {worker.route.name}") for worker in self.workers
         ]
@@ -267,6 +276,9 @@ class Delivery:
         else:
             upto = rows[-1][0]
         worker.loaded = upto
+        if rows and rows[0][0] <= self._resumed_upto:
+            resumed = sum(1 for seq, _ in rows if seq <= self._resumed_upto)
+            self.stats.routes[worker.route.name].resumed += resumed
         messages = self._messages(worker.route, [event for _, event in rows])
         return Batch(messages, upto, time.monotonic())
 
@@ -282,10 +294,21 @@ class Delivery:
         self.room.set()
 
     async def _work(self, worker: RouteWorker) -> None:
+        try:
+            await self._deliver_all(worker)
+        finally:
+            worker.running = False
+            if worker.route.dead_letter.route is not None:
+                self.by_name[worker.route.dead_letter.route].wakeup.set()
+
+    async def _deliver_all(self, worker: RouteWorker) -> None:
+        """Deliver *worker*'s batches as they come, until finishing leaves it nothing to do and
+        no route that dead-letters into it is still running (or until aborted)."""
+        feeders = self._feeders[worker.route.name]
         while not self.aborting.is_set():
             batch = self._next_batch(worker)
             if batch is None:
-                if self._finishing:
+                if self._finishing and not any(feeder.running for feeder in feeders):
                     return
                 worker.wakeup.clear()
                 await worker.wakeup.wait()

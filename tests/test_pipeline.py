@@ -16,6 +16,7 @@ from kete_core import spool as spool_module
 from kete_core.application import Application
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
+from kete_core.cli import _summary as summary
 from kete_core.config import KeteConfig, KeteSettings
 from kete_core.contracts import ComponentConfig, DeliveryResults, Message, Receipt, Serializer, Sink, Source
 from kete_core.errors import PermanentError, Unavailable
@@ -250,6 +251,21 @@ async def test_dead_letters_can_go_to_another_route(tmp_path):
     assert not (tmp_path / "dead-letters").exists()
 
 
+async def test_dead_letters_reach_their_route_in_the_same_run(tmp_path):
+    # The source ends long before "a" gives up: the routes its dead letters go to keep running.
+    a_sink, b_sink, c_sink = ListSink(failures=99), ListSink(failures=99), ListSink()
+    retry = {"max-attempts": 3, "wait-duration": "50ms"}
+    a = route("a", a_sink, pattern="LOGOUT", **retry)
+    a.dead_letter = DeadLetterSettings(route="b")
+    b = route("b", b_sink, pattern="NOTHING", **retry)
+    b.dead_letter = DeadLetterSettings(route="c")
+    stats = await run_batches(application([a, b, route("c", c_sink, pattern="NOTHING")], tmp_path), [EVENTS])
+    assert (a_sink.attempts, b_sink.attempts) == (3, 3)
+    assert [m.event.id for m in c_sink.delivered] == ["1"]
+    assert (stats.routes["a"].dead_lettered, stats.routes["b"].dead_lettered, stats.routes["c"].delivered) == (1, 1, 1)
+    assert stats.left_in_spool == 0
+
+
 async def test_a_hook_decides_on_errors(tmp_path):
     class GiveUpOnTimeouts:
         @hookimpl
@@ -363,10 +379,14 @@ async def test_undelivered_events_survive_a_restart(tmp_path):
     assert stats.left_in_spool == 4 and not first.delivered
 
     second = ListSink()
-    stats = await run_batches(application([route("r", second)], tmp_path), [], Spool(spool_path, ["r"]))
+    app = application([route("r", second)], tmp_path)
+    stats = await run_batches(app, [], Spool(spool_path, ["r"]))
     assert [m.event.id for m in second.delivered] == ["0", "1", "2", "3"]
     assert stats.left_in_spool == 0
     assert Spool(spool_path, ["r"]).depth == 0
+    # The summary does not say the route delivered more than it matched (issue 16 item 11).
+    assert (stats.routes["r"].matched, stats.routes["r"].resumed, stats.routes["r"].delivered) == (0, 4, 4)
+    assert "route r: 0 matched, 4 resumed from an earlier run, 4 delivered, 0 failed" in summary(app, stats)
 
 
 def test_segment_files_go_once_every_route_is_done_with_them(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import re
 import signal
 import sys
 import time
+from urllib.parse import unquote
 
 import aiohttp
 import orjson
@@ -127,7 +128,8 @@ destination.path = "{tmp_path}/audit.jsonl"
     assert len(receiver.requests) == len(sent) + 3  # ... once, plus the three answered with errors and retried
     for request, body in zip(delivered, bodies, strict=True):
         assert request.headers["X-Keycloak-Signature"] == _sign(request.body, b"outbound")
-        assert request.path == "/siem/" + body["realmName"].lower().replace(" ", "-")
+        # KebabCase as KETE's Guava computes it: underscores become hyphens, spaces stay (sent as %20).
+        assert unquote(request.path) == "/siem/" + body["realmName"].lower().replace("_", "-")
         assert request.headers["x-kind"] == ("admin-event" if body["id"].startswith("p") else "event")
     audit = read_jsonl(tmp_path / "audit.jsonl")
     assert sorted(event["id"] for event in audit) == sorted(i for i in sent if i.startswith("p"))

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr
 
-from kete_core import CommaList, ComponentConfig, Duration, EncodingSettings, Lowercase, parse_size
+from kete_core import CommaList, ComponentConfig, Duration, EncodingSettings, Lowercase
+from kete_core import Size as Bytes
 from kete_http.oauth import OAuthSettings
 from kete_http.signing import SigningSettings
 from kete_http.tls import ClientTlsSettings, ServerTlsSettings
@@ -116,7 +117,7 @@ class HttpSinkConfig(EncodingSettings):
         return f"{scheme}://{self.host}:{port}{path}"
 
 
-Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
+Size = Annotated[Bytes, Field(gt=0)]
 
 
 class HttpSourceConfig(ComponentConfig):
