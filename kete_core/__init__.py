@@ -29,7 +29,6 @@ from kete_core.contracts import (
     Template,
 )
 from kete_core.display import redact
-from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
 from kete_core.errors import (
     ConfigError,
     ConfigErrors,
@@ -43,7 +42,6 @@ from kete_core.errors import (
 )
 from kete_core.event import ADMIN_EVENT, EVENT, Event, parse_event
 from kete_core.fields import CommaList, Duration, Lowercase, Size
-from kete_core.lines import Chunk, LineReader, Position, end_position
 from kete_core.markers import hookimpl
 from kete_core.policy import ErrorAction
 from kete_core.units import parse_duration, parse_size
@@ -51,9 +49,18 @@ from kete_core.validation import is_secret
 
 if TYPE_CHECKING:
     from kete_core.config.tree import flatten
+    from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
+    from kete_core.lines import Chunk, LineReader, Position, end_position
 
-# Names whose modules cost more to import than ``import kete_core`` should: loaded on first use.
-_LAZY = {"flatten": "kete_core.config.tree"}
+# Names loaded on first use: ``kete --help`` and ``kete plugins`` import this package and need none
+# of them, and their modules (a settings model, the configuration loader) take milliseconds.
+_LAZY = {
+    "flatten": "kete_core.config.tree",
+    **dict.fromkeys(
+        ("ContentEncoding", "ContentTransferEncoding", "EncodingSettings", "PayloadEncoding"), "kete_core.encodings"
+    ),
+    **dict.fromkeys(("Chunk", "LineReader", "Position", "end_position"), "kete_core.lines"),
+}
 
 
 def __getattr__(name: str) -> Any:

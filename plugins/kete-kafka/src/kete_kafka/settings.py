@@ -28,7 +28,16 @@ from typing import Annotated, Any, Literal
 from confluent_kafka import Consumer, KafkaException, Producer
 from pydantic import BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
-from kete_core import CommaList, ComponentConfig, ConfigError, ConfigErrors, Duration, flatten, is_secret
+from kete_core import (
+    CommaList,
+    ComponentConfig,
+    ConfigError,
+    ConfigErrors,
+    Duration,
+    EncodingSettings,
+    flatten,
+    is_secret,
+)
 
 Role = Literal["producer", "consumer"]
 
@@ -603,8 +612,11 @@ class KafkaSourceConfig(ComponentConfig):
     """The original KETE's ``tls.*`` block, translated to librdkafka's ``ssl.*``."""
 
 
-class KafkaSinkConfig(ComponentConfig):
-    """Settings of the ``kafka`` sink. Settings not listed here are librdkafka producer settings."""
+class KafkaSinkConfig(EncodingSettings):
+    """Settings of the ``kafka`` sink. Settings not listed here are librdkafka producer settings.
+
+    KETE's ``content-encoding`` and ``content-transfer-encoding`` are accepted and, as in KETE's
+    kafka destination, not applied (librdkafka's ``compression.type`` compresses record batches)."""
 
     model_config = ConfigDict(extra="allow")
 
