@@ -37,9 +37,7 @@ def _public_bytes(key: object) -> bytes:
     )
 
 
-def key_owner_first(
-    key: PrivateKeyTypes, certificates: Sequence[x509.Certificate]
-) -> tuple[x509.Certificate, ...]:
+def key_owner_first(key: PrivateKeyTypes, certificates: Sequence[x509.Certificate]) -> tuple[x509.Certificate, ...]:
     """*certificates* with the one holding *key*'s public key first (PEM bundles list the CA first at times)."""
     public = _public_bytes(key.public_key())
     owners = [cert for cert in certificates if _public_bytes(cert.public_key()) == public]
@@ -230,7 +228,7 @@ def _read_jks(data: bytes, password: str | None) -> StoreContents:
         store = jks.read_jks(data, password)
         certificates = tuple(x509.load_der_x509_certificate(der) for _alias, der in store.certificates)
         keys = tuple(
-            KeyEntry(entry.alias, tuple(x509.load_der_x509_certificate(der) for der in entry.chain), _open_jks_key(entry))
+            KeyEntry(entry.alias, tuple(map(x509.load_der_x509_certificate, entry.chain)), _open_jks_key(entry))
             for entry in store.keys
         )
     except jks.JksPasswordError as exc:

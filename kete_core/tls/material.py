@@ -84,9 +84,7 @@ class TlsMaterial:
         from cryptography.hazmat.primitives import serialization
 
         encryption: serialization.KeySerializationEncryption = (
-            serialization.BestAvailableEncryption(password.encode())
-            if password
-            else serialization.NoEncryption()
+            serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
         )
         return self.identity.key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption

@@ -60,7 +60,14 @@ def _certificate(
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
+    if issuer:
+        issuer_key = issuer[0].public_key()
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key),  # type: ignore[arg-type]
+            critical=False,
+        )
     if ca:
         builder = builder.add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
@@ -102,6 +109,20 @@ class Party:
         """Key, certificate and chain, as one PEM file."""
         return _pem(self.key, self.certificate, *self.chain)
 
+    def certificate_pem(self) -> bytes:
+        """The certificate alone, as PEM."""
+        return _pem(self.certificate)
+
+    def key_pem(self, password: str | None = None) -> bytes:
+        """The private key alone, as PKCS#8 PEM, encrypted with *password* if given."""
+        if password is None:
+            return _pem(self.key)
+        return self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password.encode()),
+        )
+
 
 class Pki:
     """A CA with a server and a client certificate, written under *folder*.
@@ -134,35 +155,39 @@ class Pki:
 
     # ------------------------------------------------------------------ stores
 
-    def store_bytes(self, fmt: str, *, key: bool, password: str | None = "changeit") -> bytes:
-        """The trust store (the CA) or the client's key store in *fmt*: ``pem``, ``der``, ``pkcs7``,
-        ``pkcs12`` or ``jks`` (made by keytool)."""
+    def store_bytes(
+        self, fmt: str, *, key: bool, password: str | None = "changeit", party: Party | None = None
+    ) -> bytes:
+        """The trust store (the CA) or a key store (the client's, or *party*'s) in *fmt*: ``pem``, ``der``,
+        ``pkcs7``, ``pkcs12`` or ``jks`` (made by keytool)."""
+        party = party or self.client
         if fmt == "pem":
-            return self.client.pem() if key else _pem(self.ca)
+            return party.pem() if key else _pem(self.ca)
         if fmt == "der" and not key:
             return self.ca.public_bytes(serialization.Encoding.DER)
         if fmt == "pkcs7" and not key:
             return pkcs7.serialize_certificates([self.ca], serialization.Encoding.DER)
         if fmt == "pkcs12":
             encryption = (
-                serialization.BestAvailableEncryption(password.encode())
-                if password
-                else serialization.NoEncryption()
+                serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
             )
             if key:
                 return pkcs12.serialize_key_and_certificates(
-                    b"client", self.client.key, self.client.certificate, [self.ca], encryption
+                    b"client", party.key, party.certificate, [self.ca], encryption
                 )
             return pkcs12.serialize_key_and_certificates(None, None, None, [self.ca], encryption)
         if fmt == "jks":
             assert password, "keytool needs a password of 6 characters or more"
-            return self.keytool_store("JKS", key=key, password=password)
+            return self.keytool_store("JKS", key=key, password=password, party=party)
         raise ValueError(f"no {'key' if key else 'trust'} store in format {fmt!r}")
 
-    def store(self, kind: str, *, key: bool, password: str | None = "changeit", **extra: Any) -> dict[str, Any]:
-        """The ``tls.trust-store`` / ``tls.key-store`` settings for loader *kind* (``jks-file-base64`` …)."""
+    def store(
+        self, kind: str, *, key: bool, password: str | None = "changeit", party: Party | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """The ``tls.trust-store`` / ``tls.key-store`` settings for loader *kind* (``jks-file-base64`` …);
+        *extra* settings (``key-password``, ``type``) are added."""
         fmt, _file, source = kind.split("-")
-        data = self.store_bytes(fmt, key=key, password=password)
+        data = self.store_bytes(fmt, key=key, password=password, party=party)
         loader: dict[str, Any] = {"kind": kind}
         if source == "path":
             loader["path"] = str(self.write(f"{'key' if key else 'trust'}-{kind}-{id(data)}.{fmt}", data))
@@ -176,15 +201,22 @@ class Pki:
         return settings
 
     def keytool_store(
-        self, store_type: str, *, key: bool, password: str, key_password: str | None = None
+        self,
+        store_type: str,
+        *,
+        key: bool,
+        password: str,
+        key_password: str | None = None,
+        party: Party | None = None,
     ) -> bytes:
         """A store made by the JDK's keytool (``JKS`` or ``PKCS12``), as Java users make them: the CA as a
-        trusted entry, or the client's key with its chain (its key protected by *key_password*, by default the
-        store's password)."""
+        trusted entry, or the client's (or *party*'s) key with its chain (its key protected by *key_password*,
+        by default the store's password)."""
+        party = party or self.client
         keytool = shutil.which("keytool")
         if keytool is None:
             raise RuntimeError("keytool (a JDK) is needed to make JKS stores")
-        target = self.folder / f"keytool-{store_type}-{'key' if key else 'trust'}-{password}-{key_password}.store"
+        target = self.folder / f"keytool-{store_type}-{'key' if key else 'trust'}-{id(party)}-{key_password}.store"
         target.unlink(missing_ok=True)
         common = ["-noprompt", "-storetype", store_type, "-keystore", str(target), "-storepass", password]
         if key:
@@ -192,8 +224,8 @@ class Pki:
                 "keytool-source.p12",
                 pkcs12.serialize_key_and_certificates(
                     b"client",
-                    self.client.key,
-                    self.client.certificate,
+                    party.key,
+                    party.certificate,
                     [self.ca],
                     serialization.BestAvailableEncryption(b"source"),
                 ),

@@ -37,11 +37,13 @@ from kete_core import (
     Sink,
     SinkContext,
     Template,
+    TlsSettings,
+    client_ssl_context,
+    load_tls,
 )
 from kete_core.errors import ConfigErrors, Unavailable
 from kete_http.oauth import OAuthSettings, TokenError, TokenProvider, basic_authorization
 from kete_http.signing import SigningSettings
-from kete_http.tls import ClientTlsSettings, client_context
 
 log = logging.getLogger("kete.http")
 
@@ -93,7 +95,8 @@ class HttpSinkConfig(ComponentConfig):
     x_api_key_value: SecretStr | None = None
     oauth: OAuthSettings = OAuthSettings()
     signing: SigningSettings | None = None
-    tls: ClientTlsSettings = ClientTlsSettings()
+    tls: TlsSettings = TlsSettings()
+    """KETE's ``tls.*`` (trust store, key store, ``verify-hostname``, …) and kete's PEM file settings."""
     max_concurrency: int = Field(default=16, gt=0)
     """Requests in flight at once for this route; 1 keeps the events of a batch in order."""
     retry_attempts: int = Field(default=3, gt=0)
@@ -143,7 +146,7 @@ class HttpSinkConfig(ComponentConfig):
             found += self.oauth.problems()
         if self.retry_max_backoff < self.retry_initial_backoff:
             found.append(("retry-max-backoff", "must not be shorter than retry-initial-backoff"))
-        return found + self.tls.problems()
+        return found
 
     @property
     def _signing_header(self) -> str | None:
@@ -214,9 +217,14 @@ class HttpSink(Sink):
 
     def __init__(self, config: HttpSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        problems = config.problems()
-        if problems:
-            raise ConfigErrors(ConfigError(message, path=f"{context.path}.{setting}") for setting, message in problems)
+        errors = [ConfigError(message, path=f"{context.path}.{setting}") for setting, message in config.problems()]
+        # KETE reads the TLS material even when TLS is off, so a bad store fails the route at load.
+        try:
+            material = load_tls(config.tls, f"{context.path}.tls")
+        except ConfigErrors as exc:
+            errors += exc.errors
+        if errors:
+            raise ConfigErrors(errors)
         target = config.target()
         self.url = context.template("url" if config.url else "host", target)
         self._literal = {char: _PLACEHOLDER.sub("", target).count(char) for char in _URL_SEPARATORS}
@@ -226,16 +234,9 @@ class HttpSink(Sink):
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
         self._static, self._templates = self._headers(context)
         self._oauth = TokenProvider(config.oauth) if config.oauth_active else None
-        tls = config.tls
-        material = tls.ca_file or tls.cert_file or tls.trust_store or tls.key_store
         self._ssl: ssl.SSLContext | bool = True  # plain http: no context to build (loading CAs takes a while)
-        try:
-            if material or not target.lower().startswith("http://"):
-                self._ssl = client_context(tls)
-        except (OSError, ValueError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"cannot load the TLS material: {exc}", path=f"{context.path}.tls", hint="check the files and password"
-            ) from exc
+        if config.tls.model_fields_set or not target.lower().startswith("http://"):
+            self._ssl = client_ssl_context(config.tls, f"{context.path}.tls", material)
         self._session: aiohttp.ClientSession | None = None
 
     def _headers(self, context: SinkContext) -> tuple[dict[str, str], list[tuple[str, Template]]]:

@@ -16,7 +16,6 @@ import binascii
 import hmac
 import logging
 import math
-import ssl
 import zlib
 from typing import Annotated, Any
 
@@ -32,15 +31,16 @@ from kete_core import (
     Intake,
     MalformedEvent,
     Rejection,
+    ServerTlsSettings,
     Source,
     SourceError,
+    server_ssl_context,
 )
 from kete_core.errors import ConfigErrors
 from kete_core.units import parse_size
 from kete_http.oauth import basic_authorization
 from kete_http.payloads import normalise
 from kete_http.signing import SigningSettings
-from kete_http.tls import ServerTlsSettings, server_context
 
 log = logging.getLogger("kete.http")
 
@@ -77,6 +77,8 @@ class HttpSourceConfig(ComponentConfig):
     """Require HTTP Basic authentication (vymalo's ``WEBHOOK_HTTP_AUTH_USERNAME``)."""
     basic_password: SecretStr | None = None
     tls: ServerTlsSettings = ServerTlsSettings()
+    """Serve HTTPS: ``cert-file``/``key-file`` or ``key-store``; ``client-ca-file`` or ``trust-store`` requires
+    client certificates signed by those CAs."""
     retry_after: Duration = 1.0
     """What a 503 tells the sender to wait."""
     shutdown_timeout: Duration = 10.0
@@ -111,17 +113,20 @@ class HttpSource(Source):
     def __init__(self, name: str, config: HttpSourceConfig) -> None:
         super().__init__(name, config)
         path = f"sources.{name}"
-        problems = config.tls.problems()
+        problems: list[tuple[str, str]] = []
         if (config.basic_username is None) != (config.basic_password is None):
             problems.append(("basic-password", "basic-username and basic-password go together"))
         if not config.path.startswith("/"):
             problems.append(("path", "must start with '/'"))
-        if problems:
-            raise ConfigErrors(ConfigError(message, path=f"{path}.{setting}") for setting, message in problems)
+        errors = [ConfigError(message, path=f"{path}.{setting}") for setting, message in problems]
         try:
-            self._ssl = server_context(config.tls)
-        except (OSError, ValueError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot load the TLS material: {exc}", path=f"{path}.tls") from exc
+            self._ssl = server_ssl_context(config.tls, f"{path}.tls")
+        except ConfigErrors as exc:
+            errors += exc.errors
+        except ConfigError as exc:
+            errors.append(exc)
+        if errors:
+            raise ConfigErrors(errors)
         self._types = {media.lower() for media in config.content_types}
         self._basic = None
         if config.basic_username is not None and config.basic_password is not None:
