@@ -37,6 +37,11 @@ def _public_bytes(key: object) -> bytes:
     )
 
 
+def same_key(key: PrivateKeyTypes, certificate: x509.Certificate) -> bool:
+    """Whether *certificate* certifies *key*'s public key."""
+    return _public_bytes(key.public_key()) == _public_bytes(certificate.public_key())
+
+
 def key_owner_first(key: PrivateKeyTypes, certificates: Sequence[x509.Certificate]) -> tuple[x509.Certificate, ...]:
     """*certificates* with the one holding *key*'s public key first (PEM bundles list the CA first at times)."""
     public = _public_bytes(key.public_key())

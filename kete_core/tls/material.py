@@ -144,7 +144,7 @@ def _secret(value: object) -> str | None:
 
 
 def _identity_of(contents: StoreContents, passwords: Sequence[str | None]) -> Identity:
-    from kete_core.tls.formats import key_owner_first
+    from kete_core.tls.formats import key_owner_first, same_key
 
     entries = [entry for entry in contents.keys if entry.chain]
     if not entries:
@@ -154,7 +154,12 @@ def _identity_of(contents: StoreContents, passwords: Sequence[str | None]) -> Id
     if len(entries) > 1:
         log.info("the key store holds %d keys; kete uses the first, '%s'", len(entries), entries[0].alias)
     key = open_key(entries[0], passwords)
-    return Identity(key_owner_first(key, entries[0].chain), key)
+    chain = key_owner_first(key, entries[0].chain)
+    if not same_key(key, chain[0]):
+        raise TlsMaterialError(
+            f"the private key does not belong to the certificate '{chain[0].subject.rfc4514_string()}'"
+        )
+    return Identity(chain, key)
 
 
 def _loader(store: StoreSettings, where: str, *, key_store: bool) -> CertificateLoader | None:
