@@ -253,7 +253,7 @@ def test_a_plugin_adds_a_certificate_loader(pki, tmp_path):
 
     def check(loader: str) -> tuple[int, str]:
         config.write_text(
-            f"[kete]\ndata-dir = '{tmp_path}'\n[routes.r]\ndestination.kind = 'stdout'\n"
+            f"[kete]\ndata-dir = '{tmp_path}'\n"
             f"[sources.hook]\nkind = 'file'\npath = '{tmp_path}/in.jsonl'\n"
             f"[routes.siem]\ndestination.kind = 'http'\ndestination.url = 'https://127.0.0.1:1/'\n"
             f"destination.tls.trust-store.loader = {loader}\n"
