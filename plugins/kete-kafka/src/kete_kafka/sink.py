@@ -11,14 +11,22 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 from pydantic import ConfigDict, Field, model_validator
 
-from kete_core import ComponentConfig, DeliveryResults, Message, PermanentError, Sink, SinkContext, Template
+from kete_core import (
+    ComponentConfig,
+    DeliveryResults,
+    Message,
+    PermanentError,
+    Sink,
+    SinkContext,
+    Template,
+    TlsSettings,
+)
 from kete_core.errors import Unavailable
 from kete_core.event import Event
 from kete_core.policy import Duration
 from kete_kafka.client import UNREACHABLE, LibrdkafkaLog, Worker, describe
 from kete_kafka.settings import (
     Problem,
-    TlsSettings,
     client_settings,
     librdkafka_problems,
     raise_problems,

@@ -23,12 +23,20 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from kete_core import ComponentConfig, Event, Intake, MalformedEvent, Rejection, Source, parse_event
+from kete_core import (
+    ComponentConfig,
+    Event,
+    Intake,
+    MalformedEvent,
+    Rejection,
+    Source,
+    TlsSettings,
+    parse_event,
+)
 from kete_core.policy import Duration
 from kete_kafka.client import UNREACHABLE, LibrdkafkaLog, Worker, describe
 from kete_kafka.settings import (
     Problem,
-    TlsSettings,
     client_settings,
     librdkafka_problems,
     raise_problems,
