@@ -24,7 +24,7 @@ from pathlib import Path
 import orjson
 
 from benchmarks.common import machine, make_events
-from kete_core.assembly import Application
+from kete_core.application import Application
 from kete_core.cli import tune_garbage_collection
 from kete_core.pipeline import Pipeline
 from kete_core.testing import load_app

@@ -69,7 +69,8 @@ def _events(count: int) -> list[dict[str, Any]]:
 
 
 async def _sink_run(port: int, events: list[dict[str, Any]], settings: dict[str, Any]) -> float:
-    from kete_http import HttpSink, HttpSinkConfig
+    from kete_http.settings import HttpSinkConfig
+    from kete_http.sink import HttpSink
 
     from kete_core.builtins.json_serializer import JsonSerializer
     from kete_core.builtins.kete_renderer import KeteRenderer

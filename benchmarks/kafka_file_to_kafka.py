@@ -35,7 +35,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kete_kafka.sink import PRODUCER_DEFAULTS, KafkaSink, KafkaSinkConfig  # noqa: E402
+from kete_kafka.settings import KafkaSinkConfig  # noqa: E402
+from kete_kafka.sink import PRODUCER_DEFAULTS, KafkaSink  # noqa: E402
 
 from benchmarks.common import machine  # noqa: E402
 from kete_core.builtins.json_serializer import JsonSerializer  # noqa: E402

@@ -23,7 +23,7 @@ from kete_core.contracts import (
 )
 from kete_core.errors import ConfigError, KeteError, MalformedEvent, PermanentError, PluginError, SourceError
 from kete_core.event import ADMIN_EVENT, EVENT, Event, parse_event
-from kete_core.hooks import hookimpl
+from kete_core.markers import hookimpl
 from kete_core.policy import Duration, ErrorAction
 
 if TYPE_CHECKING:

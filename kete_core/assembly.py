@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BeforeValidator
 
+from kete_core.application import Application
 from kete_core.config import KeteConfig, read_config
 from kete_core.contracts import ComponentConfig, Matcher, Renderer, Serializer, SinkContext, Source
 from kete_core.discovery import load
@@ -36,24 +36,6 @@ class RouteSettings(ComponentConfig):
     enabled: bool = True
     realm_match_mode: Mode = "any"
     event_match_mode: Mode = "any"
-
-
-@dataclass
-class Application:
-    """Everything ``kete run`` needs, built and checked.
-
-    :ivar config: the configuration it was built from.
-    :ivar hooks: the hook plugins.
-    :ivar renderer: the run's template renderer.
-    :ivar routes: the enabled routes, in configuration order.
-    :ivar sources: the sources, in configuration order.
-    """
-
-    config: KeteConfig
-    hooks: Hooks
-    renderer: Renderer
-    routes: list[Route]
-    sources: list[Source]
 
 
 class _Collector:
@@ -200,7 +182,7 @@ def assemble(config: KeteConfig, hooks: Hooks) -> Application:
     if collector.errors:
         raise ConfigErrors(collector.errors)
     assert renderer is not None
-    return Application(config=config, hooks=hooks, renderer=renderer, routes=routes, sources=sources)
+    return Application(config=config, plugins=hooks.pm, renderer=renderer, routes=routes, sources=sources)
 
 
 def build(path: str | Path, environ: Mapping[str, str] | None = None) -> Application:

@@ -13,15 +13,17 @@ import click
 import orjson
 
 from kete_core import deadletters
-from kete_core.assembly import Application, build
+from kete_core.application import Application
+from kete_core.assembly import build
 from kete_core.config import KeteConfig, load_config
 from kete_core.discovery import GROUPS, check, installed, load
 from kete_core.errors import KeteError, PluginError
 from kete_core.hooks import Hooks, plugin_manager
 from kete_core.observability import JsonFormatter
-from kete_core.pipeline import Pipeline, RunStats
+from kete_core.pipeline import Pipeline
 from kete_core.routing import MatcherGroup, compile_matcher
 from kete_core.spool import Spool
+from kete_core.status import RunStats
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2

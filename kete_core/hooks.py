@@ -1,32 +1,36 @@
 """The plugin manager and the typed facade through which core code calls hooks.
 
 Core code never touches ``pm.hook`` directly: every call goes through :class:`Hooks`, so call
-sites are type-checked and per-batch hooks cost nothing when no plugin implements them.
+sites are type-checked and per-batch hooks cost nothing when no plugin implements them. Every
+manager holds kete's own defaults first (:data:`DEFAULT_PLUGINS`), then the ``kete.hooks``
+plugins.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
-from kete_core import hookspecs
+from kete_core import hookspecs, policy
 from kete_core.discovery import load_hook_modules
 from kete_core.errors import PluginError
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import click
 
-    from kete_core.assembly import Application
+    from kete_core.application import Application
     from kete_core.config import KeteConfig
     from kete_core.contracts import Message, Rejection, VariableGetter
     from kete_core.event import Event
-    from kete_core.policy import ErrorAction
+    from kete_core.policy import ErrorAction, RetrySettings
 
-hookimpl = pluggy.HookimplMarker("kete")
-"""Decorator marking a function of a ``kete.hooks`` plugin as a hook implementation."""
+DEFAULT_PLUGINS: tuple[tuple[str, ModuleType], ...] = (("kete-core.policy", policy),)
+"""kete's own hook implementations, by plugin name: always registered, never disabled."""
 
 
 def plugin_manager(*, load_entry_points: bool = True, disabled: Iterable[str] = ()) -> pluggy.PluginManager:
@@ -36,6 +40,8 @@ def plugin_manager(*, load_entry_points: bool = True, disabled: Iterable[str] = 
     """
     pm = pluggy.PluginManager("kete")
     pm.add_hookspecs(hookspecs)
+    for name, module in DEFAULT_PLUGINS:
+        pm.register(module, name=name)
     if load_entry_points:
         for name, module, info in load_hook_modules(frozenset(disabled)):
             try:
@@ -116,7 +122,16 @@ class Hooks:
             self._after_emit(route=route, messages=messages)
 
     def on_emit_error(
-        self, route: str, messages: Sequence[Message], error: BaseException, attempt: int
-    ) -> ErrorAction | None:
-        result: Any = self.pm.hook.kete_on_emit_error(route=route, messages=messages, error=error, attempt=attempt)
+        self,
+        route: str,
+        messages: Sequence[Message],
+        error: BaseException,
+        attempt: int,
+        retry: RetrySettings,
+        elapsed: float,
+    ) -> ErrorAction:
+        # Never None: kete's own policy (DEFAULT_PLUGINS) answers when every plugin abstains.
+        result: ErrorAction = self.pm.hook.kete_on_emit_error(
+            route=route, messages=messages, error=error, attempt=attempt, retry=retry, elapsed=elapsed
+        )
         return result

@@ -20,18 +20,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-import pluggy
+from kete_core.markers import hookspec
 
 if TYPE_CHECKING:
     import click
 
-    from kete_core.assembly import Application
+    from kete_core.application import Application
     from kete_core.config import KeteConfig
     from kete_core.contracts import Message, Rejection, VariableGetter
     from kete_core.event import Event
-    from kete_core.policy import ErrorAction
-
-hookspec = pluggy.HookspecMarker("kete")
+    from kete_core.policy import ErrorAction, RetrySettings
 
 # --------------------------------------------------------------------------- lifecycle
 
@@ -180,17 +178,21 @@ def kete_after_emit(route: str, messages: Sequence[Message]) -> None:
 
 @hookspec(firstresult=True)
 def kete_on_emit_error(
-    route: str, messages: Sequence[Message], error: BaseException, attempt: int
+    route: str, messages: Sequence[Message], error: BaseException, attempt: int, retry: RetrySettings, elapsed: float
 ) -> ErrorAction | None:
     """Decide what happens to messages a route's sink failed to deliver.
 
-    Called once per failed attempt and distinct error. The first non-None answer wins; when every
-    plugin abstains, kete retries while the route's ``retry.max-attempts`` allow and the error is
-    not a :class:`~kete_core.errors.PermanentError`, then gives up.
+    Called once per failed attempt and distinct error. The first non-None answer wins. kete's own
+    answer is a ``trylast`` implementation of this hook (:mod:`kete_core.policy`), so it comes
+    after every plugin's: retry while the route's ``retry.max-attempts`` and
+    ``retry.max-elapsed-duration`` allow and the error is not a
+    :class:`~kete_core.errors.PermanentError`, else give up.
 
     :param route: the route's name.
     :param messages: the messages that failed with *error*.
     :param error: the exception (a :class:`~kete_core.errors.PermanentError` when retrying is useless).
     :param attempt: the number of the attempt that failed, starting at 1.
+    :param retry: the route's ``retry.*`` settings.
+    :param elapsed: seconds since the first attempt to deliver these messages.
     :returns: ``ErrorAction.RETRY`` or ``ErrorAction.GIVE_UP``, or None to abstain.
     """

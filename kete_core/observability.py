@@ -2,8 +2,9 @@
 
 ``/healthz`` answers 200 while the process runs. ``/ready`` answers 200 only when every source
 and every route's destination is connected, else 503 with the ones that are not. ``/metrics``
-is Prometheus's text format. The server runs in a thread and reads a snapshot the event loop
-refreshes every second, so a scrape never touches the loop or the spool.
+is Prometheus's text format. The server runs in a thread and shows the last
+:class:`~kete_core.status.Status` the pipeline handed over (once a second, on the event loop), so
+a scrape never touches the loop or the spool.
 """
 
 from __future__ import annotations
@@ -14,85 +15,70 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from kete_core.pipeline import Pipeline
+from kete_core.status import RunStats, Status
 
 log = logging.getLogger("kete")
 
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+_ROUTE_COUNTERS = {
+    "matched": "Events a route selected.",
+    "delivered": "Events a route's sink acknowledged.",
+    "retried": "Event deliveries that were tried again.",
+    "dead_lettered": "Events a route gave up on and dead-lettered.",
+    "failed": "Events a route could not deliver (dead-lettered or not serializable).",
+}
 
 
-class _Snapshot:
-    """What the HTTP thread may read: plain values refreshed by the event loop."""
+class _StatusCollector(Collector):
+    """The metrics of the last status snapshot."""
 
-    def __init__(self) -> None:
-        self.spool_depth = 0
-        self.oldest_age = 0.0
-        self.not_ready: dict[str, str] = {}
-        self.source_lag: dict[str, float] = {}
-
-
-class _PipelineCollector(Collector):
-    def __init__(self, pipeline: Pipeline, snapshot: _Snapshot) -> None:
-        self.pipeline = pipeline
-        self.snapshot = snapshot
+    def __init__(self, observability: Observability) -> None:
+        self.observability = observability
 
     def collect(self) -> Iterator[Any]:
-        stats = self.pipeline.stats
+        status = self.observability.status
+        stats = status.stats
         received = CounterMetricFamily("kete_events_received", "Events sources submitted.", labels=["source"])
         rejected = CounterMetricFamily("kete_events_rejected", "Input records that were not events.", labels=["source"])
-        for source in sorted(set(stats.received) | set(stats.rejected) | set(self.pipeline.source_status)):
+        for source in sorted(set(stats.received) | set(stats.rejected) | set(status.sources)):
             received.add_metric([source], stats.received.get(source, 0))
             rejected.add_metric([source], stats.rejected.get(source, 0))
         yield received
         yield rejected
-        families = {
-            "matched": "Events a route selected.",
-            "delivered": "Events a route's sink acknowledged.",
-            "retried": "Event deliveries that were tried again.",
-            "dead_lettered": "Events a route gave up on and dead-lettered.",
-            "failed": "Events a route could not deliver (dead-lettered or not serializable).",
-        }
-        for field, description in families.items():
+        for field, description in _ROUTE_COUNTERS.items():
             family = CounterMetricFamily(f"kete_events_{field}", description, labels=["route", "sink"])
-            for runner in self.pipeline.runners:
-                route = runner.route
-                family.add_metric([route.name, route.sink_kind], getattr(stats.routes[route.name], field))
+            for route, sink in status.sinks.items():
+                family.add_metric([route, sink], getattr(stats.routes[route], field))
             yield family
+        yield GaugeMetricFamily("kete_spool_depth", "Spooled events not yet done by every route.", status.spool_depth)
         yield GaugeMetricFamily(
-            "kete_spool_depth", "Spooled events not yet done by every route.", self.snapshot.spool_depth
-        )
-        yield GaugeMetricFamily(
-            "kete_spool_oldest_age_seconds", "Age of the oldest spooled event not yet done.", self.snapshot.oldest_age
+            "kete_spool_oldest_age_seconds", "Age of the oldest spooled event not yet done.", status.oldest_age
         )
         lag = GaugeMetricFamily(
             "kete_source_lag_seconds", "Now minus the newest event time a source submitted.", labels=["source"]
         )
-        for source, seconds in self.snapshot.source_lag.items():
+        for source, seconds in status.source_lag.items():
             lag.add_metric([source], seconds)
         yield lag
         ready = GaugeMetricFamily("kete_ready", "1 when the component is connected.", labels=["component"])
-        for name in [f"source {name}" for name in self.pipeline.source_status] + [
-            f"route {runner.route.name}" for runner in self.pipeline.runners
-        ]:
-            ready.add_metric([name], 0 if name in self.snapshot.not_ready else 1)
+        for name in [f"source {name}" for name in status.sources] + [f"route {route}" for route in status.sinks]:
+            ready.add_metric([name], 0 if name in status.not_ready else 1)
         yield ready
 
 
 class Observability:
-    """Metrics, readiness and the endpoint serving them for one pipeline."""
+    """Metrics, readiness and the endpoint serving them, from the status snapshots it is given."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.snapshot = _Snapshot()
+    def __init__(self) -> None:
+        self.status = Status(RunStats(), {}, [], {})
         self.registry = CollectorRegistry()
-        self.registry.register(_PipelineCollector(pipeline, self.snapshot))
+        self.registry.register(_StatusCollector(self))
         self.latency = Histogram(
             "kete_delivery_latency_seconds",
             "Seconds from acceptance to acknowledgement, per delivered batch.",
@@ -102,20 +88,11 @@ class Observability:
         )
         self.server: ThreadingHTTPServer | None = None
 
-    def refresh(self) -> None:
-        """Copy what the endpoint shows from the pipeline (call on the event loop)."""
-        pipeline = self.pipeline
-        self.snapshot.spool_depth = pipeline.spool.depth
-        self.snapshot.oldest_age = pipeline.spool.oldest_age() if self.snapshot.spool_depth else 0.0
-        not_ready = {f"source {name}": reason for name, reason in pipeline.source_status.items() if reason}
-        for runner in pipeline.runners:
-            if runner.unavailable:
-                not_ready[f"route {runner.route.name}"] = runner.unavailable
-        self.snapshot.not_ready = not_ready
-        now_ms = time.time() * 1000
-        self.snapshot.source_lag = {name: max(0.0, (now_ms - ms) / 1000) for name, ms in pipeline.newest_time.items()}
-        for route, seconds, _count in pipeline.drain_latencies():
+    def update(self, status: Status) -> None:
+        """Show *status* from now on (call on the event loop)."""
+        for route, seconds, _count in status.latencies:
             self.latency.labels(route).observe(seconds)
+        self.status = status
 
     def start(self, address: str) -> None:
         """Serve ``/healthz``, ``/ready`` and ``/metrics`` on *address* (``host:port``)."""
@@ -127,7 +104,7 @@ class Observability:
                 if self.path == "/healthz":
                     self._reply(200, b"ok\n", "text/plain")
                 elif self.path == "/ready":
-                    not_ready = observability.snapshot.not_ready
+                    not_ready = observability.status.not_ready
                     body = json.dumps({"ready": not not_ready, "not_ready": not_ready}).encode()
                     self._reply(503 if not_ready else 200, body, "application/json")
                 elif self.path == "/metrics":

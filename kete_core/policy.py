@@ -1,14 +1,21 @@
-"""What happens when a sink fails: the route's retry and dead-letter settings, and the decision."""
+"""What happens when a sink fails: the route's retry and dead-letter settings, how long to wait,
+and kete's default decision, a ``trylast`` implementation of
+:func:`~kete_core.hookspecs.kete_on_emit_error` that every plugin manager registers (as pytest
+ships its own defaults as plugins). The whole retry policy is here; delivery only applies it.
+"""
 
 from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Sequence
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
 from kete_core.contracts import ComponentConfig
+from kete_core.errors import PermanentError
+from kete_core.markers import hookimpl
 from kete_core.units import parse_duration
 
 
@@ -51,10 +58,20 @@ class RetrySettings(ComponentConfig):
         """How many attempts a message gets in all."""
         return self.max_attempts if self.enabled else 1
 
-    def wait(self, failures: int) -> float:
-        """Seconds to wait after the *failures*-th consecutive failure (1 for the first)."""
+    def wait(self, failures: int, errors: Sequence[BaseException] = ()) -> float:
+        """Seconds to wait after the *failures*-th consecutive failure (1 for the first): the
+        backoff, or longer when a destination asked for it (an HTTP ``Retry-After`` carried by one
+        of *errors* as ``retry_after`` seconds)."""
         base = min(self.wait_duration * self.multiplier ** max(0, failures - 1), self.max_wait_duration)
-        return base * (1 - self.jitter * random.random())
+        backoff = base * (1 - self.jitter * random.random())
+        asked = [getattr(error, "retry_after", None) for error in errors]
+        return max([backoff, *(seconds for seconds in asked if isinstance(seconds, int | float))])
+
+    def retries(self, error: BaseException, attempt: int, elapsed: float) -> bool:
+        """True when a message that failed its *attempt*-th attempt with *error*, *elapsed* seconds
+        after its first, gets another: attempts are left, time is left, and retrying can help."""
+        in_time = self.max_elapsed_duration is None or elapsed < self.max_elapsed_duration
+        return attempt < self.attempts and in_time and not isinstance(error, PermanentError)
 
 
 class DeadLetterSettings(ComponentConfig):
@@ -67,3 +84,9 @@ class DeadLetterSettings(ComponentConfig):
     """
 
     route: str | None = None
+
+
+@hookimpl(trylast=True)
+def kete_on_emit_error(error: BaseException, attempt: int, retry: RetrySettings, elapsed: float) -> ErrorAction:
+    """kete's answer when every plugin abstained: retry while the route's settings allow."""
+    return ErrorAction.RETRY if retry.retries(error, attempt, elapsed) else ErrorAction.GIVE_UP

@@ -42,8 +42,7 @@ _SEQ = itemgetter(0)  # of a memory spool row
 # A new segment file is started once the current one is this large.
 _SEGMENT_SIZE = 64 << 20
 
-# ``body`` holds the batch itself in spools written before segment files (it is empty otherwise):
-# those are still read.
+# A batch is in its segment file; ``body`` is always written empty.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY,
@@ -89,11 +88,9 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def _stored_event(row: list[Any]) -> Event:
-    """The event of a stored batch's *row*: ``[mask, realm name, admin's realm name, data]``, or
-    ``[mask, realm names, data]`` in spools written before 2026-11-30. Its realm names are the ones
-    it was routed with: a name the event carries, else the one its source knew."""
-    if len(row) == 3:
-        return Event(row[2], row[1] or {})
+    """The event of a stored batch's *row*: ``[mask, realm name, admin's realm name, data]``. Its
+    realm names are the ones it was routed with: a name the event carries, else the one its source
+    knew."""
     _, realm_name, auth_realm_name, data = row
     names = {}
     if realm_name and not data.get("realmName") and data.get("realmId"):
@@ -123,10 +120,6 @@ class Spool:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.executescript(_SCHEMA)
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(batches)")}
-        for column in ("segment", "offset", "length"):
-            if column not in columns:
-                self.db.execute(f"ALTER TABLE batches ADD COLUMN {column} INTEGER")
         self._full = synchronous == "full"
         self.segments = path.parent / "segments"
         self.segments.mkdir(exist_ok=True)
@@ -223,11 +216,10 @@ class Spool:
         bit = 1 << self.bits[route]
         found: list[tuple[int, Event]] = []
         rows = self.db.execute(
-            "SELECT seq, body, segment, offset, length FROM batches WHERE seq > ? AND routes & ? ORDER BY seq",
-            (after, bit),
+            "SELECT seq, segment, offset, length FROM batches WHERE seq > ? AND routes & ? ORDER BY seq", (after, bit)
         )
-        for seq, body, segment, offset, length in rows:
-            for row in self._batch(seq, body, segment, offset, length):
+        for seq, segment, offset, length in rows:
+            for row in self._batch(seq, segment, offset, length):
                 if row[0] & bit:
                     found.append((seq, _stored_event(row)))
             if len(found) >= limit:
@@ -235,14 +227,12 @@ class Spool:
         rows.close()
         return found
 
-    def _batch(self, seq: int, body: bytes, segment: int | None, offset: int, length: int) -> list[Any]:
+    def _batch(self, seq: int, segment: int, offset: int, length: int) -> list[Any]:
         """The stored batch *seq*: the row of each event (see :func:`_stored_event`)."""
         try:
-            if segment is not None:
-                with self._segment_path(segment).open("rb") as stream:
-                    stream.seek(offset)
-                    body = stream.read(length)
-            return orjson.loads(body)
+            with self._segment_path(segment).open("rb") as stream:
+                stream.seek(offset)
+                return orjson.loads(stream.read(length))
         except (OSError, orjson.JSONDecodeError) as exc:
             # Only a power loss with spool-sync = "normal" (or a damaged disk) gets here.
             log.error("spool: batch %d cannot be read from %s, its events are lost: %s", seq, self.segments, exc)

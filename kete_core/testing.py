@@ -15,8 +15,10 @@ from typing import Any
 
 import orjson
 
-from kete_core.assembly import Application, build
-from kete_core.pipeline import Pipeline, RunStats
+from kete_core.application import Application
+from kete_core.assembly import build
+from kete_core.pipeline import Pipeline
+from kete_core.status import RunStats
 
 
 def run_kete(

@@ -213,7 +213,7 @@ def test_every_config_error_names_its_path(tmp_path, text, expected):
 
 def test_plugin_errors_name_the_plugin(tmp_path):
     [error] = errors_of(tmp_path, '[routes.r.destination]\nkind = "file"\npaht = "x"\npath = "y"\n')
-    assert "plugin: kete-file 0.1.0 (entry point kete.sinks:file = kete_file:FileSink)" in error
+    assert "plugin: kete-file 0.1.0 (entry point kete.sinks:file = kete_file.sink:FileSink)" in error
 
 
 def test_all_errors_are_reported_at_once(tmp_path):

@@ -8,18 +8,19 @@ import time
 from collections.abc import Sequence
 
 import orjson
-from kete_matchers import GlobMatcher
+import pluggy
+from kete_matchers.matchers import GlobMatcher
 
-from kete_core import deadletters
+from kete_core import deadletters, hookimpl
 from kete_core import spool as spool_module
-from kete_core.assembly import Application
+from kete_core.application import Application
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.config import KeteConfig, KeteSettings
 from kete_core.contracts import ComponentConfig, DeliveryResults, Message, Receipt, Serializer, Sink, Source
 from kete_core.errors import PermanentError, Unavailable
 from kete_core.event import Event, parse_event
-from kete_core.hooks import Hooks, hookimpl, plugin_manager
+from kete_core.hooks import plugin_manager
 from kete_core.pipeline import Pipeline
 from kete_core.policy import DeadLetterSettings, ErrorAction, RetrySettings
 from kete_core.routing import MatcherGroup, Route
@@ -67,11 +68,11 @@ def route(name: str, sink: Sink, serializer: Serializer | None = None, pattern: 
     )
 
 
-def application(routes: list[Route], data_dir, hooks: Hooks | None = None, **settings) -> Application:
+def application(routes: list[Route], data_dir, plugins: pluggy.PluginManager | None = None, **settings) -> Application:
     settings = {"spool": "memory", "data-dir": str(data_dir), **settings}
     config = KeteConfig("test", KeteSettings.model_validate(settings), {}, {})
-    hooks = hooks or Hooks(plugin_manager(load_entry_points=False))
-    return Application(config, hooks, KeteRenderer(ComponentConfig(), {}), routes, [])
+    plugins = plugins or plugin_manager(load_entry_points=False)
+    return Application(config, plugins, KeteRenderer(ComponentConfig(), {}), routes, [])
 
 
 EVENTS = [parse_event({"type": t, "id": str(i)}) for i, t in enumerate(["LOGIN", "LOGOUT", "LOGIN_ERROR", "LOGIN"])]
@@ -134,7 +135,7 @@ async def test_batches_that_queue_go_out_together_up_to_the_limit(tmp_path):
     # The source submits all four batches before the route's worker first runs: they queue.
     app.sources = [BatchSource([EVENTS[:1], EVENTS, EVENTS, EVENTS])]
     pipeline = Pipeline(app)
-    pipeline._batch_limit = 9
+    pipeline.delivery.batch_limit = 9
     await pipeline.run()
     assert sink.sent == [9, 4]
     assert [m.event.id for m in sink.delivered] == ["0"] + [e.id for e in EVENTS] * 3
@@ -258,7 +259,7 @@ async def test_a_hook_decides_on_errors(tmp_path):
     pm = plugin_manager(load_entry_points=False)
     pm.register(GiveUpOnTimeouts(), name="give-up")
     sink = ListSink(failures=1, error=TimeoutError("slow"))
-    stats = await run_batches(application([route("r", sink)], tmp_path, Hooks(pm)), [EVENTS])
+    stats = await run_batches(application([route("r", sink)], tmp_path, pm), [EVENTS])
     assert sink.attempts == 1 and stats.routes["r"].failed == 4
 
 
@@ -307,7 +308,7 @@ async def test_a_down_route_holds_up_no_other_and_reads_back_from_the_spool_in_o
     running = asyncio.create_task(pipeline.run())
     await asyncio.sleep(0.3)
     assert len(fast.delivered) == 150, "a route whose destination is down does not hold up the others"
-    assert pipeline.by_name["down"].overflowed
+    assert pipeline.delivery.by_name["down"].overflowed
     release.set()
     await running
     assert [m.event.id for m in down.delivered] == [f"{b}-{i}" for b in range(50) for i in range(3)]
@@ -337,7 +338,7 @@ async def test_a_slow_route_slows_the_source_instead_of_piling_up(tmp_path):
     assert len(submitted) <= 4, "at most the batch in delivery and a full queue are accepted ahead"
     release.set()
     await running
-    assert len(slow.delivered) == 12 and not pipeline.by_name["slow"].overflowed
+    assert len(slow.delivered) == 12 and not pipeline.delivery.by_name["slow"].overflowed
 
 
 async def test_undelivered_events_survive_a_restart(tmp_path):
@@ -386,23 +387,41 @@ def test_segment_files_go_once_every_route_is_done_with_them(tmp_path, monkeypat
     spool.close()
 
 
-def test_a_spool_from_before_segment_files_is_still_read(tmp_path):
-    path = tmp_path / "spool.sqlite"
-    old = sqlite3.connect(path)
-    old.executescript(
-        "CREATE TABLE batches (seq INTEGER PRIMARY KEY, routes INTEGER NOT NULL, count INTEGER NOT NULL,"
-        " accepted REAL NOT NULL, body BLOB NOT NULL);"
-        "CREATE TABLE routes (name TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE, done INTEGER NOT NULL);"
-        "INSERT INTO routes VALUES ('r', 0, 0);"
-    )
-    body = orjson.dumps([(1, None, event.data) for event in EVENTS])
-    old.execute("INSERT INTO batches VALUES (1, 1, 4, 0, ?)", (body,))
-    old.commit()
-    old.close()
-    spool = Spool(path, ["r"])
-    spool.append(EVENTS[:1], [1])
-    assert [event.id for _, event in spool.read("r", 0, 100)] == [event.id for event in EVENTS] + [EVENTS[0].id]
+def test_the_spool_format_stays_as_it_is(tmp_path):
+    # Spool files outlive upgrades: the bytes of a batch, its row and the tables must not change.
+    names = {"id-a": "acme", "id-m": "master"}
+    events = [
+        parse_event({"type": "LOGIN", "id": "1", "realmId": "id-a", "time": 5}, names),
+        parse_event({"resourceType": "USER", "operationType": "CREATE", "realmId": "id-a",
+                     "authDetails": {"realmId": "id-m"}}, names),
+    ]  # fmt: skip
+    spool = Spool(tmp_path / "spool.sqlite", ["r", "q"])
+    spool.append(events, [1, 3], ("src", b"pos"))
     spool.close()
+    segment = tmp_path / "segments" / "00000000000000000001.seg"
+    assert segment.read_bytes() == (
+        b'[[1,"acme",null,{"type":"LOGIN","id":"1","realmId":"id-a","time":5}],'
+        b'[3,"acme","master",{"resourceType":"USER","operationType":"CREATE","realmId":"id-a",'
+        b'"authDetails":{"realmId":"id-m"}}]]'
+    )
+    db = sqlite3.connect(tmp_path / "spool.sqlite")
+    tables = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+    assert tables["batches"] == (
+        "CREATE TABLE batches (\n    seq INTEGER PRIMARY KEY,\n    routes INTEGER NOT NULL,\n"
+        "    count INTEGER NOT NULL,\n    accepted REAL NOT NULL,\n    body BLOB NOT NULL,\n"
+        "    segment INTEGER,\n    offset INTEGER,\n    length INTEGER\n)"
+    )
+    assert (
+        tables["routes"]
+        == "CREATE TABLE routes (name TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE, done INTEGER NOT NULL)"
+    )
+    assert tables["checkpoints"] == "CREATE TABLE checkpoints (source TEXT PRIMARY KEY, position BLOB NOT NULL)"
+    assert "rejected" in tables
+    batches = "SELECT seq, routes, count, body, segment, offset, length FROM batches"
+    assert db.execute(batches).fetchall() == [(1, 3, 2, b"", 1, 0, 188)]
+    assert db.execute("SELECT * FROM routes").fetchall() == [("r", 0, 0), ("q", 1, 0)]
+    assert db.execute("SELECT * FROM checkpoints").fetchall() == [("src", b"pos")]
+    db.close()
 
 
 def test_spooled_events_come_back_with_the_realm_names_they_were_routed_with(tmp_path):
@@ -554,10 +573,10 @@ async def test_ready_reports_unavailable_destinations(tmp_path):
     class Probe(BatchSource):
         async def run(self, intake):
             await intake.submit(EVENTS)
-            pipeline.observability.refresh()
+            pipeline.observability.update(pipeline.status())
             while sink.attempts < 2:
                 await asyncio.sleep(0.01)
-            pipeline.observability.refresh()
+            pipeline.observability.update(pipeline.status())
             seen.append(await asyncio.to_thread(ready))
             await intake.submit([])
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from kete_file import FileSink, FileSinkConfig
+from kete_file.settings import FileSinkConfig
+from kete_file.sink import FileSink
 
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer

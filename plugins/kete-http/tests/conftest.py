@@ -14,7 +14,9 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from kete_http import HttpSink, HttpSinkConfig, HttpSource, HttpSourceConfig
+from kete_http.settings import HttpSinkConfig, HttpSourceConfig
+from kete_http.sink import HttpSink
+from kete_http.source import HttpSource
 from multidict import CIMultiDict
 
 from kete_core.builtins.json_serializer import JsonSerializer

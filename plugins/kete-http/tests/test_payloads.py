@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from kete_http import normalise
+from kete_http.payloads import normalise
 
 from kete_core.errors import MalformedEvent
 

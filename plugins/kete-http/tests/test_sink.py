@@ -13,7 +13,8 @@ import zlib
 import aiohttp
 import orjson
 import pytest
-from kete_http import HttpError, HttpSink, HttpSinkConfig
+from kete_http.settings import HttpSinkConfig
+from kete_http.sink import HttpError, HttpSink
 
 from kete_core.errors import ConfigError, ConfigErrors, PermanentError
 

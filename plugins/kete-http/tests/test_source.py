@@ -13,7 +13,8 @@ import zlib
 import aiohttp
 import orjson
 import pytest
-from kete_http import HttpSource, HttpSourceConfig
+from kete_http.settings import HttpSourceConfig
+from kete_http.source import HttpSource
 
 from kete_core.errors import ConfigErrors, SourceError
 

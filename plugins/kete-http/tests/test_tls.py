@@ -12,7 +12,7 @@ import shutil
 
 import aiohttp
 import pytest
-from kete_http import HttpError
+from kete_http.sink import HttpError
 
 from kete_core.errors import ConfigError
 from kete_core.pipeline import Pipeline
@@ -143,7 +143,8 @@ async def test_sink_without_client_certificate_is_refused(ev, pki, start_receive
 
 
 def test_unusable_material_is_a_config_error_naming_the_setting(ev, pki, tmp_path):
-    from kete_http import HttpSink, HttpSinkConfig
+    from kete_http.settings import HttpSinkConfig
+    from kete_http.sink import HttpSink
 
     settings = {"url": "https://x/", "tls": {"ca-file": str(tmp_path / "none.pem")}}
     with pytest.raises(ConfigError) as caught:
@@ -201,7 +202,8 @@ async def test_source_over_https_without_client_certificates(pki, webhook):
 
 
 def test_source_needs_a_certificate_to_require_client_ones(pki):
-    from kete_http import HttpSource, HttpSourceConfig
+    from kete_http.settings import HttpSourceConfig
+    from kete_http.source import HttpSource
 
     with pytest.raises(ConfigError) as caught:
         HttpSource("hook", HttpSourceConfig.model_validate({"tls": {"client-ca-file": str(pki.ca_file)}}))

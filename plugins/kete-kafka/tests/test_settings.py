@@ -9,7 +9,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from kete_kafka import KafkaSink, KafkaSinkConfig, KafkaSource, KafkaSourceConfig
+from kete_kafka.settings import KafkaSinkConfig, KafkaSourceConfig
+from kete_kafka.sink import KafkaSink
+from kete_kafka.source import KafkaSource
 
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer

@@ -12,7 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from kete_kafka import KafkaSource, KafkaSourceConfig
+from kete_kafka.settings import KafkaSourceConfig
+from kete_kafka.source import KafkaSource
 
 from kete_core.config.tree import canonical
 from kete_core.contracts import Receipt, Rejection

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from kete_kafka import KafkaSink, KafkaSinkConfig
+from kete_kafka.settings import KafkaSinkConfig
+from kete_kafka.sink import KafkaSink
 
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer

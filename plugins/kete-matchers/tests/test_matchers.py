@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from kete_matchers import GlobMatcher, ListMatcher, RegexMatcher, SqlMatcher
+from kete_matchers.matchers import GlobMatcher, ListMatcher, RegexMatcher, SqlMatcher
 
 from kete_core.discovery import load
 from kete_core.errors import ConfigError

@@ -1,8 +1,5 @@
-"""HTTP for kete: the ``http`` sink (webhooks out) and the ``http`` source (webhooks in)."""
+"""HTTP for kete: the ``http`` sink (webhooks out, :mod:`kete_http.sink`) and the ``http`` source
+(webhooks in, :mod:`kete_http.source`); their settings are in :mod:`kete_http.settings`.
 
-from kete_http.payloads import normalise
-from kete_http.signing import SigningSettings
-from kete_http.sink import HttpError, HttpSink, HttpSinkConfig
-from kete_http.source import HttpSource, HttpSourceConfig
-
-__all__ = ["HttpError", "HttpSink", "HttpSinkConfig", "HttpSource", "HttpSourceConfig", "SigningSettings", "normalise"]
+Nothing is imported here, so that the ``kete`` command line stays fast.
+"""

@@ -21,33 +21,27 @@ import time
 import zlib
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Any, Literal
 
 import aiohttp
-from pydantic import BeforeValidator, Field, SecretStr
 from yarl import URL
 
 from kete_core import (
-    ComponentConfig,
     ConfigError,
     DeliveryResults,
-    Duration,
     Message,
     PermanentError,
     Sink,
     SinkContext,
     Template,
-    TlsSettings,
     client_ssl_context,
     load_tls,
 )
 from kete_core.errors import ConfigErrors, Unavailable
-from kete_http.oauth import OAuthSettings, TokenError, TokenProvider, basic_authorization
-from kete_http.signing import SigningSettings
+from kete_http.oauth import TokenError, TokenProvider, basic_authorization
+from kete_http.settings import HttpSinkConfig
 
 log = logging.getLogger("kete.http")
 
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 _URL_SEPARATORS = "/?#@:\\"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
@@ -58,110 +52,6 @@ try:
     _USER_AGENT = f"kete-http/{version('kete-http')}"
 except PackageNotFoundError:  # running from a source tree
     _USER_AGENT = "kete-http"
-
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-def _upper(value: Any) -> Any:
-    return value.strip().upper() if isinstance(value, str) else value
-
-
-AuthenticationType = Literal["none", "basic", "bearer", "api-key", "x-api-key", "oauth"]
-
-
-class HttpSinkConfig(ComponentConfig):
-    """Settings of the ``http`` sink: KETE's names, plus kete's signing, TLS and retry settings."""
-
-    url: str | None = None
-    """The target, a template (``https://siem.example/${realmLowerCase}/events``)."""
-    host: str | None = None
-    """Instead of ``url``: host, ``port`` and ``path-and-query`` (KETE's form)."""
-    port: int | None = Field(default=None, gt=0, lt=65536)
-    path_and_query: str = "/"
-    method: Annotated[str, BeforeValidator(_upper)] = "POST"
-    timeout_seconds: Duration = 10.0
-    """Time for one attempt: connecting, sending and reading the answer."""
-    headers: dict[str, str] = {}
-    """Extra request headers; values are templates."""
-    content_encoding: Annotated[Literal["gzip", "deflate"] | None, BeforeValidator(_lower)] = None
-    content_transfer_encoding: Annotated[Literal["base64"] | None, BeforeValidator(_lower)] = None
-    authentication_type: Annotated[AuthenticationType | None, BeforeValidator(_lower)] = None
-    basic_username: str | None = None
-    basic_password: SecretStr | None = None
-    bearer_token: SecretStr | None = None
-    api_key_value: SecretStr | None = None
-    x_api_key_value: SecretStr | None = None
-    oauth: OAuthSettings = OAuthSettings()
-    signing: SigningSettings | None = None
-    tls: TlsSettings = TlsSettings()
-    """KETE's ``tls.*`` (trust store, key store, ``verify-hostname``, …) and kete's PEM file settings."""
-    max_concurrency: int = Field(default=16, gt=0)
-    """Requests in flight at once for this route; 1 keeps the events of a batch in order."""
-    retry_attempts: int = Field(default=3, gt=0)
-    """Attempts per event within one send, the first included."""
-    retry_initial_backoff: Duration = 0.2
-    retry_max_backoff: Duration = 5.0
-    """Longest pause between attempts; a longer ``Retry-After`` ends the sink's own retries."""
-    event_id_header: str | None = None
-    """A header that carries the Keycloak event id (for idempotent receivers), e.g. ``Idempotency-Key``."""
-    pool: dict[str, Any] = {}
-    """KETE's ``pool.*`` settings, accepted so KETE configurations load; kete keeps one connection pool
-    per route, sized by ``max-concurrency``."""
-
-    @property
-    def oauth_active(self) -> bool:
-        """OAuth is in use: ``authentication-type = "oauth"`` (unless ``oauth.enabled = false``), or
-        the older KETE form with only ``oauth.enabled = true``."""
-        if self.authentication_type == "oauth":
-            return self.oauth.enabled is not False
-        return self.authentication_type is None and self.oauth.enabled is True
-
-    def problems(self) -> list[tuple[str, str]]:
-        """(setting, message) pairs for settings that cannot work together; checked when the sink is built,
-        outside pydantic so that no secret is echoed in an error."""
-        found: list[tuple[str, str]] = []
-        if not self.url and not self.host:
-            found.append(("url", "set 'url' (or 'host', with 'port' and 'path-and-query')"))
-        if not _TOKEN.match(self.method):
-            found.append(("method", f"not an HTTP method: {self.method!r}"))
-        for name in self.headers:
-            if not _TOKEN.match(name):
-                found.append((f"headers.{name}", "not a valid header name"))
-        for setting, name in (("event-id-header", self.event_id_header), ("signing.header", self._signing_header)):
-            if name is not None and not _TOKEN.match(name):
-                found.append((setting, "not a valid header name"))
-        needs = {
-            "basic": ("basic_username", "basic_password"),
-            "bearer": ("bearer_token",),
-            "api-key": ("api_key_value",),
-            "x-api-key": ("x_api_key_value",),
-        }
-        for field in needs.get(self.authentication_type or "", ()):
-            if getattr(self, field) is None:
-                setting = field.replace("_", "-")
-                found.append((setting, f"authentication-type = '{self.authentication_type}' needs '{setting}'"))
-        if self.oauth_active:
-            found += self.oauth.problems()
-        if self.retry_max_backoff < self.retry_initial_backoff:
-            found.append(("retry-max-backoff", "must not be shorter than retry-initial-backoff"))
-        return found
-
-    @property
-    def _signing_header(self) -> str | None:
-        return self.signing.header if self.signing is not None else None
-
-    def target(self) -> str:
-        """The URL template: ``url``, or one built from ``host``/``port``/``path-and-query``."""
-        if self.url:
-            if self.host:
-                log.warning("http sink: both 'url' and 'host' are set; 'url' wins, as in KETE")
-            return self.url
-        scheme = "https" if self.tls.enabled else "http"
-        port = self.port or (443 if self.tls.enabled else 80)
-        path = self.path_and_query if self.path_and_query.startswith("/") else "/" + self.path_and_query
-        return f"{scheme}://{self.host}:{port}{path}"
 
 
 class HttpError(Exception):

@@ -17,74 +17,29 @@ import hmac
 import logging
 import math
 import zlib
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
-from pydantic import BeforeValidator, Field, SecretStr
 
 from kete_core import (
-    ComponentConfig,
     ConfigError,
-    Duration,
     Event,
     Intake,
     MalformedEvent,
     Rejection,
-    ServerTlsSettings,
     Source,
     SourceError,
     server_ssl_context,
 )
 from kete_core.errors import ConfigErrors
-from kete_core.units import parse_size
 from kete_http.oauth import basic_authorization
 from kete_http.payloads import normalise
-from kete_http.signing import SigningSettings
+from kete_http.settings import HttpSourceConfig
 
 log = logging.getLogger("kete.http")
 
 _RAW_SAMPLE = 200
-
-
-def _comma_list(value: Any) -> Any:
-    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
-
-
-Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
-
-
-class HttpSourceConfig(ComponentConfig):
-    """Settings of the ``http`` source."""
-
-    host: str = "127.0.0.1"
-    """Address to listen on; ``0.0.0.0`` for every interface."""
-    port: int = Field(default=8088, ge=0, lt=65536)
-    """Port to listen on; 0 picks a free one (logged at start)."""
-    path: str = "/"
-    """The path events are POSTed to."""
-    max_body_size: Size = 1024 * 1024
-    """Largest request body, before and after decompression (``1MiB``); larger ones get 413."""
-    max_events: int = Field(default=1000, gt=0)
-    """Most events in one request; more get 413."""
-    content_types: Annotated[list[str], BeforeValidator(_comma_list)] = ["application/json"]
-    """Accepted media types (parameters such as ``charset`` are ignored); others get 415."""
-    signing: SigningSettings | None = None
-    """Require an HMAC signature of the raw body (p2-inc's ``X-Keycloak-Signature``)."""
-    bearer_token: SecretStr | None = None
-    """Require ``Authorization: Bearer <token>``."""
-    basic_username: str | None = None
-    """Require HTTP Basic authentication (vymalo's ``WEBHOOK_HTTP_AUTH_USERNAME``)."""
-    basic_password: SecretStr | None = None
-    tls: ServerTlsSettings = ServerTlsSettings()
-    """Serve HTTPS: ``cert-file``/``key-file`` or ``key-store``; ``client-ca-file`` or ``trust-store`` requires
-    client certificates signed by those CAs."""
-    retry_after: Duration = 1.0
-    """What a 503 tells the sender to wait."""
-    shutdown_timeout: Duration = 10.0
-    """On stop, how long requests in flight may take to finish."""
-    realm_names: dict[str, str] = {}
-    """Realm id → realm name, for events that carry only ``realmId``."""
 
 
 def _set_ready(intake: Intake, ready: bool, reason: str | None = None) -> None:

@@ -1,9 +1,6 @@
-"""Kafka for kete: the ``kafka`` sink (``destination.kind = "kafka"``) and source (``kind = "kafka"``).
+"""Kafka for kete: the ``kafka`` sink (``destination.kind = "kafka"``, :mod:`kete_kafka.sink`) and
+source (``kind = "kafka"``, :mod:`kete_kafka.source`), both on confluent-kafka (librdkafka); their
+settings are in :mod:`kete_kafka.settings`.
 
-Both run on confluent-kafka (librdkafka); see the README for their settings.
+Nothing is imported here, so that the ``kete`` command line stays fast.
 """
-
-from kete_kafka.sink import KafkaDeliveryError, KafkaSink, KafkaSinkConfig
-from kete_kafka.source import KafkaSource, KafkaSourceConfig
-
-__all__ = ["KafkaDeliveryError", "KafkaSink", "KafkaSinkConfig", "KafkaSource", "KafkaSourceConfig"]

@@ -1,4 +1,5 @@
-"""Turning a Kafka component's settings into librdkafka settings.
+"""The Kafka sink's and source's settings (:class:`KafkaSinkConfig`, :class:`KafkaSourceConfig`), and
+turning them into librdkafka settings.
 
 The settings of a Kafka sink (``destination.*``) or source (``[sources.<name>]``) that kete does
 not define itself are client settings. They arrive as a nested tree (``bootstrap.servers`` is
@@ -20,11 +21,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from confluent_kafka import Consumer, KafkaException, Producer
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from kete_core import TlsSettings, load_tls
+from kete_core import ComponentConfig, Duration, TlsSettings, load_tls
 from kete_core.config.tree import flatten
 from kete_core.errors import ConfigError, ConfigErrors
 from kete_core.validation import is_secret
@@ -414,3 +416,65 @@ def client_settings(
     if "bootstrap.servers" not in out:
         problems.append(Problem("bootstrap.servers", "required: the brokers to connect to (host:port,host:port)"))
     return out, origin, problems
+
+
+# --------------------------------------------------------------------------- the components' settings
+
+
+def _comma_list(value: Any) -> Any:
+    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
+
+
+class KafkaSourceConfig(ComponentConfig):
+    """Settings of the ``kafka`` source. Settings not listed here are librdkafka consumer settings
+    (``bootstrap.servers`` and ``group.id`` are required)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    topics: Annotated[list[str], BeforeValidator(_comma_list), Field(min_length=1)]
+    """Topics to read; a name starting with ``^`` is a regular expression."""
+    realm_names: dict[str, str] = {}
+    """Realm id → realm name, for events that carry only ``realmId``."""
+    batch_size: int = Field(default=1000, gt=0)
+    """Records taken at once (fewer when fewer are waiting)."""
+    poll_timeout: Duration = Field(default=0.2, gt=0)
+    """How long one poll waits for records; also how soon a stop is noticed."""
+    max_in_flight: int = Field(default=32, gt=0)
+    """Batches submitted but not yet delivered; beyond that, reading pauses."""
+    commit_interval: Duration = 1.0
+    """Commit delivered offsets at most this often (and always on a rebalance and at the end)."""
+    revoke_timeout: Duration = 10.0
+    """On a rebalance, how long revoked partitions wait for their in-flight events."""
+    shutdown_timeout: Duration = 10.0
+    """When stopping, how long to wait for in-flight events before committing what is done."""
+    tls: TlsSettings | None = None
+    """The original KETE's ``tls.*`` block, translated to librdkafka's ``ssl.*``."""
+
+
+class KafkaSinkConfig(ComponentConfig):
+    """Settings of the ``kafka`` sink. Settings not listed here are librdkafka producer settings."""
+
+    model_config = ConfigDict(extra="allow")
+
+    topic: str
+    """The topic, a template (``keycloak.${realmLowerCase}.${kindKebabCase}``)."""
+    key: str | None = None
+    """The record key, a template; default: the event type, as KETE; empty: no key."""
+    headers: dict[str, str] = {}
+    """Custom record headers, templates; ``eventkind``, ``eventtype`` and ``contenttype`` are kete's."""
+    tls: TlsSettings | None = None
+    """The original KETE's ``tls.*`` block, translated to librdkafka's ``ssl.*``."""
+    pool: dict[str, Any] = {}
+    """KETE's destination pool settings: accepted; kete uses one producer per route."""
+    connect_timeout: Duration = Field(default=5.0, gt=0)
+    """How long to wait for the cluster's metadata when checking that it is reachable."""
+    java_key_settings: dict[str, Any] = Field(default={}, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_key(cls, data: Any) -> Any:
+        # key.serializer arrives as {"key": {"serializer": ...}}, beside the key template.
+        if isinstance(data, dict) and isinstance(data.get("key"), dict):
+            data = dict(data)
+            data["java_key_settings"] = data.pop("key")
+        return data

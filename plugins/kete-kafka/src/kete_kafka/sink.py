@@ -9,23 +9,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
-from pydantic import ConfigDict, Field, model_validator
 
-from kete_core import (
-    ComponentConfig,
-    DeliveryResults,
-    Message,
-    PermanentError,
-    Sink,
-    SinkContext,
-    Template,
-    TlsSettings,
-)
+from kete_core import DeliveryResults, Message, PermanentError, Sink, SinkContext, Template
 from kete_core.errors import Unavailable
 from kete_core.event import Event
-from kete_core.policy import Duration
 from kete_kafka.client import UNREACHABLE, LibrdkafkaLog, Worker, describe
 from kete_kafka.settings import (
+    KafkaSinkConfig,
     Problem,
     client_settings,
     librdkafka_problems,
@@ -35,10 +25,6 @@ from kete_kafka.settings import (
 )
 
 log = logging.getLogger("kete.kafka")
-
-
-def _kebab(name: str) -> str:
-    return name.replace("_", "-")
 
 
 RESERVED_HEADERS = ("eventkind", "eventtype", "contenttype")
@@ -91,35 +77,6 @@ _LOST = frozenset({KafkaError._FATAL, KafkaError._PURGE_QUEUE, KafkaError._PURGE
 
 class KafkaDeliveryError(Exception):
     """The broker did not take a message; kete retries it as the route's retry policy says."""
-
-
-class KafkaSinkConfig(ComponentConfig):
-    """Settings of the ``kafka`` sink. Settings not listed here are librdkafka producer settings."""
-
-    model_config = ConfigDict(extra="allow", alias_generator=_kebab, populate_by_name=True, frozen=True)
-
-    topic: str
-    """The topic, a template (``keycloak.${realmLowerCase}.${kindKebabCase}``)."""
-    key: str | None = None
-    """The record key, a template; default: the event type, as KETE; empty: no key."""
-    headers: dict[str, str] = {}
-    """Custom record headers, templates; ``eventkind``, ``eventtype`` and ``contenttype`` are kete's."""
-    tls: TlsSettings | None = None
-    """The original KETE's ``tls.*`` block, translated to librdkafka's ``ssl.*``."""
-    pool: dict[str, Any] = {}
-    """KETE's destination pool settings: accepted; kete uses one producer per route."""
-    connect_timeout: Duration = Field(default=5.0, gt=0)
-    """How long to wait for the cluster's metadata when checking that it is reachable."""
-    java_key_settings: dict[str, Any] = Field(default={}, exclude=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _split_key(cls, data: Any) -> Any:
-        # key.serializer arrives as {"key": {"serializer": ...}}, beside the key template.
-        if isinstance(data, dict) and isinstance(data.get("key"), dict):
-            data = dict(data)
-            data["java_key_settings"] = data.pop("key")
-        return data
 
 
 class KafkaSink(Sink):

@@ -17,25 +17,15 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from pydantic import BeforeValidator, ConfigDict, Field
 
-from kete_core import (
-    ComponentConfig,
-    Event,
-    Intake,
-    MalformedEvent,
-    Rejection,
-    Source,
-    TlsSettings,
-    parse_event,
-)
-from kete_core.policy import Duration
+from kete_core import Event, Intake, MalformedEvent, Rejection, Source, parse_event
 from kete_kafka.client import UNREACHABLE, LibrdkafkaLog, Worker, describe
 from kete_kafka.settings import (
+    KafkaSourceConfig,
     Problem,
     client_settings,
     librdkafka_problems,
@@ -65,40 +55,6 @@ CONSUMER_MANAGED = {
     "throttle_cb": "not supported",
     "oauth_cb": "not supported",
 }
-
-
-def _kebab(name: str) -> str:
-    return name.replace("_", "-")
-
-
-def _comma_list(value: Any) -> Any:
-    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
-
-
-class KafkaSourceConfig(ComponentConfig):
-    """Settings of the ``kafka`` source. Settings not listed here are librdkafka consumer settings
-    (``bootstrap.servers`` and ``group.id`` are required)."""
-
-    model_config = ConfigDict(extra="allow", alias_generator=_kebab, populate_by_name=True, frozen=True)
-
-    topics: Annotated[list[str], BeforeValidator(_comma_list), Field(min_length=1)]
-    """Topics to read; a name starting with ``^`` is a regular expression."""
-    realm_names: dict[str, str] = {}
-    """Realm id → realm name, for events that carry only ``realmId``."""
-    batch_size: int = Field(default=1000, gt=0)
-    """Records taken at once (fewer when fewer are waiting)."""
-    poll_timeout: Duration = Field(default=0.2, gt=0)
-    """How long one poll waits for records; also how soon a stop is noticed."""
-    max_in_flight: int = Field(default=32, gt=0)
-    """Batches submitted but not yet delivered; beyond that, reading pauses."""
-    commit_interval: Duration = 1.0
-    """Commit delivered offsets at most this often (and always on a rebalance and at the end)."""
-    revoke_timeout: Duration = 10.0
-    """On a rebalance, how long revoked partitions wait for their in-flight events."""
-    shutdown_timeout: Duration = 10.0
-    """When stopping, how long to wait for in-flight events before committing what is done."""
-    tls: TlsSettings | None = None
-    """The original KETE's ``tls.*`` block, translated to librdkafka's ``ssl.*``."""
 
 
 @dataclass

@@ -18,76 +18,19 @@ import asyncio
 import contextlib
 import glob
 import logging
-import re
 import time
 from pathlib import Path
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
-
-from kete_core import ComponentConfig, Duration, Event, Intake, MalformedEvent, Rejection, Source, SourceError
+from kete_core import Event, Intake, MalformedEvent, Rejection, Source, SourceError
 from kete_core.lines import Chunk, LineReader, Position, end_position
-from kete_keycloak.logparse import LOGGER, BadRecord, LineParser, NotAnEventRecord
+from kete_keycloak.logparse import BadRecord, LineParser, NotAnEventRecord
+from kete_keycloak.settings import LogSourceConfig
 
 log = logging.getLogger("kete.keycloak")
 
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4")
 # A position is saved at most this often when nothing but other log lines went by.
 _IDLE_SAVE = 1.0
-
-
-class LogSourceConfig(ComponentConfig):
-    """Settings of the ``keycloak-log`` source."""
-
-    path: str
-    """Keycloak's log file (``--log-file``)."""
-    rotated: str | None = None
-    """A glob of its rotated files, searched after a restart for the rest of the file read before;
-    default ``<path>.*`` (compressed files are ignored)."""
-    format: Literal["auto", "plain", "json"] = "auto"
-    """``plain`` (Keycloak's default file format), ``json`` (``--log-file-output=json``), or ``auto`` per line."""
-    start_at: Literal["end", "beginning"] = "end"
-    """Without a checkpoint: only what is logged from now on, or the whole file."""
-    poll_interval: Duration = 0.05
-    """How often to look for new lines at the end of the file."""
-    batch_size: int = Field(default=1000, gt=0)
-    """Most events submitted at once."""
-    timezone: str | None = None
-    """The zone of plain-format timestamps (they carry none), e.g. ``Europe/Berlin``; default: this
-    machine's local time zone, which is right when Keycloak runs on the same machine."""
-    logger: str = LOGGER
-    """The event listener's logger."""
-    admin_event_realm: Literal["acting", "none"] = "acting"
-    """Admin records name only the acting admin's realm: ``acting`` also uses it as the event's realm
-    (``realmId``/``realmName``); ``none`` leaves the event's realm empty (``authDetails`` has it either way)."""
-    plain_pattern: str | None = None
-    """For a custom ``--log-file-format``: a regular expression with groups ``time``, ``logger``, ``message``."""
-    time_format: str | None = None
-    """With ``plain-pattern``: the ``strptime`` format of ``time``."""
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from exc
-        return value
-
-    @field_validator("plain_pattern")
-    @classmethod
-    def _pattern(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                compiled = re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from exc
-            missing = {"time", "logger", "message"} - set(compiled.groupindex)
-            if missing:
-                raise ValueError(f"needs the named groups {', '.join(sorted(missing))}")
-        return value
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -25,12 +25,11 @@ import random
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import orjson
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 
-from kete_core import ComponentConfig, Duration, Event, Intake, MalformedEvent, Rejection, Source, SourceError
+from kete_core import Event, Intake, MalformedEvent, Rejection, Source, SourceError
 from kete_keycloak.client import (
     KeycloakBadRequest,
     KeycloakClient,
@@ -41,110 +40,17 @@ from kete_keycloak.client import (
     realm_path,
     token_url_for,
 )
+from kete_keycloak.settings import ALL_REALMS, AdminApiSourceConfig
 from kete_keycloak.state import PollerState, StreamState, event_key, event_time
 
 log = logging.getLogger("kete.keycloak")
 
-ALL_REALMS = "*"
 _RELOG_AFTER = 300.0
 _FIRST_BACKOFF = 1.0
 
 
-def _comma_list(value: Any) -> Any:
-    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
-
-
-CommaList = Annotated[list[str], BeforeValidator(_comma_list)]
-
-
 def _iso(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class AdminApiSourceConfig(ComponentConfig):
-    """Settings of the ``keycloak-admin-api`` source."""
-
-    server: str
-    """Keycloak's base URL, with any context path (``https://sso.example``, ``http://host:8080/auth``)."""
-    realms: CommaList
-    """Realm names to poll, or ``"*"`` for every realm the account can see (checked every ``realms-refresh``)."""
-    client_id: str
-    """A confidential client whose service account has ``view-events`` on each realm."""
-    client_secret: SecretStr
-    client_realm: str | None = None
-    """The realm the client lives in; default: the only realm of ``realms``, else ``master``."""
-    token_url: str | None = None
-    """The token endpoint; default ``<server>/realms/<client-realm>/protocol/openid-connect/token``."""
-    user_events: bool = True
-    """Poll ``/events`` (user events)."""
-    admin_events: bool = True
-    """Poll ``/admin-events``."""
-    event_types: CommaList = []
-    """Only these user event types (Keycloak's ``type`` filter); default all that are stored."""
-    operation_types: CommaList = []
-    """Only these admin operations (``CREATE``, ``UPDATE``, ``DELETE``, ``ACTION``)."""
-    resource_types: CommaList = []
-    """Only these admin resource types (``USER``, ``CLIENT``, ``REALM_ROLE_MAPPING`` …)."""
-    interval: Duration = 5.0
-    """Time between polls of a stream."""
-    settle_lag: Duration = 5.0
-    """How far back each poll re-reads, for events that become visible late (slow commits, clock skew)."""
-    page_size: int = Field(default=100, gt=0, le=10_000)
-    """Events asked for per request (Keycloak's ``max``)."""
-    max_page_size: int = Field(default=1000, gt=0, le=100_000)
-    """How far a request may grow when a full page holds a single millisecond."""
-    start_at: Literal["now", "beginning"] = "now"
-    """Without a checkpoint: read only what happens from now on, or everything Keycloak still stores."""
-    mode: Literal["auto", "ids", "legacy"] = "auto"
-    """``ids`` for Keycloak 26.2+, ``legacy`` before; ``auto`` asks the server."""
-    request_timeout: Duration = 30.0
-    """Time for one HTTP request."""
-    max_backoff: Duration = 60.0
-    """Longest wait between attempts while Keycloak cannot be reached."""
-    realms_refresh: Duration = 60.0
-    """With ``realms = "*"``: how often to look for new realms."""
-    max_seen: int = Field(default=50_000, gt=0)
-    """Most event keys kept per stream for the settle-lag window (a larger burst may repeat events)."""
-    tls_verify: bool = True
-    """Check Keycloak's certificate."""
-    ca_file: str | None = None
-    """PEM file of the CA that signed Keycloak's certificate."""
-
-    @field_validator("server")
-    @classmethod
-    def _server_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
-
-    @field_validator("realms")
-    @classmethod
-    def _realm_list(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("name at least one realm, or '*' for all")
-        if ALL_REALMS in value and len(value) > 1:
-            raise ValueError("'*' stands for every realm and cannot be combined with names")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> AdminApiSourceConfig:
-        if not (self.user_events or self.admin_events):
-            raise ValueError("user-events and admin-events are both off: nothing to poll")
-        if self.page_size > self.max_page_size:
-            raise ValueError("page-size must not exceed max-page-size")
-        return self
-
-    @property
-    def resolved_client_realm(self) -> str:
-        """The realm of the client."""
-        if self.client_realm:
-            return self.client_realm
-        return self.realms[0] if len(self.realms) == 1 and self.realms[0] != ALL_REALMS else "master"
-
-    @property
-    def streams(self) -> tuple[str, ...]:
-        """The streams to poll per realm."""
-        return (("events",) if self.user_events else ()) + (("admin-events",) if self.admin_events else ())
 
 
 StreamKey = tuple[str, str]
