@@ -117,7 +117,8 @@ def open_store(loader: CertificateLoader, password: str | None) -> tuple[StoreCo
         except WrongPassword:
             continue
         if candidate != password and password is not None:
-            log.warning("the configured store password is wrong; the store opened with a default password")
+            how = "without a password (unchecked, as Java reads it)" if candidate is None else "with a default password"
+            log.warning("the configured store password is wrong; the store was read %s", how)
         return contents, candidate
     raise WrongPassword(
         f"wrong password: neither the configured password nor {_FALLBACK_NAMES} opens the store",
