@@ -1,9 +1,15 @@
 """kete: route Keycloak events to the systems that need them.
 
-The public surface for plugin authors is what this module exports: the component contracts, the
-event model, the hook marker, the error types, and TLS (settings, certificate loaders, SSL contexts).
+The public surface for plugin authors is what this module exports (``__all__``): the component
+contracts, the event model, the hook marker, the error types, the settings field types, TLS
+(settings, certificate loaders, SSL contexts) and the helpers the first-party plugins use.
+Everything else in ``kete_core`` may change without notice; docs/writing-plugins.md describes each
+name, and a test keeps the plugins under ``plugins/`` to this list.
 """
 
+from __future__ import annotations
+
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from kete_core.contracts import (
@@ -21,12 +27,27 @@ from kete_core.contracts import (
     Source,
     Template,
 )
-from kete_core.errors import ConfigError, KeteError, MalformedEvent, PermanentError, PluginError, SourceError
+from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
+from kete_core.errors import (
+    ConfigError,
+    ConfigErrors,
+    KeteError,
+    MalformedEvent,
+    PermanentError,
+    PluginError,
+    SourceError,
+    Unavailable,
+)
 from kete_core.event import ADMIN_EVENT, EVENT, Event, parse_event
+from kete_core.fields import CommaList, Lowercase
+from kete_core.lines import Chunk, LineReader, Position, end_position
 from kete_core.markers import hookimpl
 from kete_core.policy import Duration, ErrorAction
+from kete_core.units import parse_duration, parse_size
+from kete_core.validation import is_secret
 
 if TYPE_CHECKING:
+    from kete_core.config.tree import flatten
     from kete_core.tls import (
         Base64Source,
         CertificateLoader,
@@ -48,8 +69,9 @@ if TYPE_CHECKING:
         server_ssl_context,
     )
 
-# TLS (kete_core.tls) is imported on first use: most runs, and `kete --help`, never need it.
-_TLS_NAMES = frozenset({
+# Names whose modules cost more to import than ``import kete_core`` should: loaded on first use.
+# TLS (kete_core.tls) is one of them: most runs, and `kete --help`, never need it.
+_TLS_NAMES = (
     "Base64Source",
     "CertificateLoader",
     "FileLoader",
@@ -68,17 +90,17 @@ _TLS_NAMES = frozenset({
     "client_ssl_context",
     "load_tls",
     "server_ssl_context",
-})  # fmt: skip
+)
+_LAZY = {"flatten": "kete_core.config.tree", **dict.fromkeys(_TLS_NAMES, "kete_core.tls")}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _TLS_NAMES:
-        from kete_core import tls
-
-        value = getattr(tls, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'kete_core' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kete_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [
@@ -86,10 +108,16 @@ __all__ = [
     "EVENT",
     "Base64Source",
     "CertificateLoader",
+    "Chunk",
+    "CommaList",
     "ComponentConfig",
     "ConfigError",
+    "ConfigErrors",
+    "ContentEncoding",
+    "ContentTransferEncoding",
     "DeliveryResults",
     "Duration",
+    "EncodingSettings",
     "ErrorAction",
     "Event",
     "FileLoader",
@@ -97,13 +125,17 @@ __all__ = [
     "Intake",
     "KeteError",
     "KeyEntry",
+    "LineReader",
     "LoaderSettings",
+    "Lowercase",
     "MalformedEvent",
     "Matcher",
     "Message",
     "PathSource",
+    "PayloadEncoding",
     "PermanentError",
     "PluginError",
+    "Position",
     "Receipt",
     "Rejection",
     "Renderer",
@@ -120,10 +152,16 @@ __all__ = [
     "TlsMaterial",
     "TlsMaterialError",
     "TlsSettings",
+    "Unavailable",
     "WrongPassword",
     "client_ssl_context",
+    "end_position",
+    "flatten",
     "hookimpl",
+    "is_secret",
     "load_tls",
+    "parse_duration",
     "parse_event",
+    "parse_size",
     "server_ssl_context",
 ]

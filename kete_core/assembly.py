@@ -8,13 +8,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BeforeValidator
-
 from kete_core.application import Application
 from kete_core.config import KeteConfig, read_config
 from kete_core.contracts import ComponentConfig, Matcher, Renderer, Serializer, SinkContext, Source
 from kete_core.discovery import load
 from kete_core.errors import ConfigError, ConfigErrors, KeteError, did_you_mean
+from kete_core.fields import Lowercase
 from kete_core.hooks import Hooks, plugin_manager
 from kete_core.policy import DeadLetterSettings, RetrySettings
 from kete_core.routing import MatcherGroup, Route, compile_matcher
@@ -23,11 +22,7 @@ from kete_core.validation import validate_settings
 Built = TypeVar("Built")
 
 
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-Mode = Annotated[Literal["any", "all"], BeforeValidator(_lower)]
+Mode = Annotated[Literal["any", "all"], Lowercase]
 
 
 class RouteSettings(ComponentConfig):

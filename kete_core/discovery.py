@@ -8,7 +8,7 @@ missing, ambiguous or broken plugin is reported the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
 from typing import Any
 
 from stevedore import DriverManager, NamedExtensionManager
@@ -27,13 +27,41 @@ GROUPS: dict[str, str] = {
 }
 """Component kind → entry-point group."""
 
+_KETE_SERIALIZERS_TO_COME = (
+    "yaml", "xml", "csv", "toml", "properties", "cbor", "smile", "avro", "protobuf",
+    "url-encoded-form", "multipart-form", "template",
+)  # fmt: skip
+
+# The original KETE's destination (29) and serializer (13) kinds, its ``@Component`` names, and the
+# kete distribution that provides each, or None where none is decided yet (issues 17 to 20 plan
+# them). ``redis-streams`` is the name older KETE versions gave ``redis-stream``.
+KETE_KINDS: dict[tuple[str, str], str | None] = {
+    **{("sink", name): "kete-amqp" for name in ("amqp-0.9.1", "amqp-1")},
+    **{("sink", name): "kete-mqtt" for name in ("mqtt-3", "mqtt-5")},
+    **{("sink", name): "kete-nats" for name in ("nats", "nats-jetstream")},
+    **{("sink", name): "kete-redis" for name in ("redis-pubsub", "redis-stream", "redis-streams")},
+    ("sink", "stomp"): "kete-stomp",
+    ("sink", "pulsar"): "kete-pulsar",
+    ("sink", "zeromq"): "kete-zeromq",
+    ("sink", "kafka"): "kete-kafka",
+    ("sink", "http"): "kete-http",
+    **{("sink", name): None for name in ("websocket", "socketio", "signalr", "grpc", "soap")},
+    **{("sink", name): None for name in ("aws-sqs", "aws-sns", "aws-kinesis", "aws-eventbridge")},
+    **{
+        ("sink", name): None
+        for name in ("azure-eventhubs", "azure-servicebus", "azure-eventgrid", "azure-storage-queue", "azure-webpubsub")
+    },
+    **{("sink", name): None for name in ("gcp-pubsub", "gcp-cloud-tasks")},
+    ("serializer", "json"): "kete-core",
+    **{("serializer", name): None for name in _KETE_SERIALIZERS_TO_COME},
+}
+
 # Which distribution provides a component kind kete knows of, for "pip install ..." hints.
-KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
+KNOWN_PROVIDERS: dict[tuple[str, str], str | None] = {
+    **KETE_KINDS,
     **{("matcher", name): "kete-matchers" for name in ("list", "glob", "regex", "sql")},
     ("sink", "file"): "kete-file",
-    ("sink", "kafka"): "kete-kafka",
     ("source", "kafka"): "kete-kafka",
-    ("sink", "http"): "kete-http",
     ("source", "http"): "kete-http",
     ("source", "keycloak-admin-api"): "kete-keycloak",
     ("source", "keycloak-log"): "kete-keycloak",
@@ -126,15 +154,29 @@ def _unknown(kind: str, name: str, path: str | None) -> PluginError:
     names = [item.name for item in installed(kind)]
     known = [known_name for (known_kind, known_name) in KNOWN_PROVIDERS if known_kind == kind]
     hints = []
-    provider = KNOWN_PROVIDERS.get((kind, name))
-    if provider:
-        hints.append(f"'{name}' is provided by {provider}: pip install {provider}")
+    if (kind, name) in KNOWN_PROVIDERS:
+        hints.append(_provider_hint(kind, name))
     else:
         suggestion = did_you_mean(name, names + known)
         if suggestion:
             hints.append(suggestion)
     hints.append(f"installed: {', '.join(names) or 'none'} (`kete plugins` lists them)")
     return PluginError(f"unknown {noun(kind)} '{name}'", path=path, hint="; ".join(hints))
+
+
+def _provider_hint(kind: str, name: str) -> str:
+    """Where kind *name* comes from: a distribution to install, or none yet."""
+    provider = KNOWN_PROVIDERS[(kind, name)]
+    origin = f"'{name}' is one of the original KETE's {noun(kind)}s" if (kind, name) in KETE_KINDS else ""
+    if provider is None:
+        return f"{origin}, but no kete distribution provides it yet; docs/writing-plugins.md shows how to write one"
+    lead = f"{origin}; it" if origin else f"'{name}'"
+    try:
+        installed_version = version(provider)
+    except PackageNotFoundError:
+        return f"{lead} is provided by {provider}: pip install {provider}"
+    outdated = f"{provider} {installed_version} does not have it"
+    return f"{lead} is provided by {provider}, but {outdated}: pip install --upgrade {provider}"
 
 
 def load_hook_modules(disabled: frozenset[str]) -> list[tuple[str, object, PluginInfo]]:

@@ -98,9 +98,16 @@ class Unavailable(Exception):
     """Raised by a sink that cannot reach its destination at all (connection refused, broker down).
 
     kete does not count this against the batch's attempts: it waits for the destination with
-    backoff for as long as it takes, reports the route as not ready, and the spool keeps what
-    arrives meanwhile.
+    backoff for as long as it takes, reports the route as not ready (the message is the reason
+    ``/ready`` shows), and the spool keeps what arrives meanwhile.
+
+    :param retry_after: seconds the destination asked to wait (an HTTP ``Retry-After``); kete
+        waits at least that long before the next attempt.
     """
+
+    def __init__(self, *args: object, retry_after: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after = retry_after
 
 
 class PermanentError(Exception):

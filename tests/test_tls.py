@@ -7,6 +7,8 @@ import base64
 import logging
 import shutil
 import ssl
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -186,6 +188,13 @@ def test_settings_accept_kete_names_case_insensitively():
     for bad in ({"version": "TLSv1.1"}, {"trust-store": {"type": "BKS"}}):
         with pytest.raises(ValueError):
             TlsSettings.model_validate(bad)
+
+
+def test_importing_kete_core_leaves_tls_alone():
+    """TLS is loaded on first use: ``kete --help`` and ``kete plugins`` import neither it nor cryptography."""
+    code = "import sys, kete_core.cli; print(any(m.startswith(('kete_core.tls', 'cryptography')) for m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
 
 
 def test_contexts(pki):

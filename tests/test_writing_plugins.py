@@ -1,18 +1,23 @@
-"""The example of docs/writing-plugins.md, built and installed as a user would, then run."""
+"""The examples of docs/writing-plugins.md, built and installed as a user would, then run."""
 
 from __future__ import annotations
 
+import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 
 from kete_core.testing import run_kete
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "plugins" / "kete-prefix"
+EXAMPLES = ROOT / "examples" / "plugins"
+EXAMPLE = EXAMPLES / "kete-prefix"
+SINK_EXAMPLE = EXAMPLES / "kete-sqlite"
 
 
 @pytest.fixture(scope="module")
@@ -20,25 +25,29 @@ def site(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(EXAMPLE)],
+         "--target", str(target), str(EXAMPLE), str(SINK_EXAMPLE)],
         check=True,
         capture_output=True,
     )  # fmt: skip
     return target
 
 
-def test_the_example_is_small():
-    files = sorted(path.name for path in EXAMPLE.iterdir() if path.is_file())
-    assert files == ["kete_prefix.py", "pyproject.toml"]
-    lines = sum(len(path.read_text().splitlines()) for path in EXAMPLE.iterdir() if path.is_file())
-    assert lines < 40
+@pytest.mark.parametrize(
+    ("example", "module", "most_lines"), [(EXAMPLE, "kete_prefix.py", 40), (SINK_EXAMPLE, "kete_sqlite.py", 60)]
+)
+def test_the_examples_are_small(example, module, most_lines):
+    files = sorted(path.name for path in example.iterdir() if path.is_file())
+    assert files == [module, "pyproject.toml"]
+    lines = sum(len(path.read_text().splitlines()) for path in example.iterdir() if path.is_file())
+    assert lines < most_lines
 
 
-def test_the_docs_show_the_example_exactly():
+@pytest.mark.parametrize(("example", "module"), [(EXAMPLE, "kete_prefix.py"), (SINK_EXAMPLE, "kete_sqlite.py")])
+def test_the_docs_show_the_examples_exactly(example, module):
     doc = (ROOT / "docs" / "writing-plugins.md").read_text()
     blocks = re.findall(r"```(?:toml|python)\n(.*?)```", doc, re.DOTALL)
-    assert (EXAMPLE / "pyproject.toml").read_text() in blocks
-    assert (EXAMPLE / "kete_prefix.py").read_text() in blocks
+    assert (example / "pyproject.toml").read_text() in blocks
+    assert (example / module).read_text() in blocks
 
 
 def test_the_installed_example_is_listed_and_matches(site):
@@ -65,3 +74,73 @@ def test_the_installed_example_routes_events(site, tmp_path):
     result = run_kete("run", str(config), env={"PYTHONPATH": str(site)})
     assert result.returncode == 0, result.stderr
     assert [line.split('"id":"')[1][0] for line in result.stdout.splitlines()] == ["1", "3"]
+
+
+def _sqlite_config(tmp_path: Path, events: list[str], database: Path) -> Path:
+    source = tmp_path / "events.jsonl"
+    source.write_text("".join(event + "\n" for event in events))
+    config = tmp_path / "kete.toml"
+    config.write_text(
+        f'[sources.s]\nkind = "file"\npath = "{source}"\n'
+        f'[routes.audit]\ndestination.kind = "sqlite"\ndestination.path = "{database}"\n'
+        "retry.wait-duration = 0.1\n"
+    )
+    return config
+
+
+EVENTS = [
+    '{"type":"LOGIN","realmId":"r1","realmName":"acme","id":"1"}',
+    '{"resourceType":"USER","operationType":"CREATE","realmId":"r1","id":"2"}',
+]
+
+
+def test_the_installed_sink_example_is_listed_and_stores_events(site, tmp_path):
+    env = {"PYTHONPATH": str(site)}
+    listing = run_kete("plugins", env=env).stdout
+    assert re.search(r"^sink\s+sqlite\s+kete-sqlite\s+0\.1\.0\s+kete_sqlite:SqliteSink$", listing, re.MULTILINE)
+    database = tmp_path / "audit.db"
+    result = run_kete("run", str(_sqlite_config(tmp_path, EVENTS, database)), env=env)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT kind, type, realm, payload FROM events").fetchall()
+    assert [row[:3] for row in rows] == [("EVENT", "LOGIN", "acme"), ("ADMIN_EVENT", "USER_CREATE", "r1")]
+    assert [orjson.loads(row[3])["id"] for row in rows] == ["1", "2"]
+
+
+def test_the_sink_example_rejects_a_bad_table_name(site, tmp_path):
+    config = _sqlite_config(tmp_path, EVENTS, tmp_path / "audit.db")
+    config.write_text(config.read_text() + 'destination.table = "events; DROP TABLE x"\n')
+    result = run_kete("check", str(config), env={"PYTHONPATH": str(site)})
+    assert result.returncode == 2
+    assert "routes.audit.destination.table" in result.stderr
+
+
+def test_the_sink_example_waits_while_the_database_is_locked(site, tmp_path):
+    database = tmp_path / "audit.db"
+    config = _sqlite_config(tmp_path, EVENTS, database)
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    kete = subprocess.Popen(
+        [sys.executable, "-m", "kete_core.cli", "run", str(config)],
+        env={**os.environ, "PYTHONPATH": str(site)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert kete.stderr is not None
+        seen = []
+        for line in kete.stderr:
+            seen.append(line)
+            if "database is locked" in line:
+                break
+        holder.execute("COMMIT")
+        _, err = kete.communicate(timeout=60)
+    finally:
+        holder.close()
+        kete.kill()
+    assert any("not available" in line or "unavailable" in line for line in seen), seen
+    assert kete.returncode == 0, err
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT count(*) FROM events").fetchone() == (2,)
+    assert "dead" not in err.lower()

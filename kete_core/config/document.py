@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from kete_core.config.envelope import check_envelope
 from kete_core.config.environment import apply_environment, tree_keys
@@ -18,16 +18,9 @@ from kete_core.config.properties import parse_properties
 from kete_core.config.tree import Tree, canonical, from_dotted
 from kete_core.contracts import ComponentConfig
 from kete_core.errors import ConfigError, ConfigErrors, KeteError
+from kete_core.fields import CommaList, Lowercase
 from kete_core.policy import Duration
 from kete_core.validation import settings_errors
-
-
-def _comma_list(value: Any) -> Any:
-    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
-
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
 
 
 class MetricsSettings(ComponentConfig):
@@ -47,9 +40,9 @@ class KeteSettings(ComponentConfig):
     """The template renderer (``kete.renderers`` entry point)."""
     renderer_settings: dict[str, Any] = {}
     """Settings passed to the renderer's ``Config`` model."""
-    disable_plugins: Annotated[list[str], BeforeValidator(_comma_list)] = []
+    disable_plugins: CommaList = []
     """``kete.hooks`` plugins (by distribution name) not to load."""
-    log_level: Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(_lower)] = "info"
+    log_level: Annotated[Literal["debug", "info", "warning", "error"], Lowercase] = "info"
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per log line, for log collectors."""
     queue_size: int = Field(default=16, gt=0)

@@ -13,6 +13,7 @@ import zlib
 import aiohttp
 import orjson
 import pytest
+from aiohttp import web
 from kete_http.settings import HttpSinkConfig
 from kete_http.sink import HttpError, HttpSink
 
@@ -113,6 +114,50 @@ async def test_content_encodings(ev, receiver, make_sink, encoding, transfer, de
         assert request.headers["Content-Encoding"] == encoding
     if transfer:
         assert request.headers["Content-Transfer-Encoding"] == "base64"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "transfer"), [("GZIP", ""), (" deflate ", ""), ("gzip", "Base64"), ("deflate", "base64"), ("", "")]
+)
+async def test_a_server_that_decodes_gets_the_original_bytes(ev, make_sink, encoding, transfer):
+    # KETE's keys as users write them (any case, blank for none). aiohttp's server undoes a
+    # Content-Encoding by itself; under a transfer encoding (applied last, as in KETE) the handler
+    # undoes both, in reverse order.
+    received: list[tuple[bytes, dict[str, str]]] = []
+    inflate = {"gzip": gzip.decompress, "deflate": zlib.decompress}
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.headers.get("Content-Transfer-Encoding") == "base64":
+            body = inflate[request.headers["Content-Encoding"]](base64.b64decode(body, validate=True))
+        received.append((body, dict(request.headers)))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/", handle)
+    runner = web.AppRunner(app, access_log=None, auto_decompress=not transfer)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+        sink = make_sink(url=url, **{"content-encoding": encoding, "content-transfer-encoding": transfer})
+        batch = [ev.user(id="1"), ev.admin(id="2")]
+        assert await sink.send(batch) is None
+    finally:
+        await runner.cleanup()
+    assert sorted(body for body, _ in received) == sorted(message.payload for message in batch)
+    for _, headers in received:
+        assert headers.get("Content-Encoding") == (encoding.strip().lower() or None)
+        assert headers.get("Content-Transfer-Encoding") == (transfer.strip().lower() or None)
+        assert headers["Content-Type"] == "application/json"
+
+
+async def test_an_unknown_encoding_is_a_config_error_naming_the_setting(ev):
+    from kete_core.validation import validate_settings
+
+    with pytest.raises(ConfigErrors) as caught:
+        validate_settings(HttpSinkConfig, {"url": "http://x", "content-encoding": "br"}, "routes.r.destination")
+    assert "routes.r.destination.content-encoding: Input should be 'gzip' or 'deflate'" in str(caught.value)
 
 
 @pytest.mark.parametrize(

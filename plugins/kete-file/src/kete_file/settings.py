@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
-from kete_core import ComponentConfig
-from kete_core.units import parse_size
+from kete_core import ComponentConfig, parse_size
 
 
 class FileSinkConfig(ComponentConfig):

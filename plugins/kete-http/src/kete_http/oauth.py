@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import aiohttp
 import orjson
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import Field, SecretStr
 
-from kete_core import ComponentConfig, Duration, PermanentError
+from kete_core import ComponentConfig, Duration, Lowercase, PermanentError
 
 DEFAULT_KEYCLOAK_URL = "http://localhost:8080"
 DEFAULT_INTERNAL_CLIENT_ID = "kete-oauth-client"
 REFRESH_MARGIN = 30.0
 DEFAULT_LIFETIME = 3600.0
-
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
 
 
 def basic_authorization(username: str, password: str) -> str:
@@ -42,7 +38,7 @@ class OAuthSettings(ComponentConfig):
     """
 
     enabled: bool | None = None
-    mode: Annotated[Literal["external", "internal"], BeforeValidator(_lower)] = "external"
+    mode: Annotated[Literal["external", "internal"], Lowercase] = "external"
     token_url: str | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None
@@ -50,7 +46,7 @@ class OAuthSettings(ComponentConfig):
     timeout_seconds: Duration = 10.0
     realm: str | None = None
     keycloak_url: str = DEFAULT_KEYCLOAK_URL
-    client_authentication: Annotated[Literal["basic", "post"], BeforeValidator(_lower)] = "basic"
+    client_authentication: Annotated[Literal["basic", "post"], Lowercase] = "basic"
     """``basic``: HTTP Basic with the client id and secret (KETE's ``client_secret_basic``);
     ``post``: both in the form body (``client_secret_post``)."""
     refresh_margin: Duration = Field(default=REFRESH_MARGIN)

@@ -8,18 +8,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr
 
-from kete_core import ComponentConfig, Duration, ServerTlsSettings, TlsSettings
-from kete_core.units import parse_size
+from kete_core import (
+    CommaList,
+    ComponentConfig,
+    Duration,
+    EncodingSettings,
+    Lowercase,
+    ServerTlsSettings,
+    TlsSettings,
+    parse_size,
+)
 from kete_http.oauth import OAuthSettings
 from kete_http.signing import SigningSettings
 
 log = logging.getLogger("kete.http")
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
 
 
 def _upper(value: Any) -> Any:
@@ -29,8 +33,9 @@ def _upper(value: Any) -> Any:
 AuthenticationType = Literal["none", "basic", "bearer", "api-key", "x-api-key", "oauth"]
 
 
-class HttpSinkConfig(ComponentConfig):
-    """Settings of the ``http`` sink: KETE's names, plus kete's signing, TLS and retry settings."""
+class HttpSinkConfig(EncodingSettings):
+    """Settings of the ``http`` sink: KETE's names (``content-encoding`` and ``content-transfer-encoding``
+    come from :class:`~kete_core.EncodingSettings`), plus kete's signing, TLS and retry settings."""
 
     url: str | None = None
     """The target, a template (``https://siem.example/${realmLowerCase}/events``)."""
@@ -43,9 +48,7 @@ class HttpSinkConfig(ComponentConfig):
     """Time for one attempt: connecting, sending and reading the answer."""
     headers: dict[str, str] = {}
     """Extra request headers; values are templates."""
-    content_encoding: Annotated[Literal["gzip", "deflate"] | None, BeforeValidator(_lower)] = None
-    content_transfer_encoding: Annotated[Literal["base64"] | None, BeforeValidator(_lower)] = None
-    authentication_type: Annotated[AuthenticationType | None, BeforeValidator(_lower)] = None
+    authentication_type: Annotated[AuthenticationType | None, Lowercase] = None
     basic_username: str | None = None
     basic_password: SecretStr | None = None
     bearer_token: SecretStr | None = None
@@ -122,10 +125,6 @@ class HttpSinkConfig(ComponentConfig):
         return f"{scheme}://{self.host}:{port}{path}"
 
 
-def _comma_list(value: Any) -> Any:
-    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
-
-
 Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
 
 
@@ -142,7 +141,7 @@ class HttpSourceConfig(ComponentConfig):
     """Largest request body, before and after decompression (``1MiB``); larger ones get 413."""
     max_events: int = Field(default=1000, gt=0)
     """Most events in one request; more get 413."""
-    content_types: Annotated[list[str], BeforeValidator(_comma_list)] = ["application/json"]
+    content_types: CommaList = ["application/json"]
     """Accepted media types (parameters such as ``charset`` are ignored); others get 415."""
     signing: SigningSettings | None = None
     """Require an HMAC signature of the raw body (p2-inc's ``X-Keycloak-Signature``)."""

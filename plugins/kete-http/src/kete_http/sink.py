@@ -10,15 +10,12 @@ sink's own retries are spent is returned to the route, whose ``retry.*`` setting
 from __future__ import annotations
 
 import asyncio
-import base64
 import email.utils
-import gzip
 import logging
 import random
 import re
 import ssl
 import time
-import zlib
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
@@ -27,16 +24,17 @@ from yarl import URL
 
 from kete_core import (
     ConfigError,
+    ConfigErrors,
     DeliveryResults,
     Message,
     PermanentError,
     Sink,
     SinkContext,
     Template,
+    Unavailable,
     client_ssl_context,
     load_tls,
 )
-from kete_core.errors import ConfigErrors, Unavailable
 from kete_http.oauth import TokenError, TokenProvider, basic_authorization
 from kete_http.settings import HttpSinkConfig
 
@@ -122,6 +120,7 @@ class HttpSink(Sink):
         self._urls: dict[str, URL | PermanentError] = {}
         self._method = config.method
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
+        self._encoding = config.encoding
         self._static, self._templates = self._headers(context)
         self._oauth = TokenProvider(config.oauth) if config.oauth_active else None
         self._ssl: ssl.SSLContext | bool = True  # plain http: no context to build (loading CAs takes a while)
@@ -131,11 +130,7 @@ class HttpSink(Sink):
 
     def _headers(self, context: SinkContext) -> tuple[dict[str, str], list[tuple[str, Template]]]:
         config = self.config
-        fixed: dict[str, str] = {}
-        if config.content_encoding:
-            fixed["Content-Encoding"] = config.content_encoding
-        if config.content_transfer_encoding:
-            fixed["Content-Transfer-Encoding"] = config.content_transfer_encoding
+        fixed = self._encoding.headers
         auth = config.authentication_type
         if auth == "basic":
             password = config.basic_password.get_secret_value() if config.basic_password else ""
@@ -215,9 +210,7 @@ class HttpSink(Sink):
             # then waits for it without spending the events' attempts, and the spool keeps them.
             first = results[0]
             assert isinstance(first, HttpError)
-            unavailable = Unavailable(str(first))
-            unavailable.retry_after = first.retry_after  # type: ignore[attr-defined]
-            raise unavailable from first
+            raise Unavailable(str(first), retry_after=first.retry_after) from first
         return results
 
     def _check(self, rendered: str) -> URL | PermanentError:
@@ -245,13 +238,7 @@ class HttpSink(Sink):
     def _prepare(self, message: Message) -> tuple[bytes, dict[str, str]] | PermanentError:
         config = self.config
         event = message.event
-        body = message.payload
-        if config.content_encoding == "gzip":
-            body = gzip.compress(body, compresslevel=6, mtime=0)
-        elif config.content_encoding == "deflate":
-            body = zlib.compress(body)
-        if config.content_transfer_encoding == "base64":
-            body = base64.b64encode(body)
+        body = self._encoding.encode(message.payload)
         headers = self._static.copy()
         for name, template in self._templates:
             value = headers[name] = template.render(event)

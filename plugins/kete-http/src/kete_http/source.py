@@ -24,6 +24,7 @@ from aiohttp import web
 
 from kete_core import (
     ConfigError,
+    ConfigErrors,
     Event,
     Intake,
     MalformedEvent,
@@ -32,7 +33,6 @@ from kete_core import (
     SourceError,
     server_ssl_context,
 )
-from kete_core.errors import ConfigErrors
 from kete_http.oauth import basic_authorization
 from kete_http.payloads import normalise
 from kete_http.settings import HttpSourceConfig

@@ -24,12 +24,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from confluent_kafka import Consumer, KafkaException, Producer
-from pydantic import BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from kete_core import ComponentConfig, Duration, TlsSettings, load_tls
-from kete_core.config.tree import flatten
-from kete_core.errors import ConfigError, ConfigErrors
-from kete_core.validation import is_secret
+from kete_core import (
+    CommaList,
+    ComponentConfig,
+    ConfigError,
+    ConfigErrors,
+    Duration,
+    TlsSettings,
+    flatten,
+    is_secret,
+    load_tls,
+)
 
 Role = Literal["producer", "consumer"]
 
@@ -421,17 +428,13 @@ def client_settings(
 # --------------------------------------------------------------------------- the components' settings
 
 
-def _comma_list(value: Any) -> Any:
-    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
-
-
 class KafkaSourceConfig(ComponentConfig):
     """Settings of the ``kafka`` source. Settings not listed here are librdkafka consumer settings
     (``bootstrap.servers`` and ``group.id`` are required)."""
 
     model_config = ConfigDict(extra="allow")
 
-    topics: Annotated[list[str], BeforeValidator(_comma_list), Field(min_length=1)]
+    topics: Annotated[CommaList, Field(min_length=1)]
     """Topics to read; a name starting with ``^`` is a regular expression."""
     realm_names: dict[str, str] = {}
     """Realm id → realm name, for events that carry only ``realmId``."""

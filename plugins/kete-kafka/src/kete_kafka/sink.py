@@ -10,9 +10,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from kete_core import DeliveryResults, Message, PermanentError, Sink, SinkContext, Template
-from kete_core.errors import Unavailable
-from kete_core.event import Event
+from kete_core import DeliveryResults, Event, Message, PermanentError, Sink, SinkContext, Template, Unavailable
 from kete_kafka.client import UNREACHABLE, LibrdkafkaLog, Worker, describe
 from kete_kafka.settings import (
     KafkaSinkConfig,

@@ -46,7 +46,7 @@ def human_seconds(seconds: Any) -> str:
 def _seconds(text: str | None, option: str) -> int | None:
     if text is None:
         return None
-    from kete_core.units import parse_duration
+    from kete_core import parse_duration
 
     try:
         value = round(parse_duration(text))

@@ -21,8 +21,18 @@ import logging
 import time
 from pathlib import Path
 
-from kete_core import Event, Intake, MalformedEvent, Rejection, Source, SourceError
-from kete_core.lines import Chunk, LineReader, Position, end_position
+from kete_core import (
+    Chunk,
+    Event,
+    Intake,
+    LineReader,
+    MalformedEvent,
+    Position,
+    Rejection,
+    Source,
+    SourceError,
+    end_position,
+)
 from kete_keycloak.logparse import BadRecord, LineParser, NotAnEventRecord
 from kete_keycloak.settings import LogSourceConfig
 

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from kete_core import ComponentConfig, Duration
+from kete_core import CommaList, ComponentConfig, Duration
 from kete_keycloak.logparse import LOGGER
 
 ALL_REALMS = "*"
-
-
-def _comma_list(value: Any) -> Any:
-    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
-
-
-CommaList = Annotated[list[str], BeforeValidator(_comma_list)]
 
 
 class AdminApiSourceConfig(ComponentConfig):

@@ -1,0 +1,89 @@
+"""A configuration written for the original KETE names a destination or serializer kind that no
+installed distribution provides: ``kete check`` and ``kete run`` say where it comes from."""
+
+from __future__ import annotations
+
+import pytest
+
+from kete_core import discovery
+from kete_core.errors import PluginError
+from kete_core.testing import run_kete
+
+# The original's @Component names (FortuneN/kete, destinations/*/ and serializers/*).
+KETE_DESTINATIONS = {
+    "kafka", "amqp-0.9.1", "amqp-1", "mqtt-3", "mqtt-5", "redis-pubsub", "redis-stream", "nats", "nats-jetstream",
+    "pulsar", "http", "soap", "websocket", "stomp", "zeromq", "signalr", "socketio", "grpc", "aws-sqs", "aws-sns",
+    "aws-kinesis", "aws-eventbridge", "azure-eventhubs", "azure-servicebus", "azure-eventgrid",
+    "azure-storage-queue", "azure-webpubsub", "gcp-pubsub", "gcp-cloud-tasks",
+}  # fmt: skip
+KETE_SERIALIZERS = {
+    "json", "yaml", "xml", "csv", "toml", "properties", "cbor", "smile", "avro", "protobuf", "url-encoded-form",
+    "multipart-form", "template",
+}  # fmt: skip
+
+
+def test_the_table_has_every_kind_of_the_original():
+    destinations = {name for kind, name in discovery.KETE_KINDS if kind == "sink"}
+    serializers = {name for kind, name in discovery.KETE_KINDS if kind == "serializer"}
+    assert len(KETE_DESTINATIONS) == 29 and len(KETE_SERIALIZERS) == 13
+    assert destinations - {"redis-streams"} == KETE_DESTINATIONS
+    assert serializers == KETE_SERIALIZERS
+
+
+def test_the_table_agrees_with_what_is_installed():
+    # A kind an installed first-party distribution provides is listed under that distribution.
+    for kind in ("sink", "serializer"):
+        for item in discovery.installed(kind):
+            if (kind, item.name) in discovery.KETE_KINDS:
+                assert discovery.KETE_KINDS[(kind, item.name)] == item.info.distribution, item
+
+
+def check(tmp_path, lines: str, command: str = "check"):
+    config = tmp_path / "kete.toml"
+    config.write_text(f"[routes.r]\n{lines}")
+    return run_kete(command, str(config))
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_kind_a_planned_distribution_provides(tmp_path, command):
+    result = check(tmp_path, 'destination.kind = "mqtt-5"\ndestination.host = "localhost"\n', command)
+    assert result.returncode == 2
+    first, hint = result.stderr.splitlines()[:2]
+    assert first == "kete: error: routes.r.destination.kind: unknown destination kind 'mqtt-5'"
+    assert hint.startswith(
+        "kete:   hint: 'mqtt-5' is one of the original KETE's destination kinds; it is provided by kete-mqtt: "
+        "pip install kete-mqtt; installed: "
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "what"),
+    [
+        ('destination.kind = "grpc"\n', "destination kind 'grpc'"),
+        ('destination.kind = "azure-eventgrid"\n', "destination kind 'azure-eventgrid'"),
+        ('serializer.kind = "avro"\ndestination.kind = "stdout"\n', "serializer kind 'avro'"),
+    ],
+)
+def test_a_kind_no_distribution_provides_yet(tmp_path, lines, what):
+    result = check(tmp_path, lines)
+    assert result.returncode == 2
+    assert f"unknown {what}" in result.stderr
+    name = what.split("'")[1]
+    assert (
+        f"hint: '{name}' is one of the original KETE's {what.split(' ')[0]} kinds, but no kete distribution provides "
+        "it yet; docs/writing-plugins.md shows how to write one" in result.stderr
+    )
+    assert "did you mean" not in result.stderr
+
+
+def test_an_installed_distribution_without_the_kind_is_to_be_upgraded(monkeypatch):
+    monkeypatch.setitem(discovery.KNOWN_PROVIDERS, ("sink", "kafka-streams"), "kete-kafka")
+    with pytest.raises(PluginError) as caught:
+        discovery.load("sink", "kafka-streams", path="routes.r.destination.kind")
+    assert "'kafka-streams' is provided by kete-kafka, but kete-kafka 0.1.0 does not have it" in str(caught.value)
+    assert "pip install --upgrade kete-kafka" in str(caught.value)
+
+
+def test_a_kind_kete_does_not_know_still_gets_a_suggestion(tmp_path):
+    result = check(tmp_path, 'destination.kind = "mqtt5"\n')
+    assert "did you mean 'mqtt-5'?" in result.stderr
