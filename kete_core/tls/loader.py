@@ -155,7 +155,7 @@ class FileLoader(CertificateLoader):
 
     def __init__(self, config: ComponentConfig) -> None:
         super().__init__(config)
-        self._data = None
+        self._data: bytes | None = None
 
     def read(self) -> bytes:
         """The file's bytes (read once)."""

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
+
 from kete_core.errors import ConfigError, ConfigErrors, KeteError
 from kete_core.tls.loader import CertificateLoader, KeyEntry, StoreContents, TlsMaterialError, WrongPassword
 from kete_core.tls.settings import ServerTlsSettings, StoreSettings, TlsSettings
@@ -140,8 +142,8 @@ def open_key(entry: KeyEntry, passwords: Sequence[str | None]) -> PrivateKeyType
     )
 
 
-def _secret(value: object) -> str | None:
-    return value.get_secret_value() if value is not None else None  # type: ignore[attr-defined,no-any-return]
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def _identity_of(contents: StoreContents, passwords: Sequence[str | None]) -> Identity:

@@ -77,6 +77,13 @@ def _toml(prefix: str, value) -> list[str]:
     return [f"{prefix} = {json.dumps(value)}"]
 
 
+def _config(tmp_path: Path, *lines: str) -> Path:
+    """A kete.toml of *lines*, its data kept under *tmp_path*."""
+    config = tmp_path / "kete.toml"
+    config.write_text("\n".join(["[kete]", f'data-dir = "{tmp_path / "data"}"', *lines]) + "\n")
+    return config
+
+
 def _stores(pki: Pki) -> dict[str, dict]:
     """A JKS trust store and a PKCS#12 key store as Java users have them, and the reverse."""
     return {
@@ -100,23 +107,14 @@ def test_sink_over_mutual_tls_with_a_jks_trust_store_and_a_pkcs12_key_store(mtls
     events = kt.make_events(30)
     write_jsonl(tmp_path / "events.jsonl", events)
     tls = {"enabled": True, "trust-store": stores["jks-trust"], "key-store": stores["p12-key"]}
-    config = tmp_path / "kete.toml"
-    config.write_text(
-        "\n".join(
-            [
-                "[kete]",
-                f'data-dir = "{tmp_path / "data"}"',
-                "[sources.replay]",
-                'kind = "file"',
-                'path = "events.jsonl"',
-                "[routes.kafka.destination]",
-                'kind = "kafka"',
-                f'bootstrap.servers = "{broker.ssl_bootstrap_servers}"',
-                f'topic = "{kafka_topic}"',
-                *_toml("tls", tls),
-            ]
-        )
-        + "\n"
+    config = _config(
+        tmp_path,
+        '[sources.replay]\nkind = "file"\npath = "events.jsonl"',
+        "[routes.kafka.destination]",
+        'kind = "kafka"',
+        f'bootstrap.servers = "{broker.ssl_bootstrap_servers}"',
+        f'topic = "{kafka_topic}"',
+        *_toml("tls", tls),
     )
     result = run_kete("run", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -134,25 +132,16 @@ def test_source_over_mutual_tls_with_a_jks_key_store_and_a_java_pkcs12_trust_sto
     kt.produce(broker.client_config(), kafka_topic, [orjson.dumps(event) for event in events])
     out = tmp_path / "out.jsonl"
     tls = {"enabled": True, "trust-store": stores["p12-trust"], "key-store": stores["jks-key"]}
-    config = tmp_path / "kete.toml"
-    config.write_text(
-        "\n".join(
-            [
-                "[kete]",
-                f'data-dir = "{tmp_path / "data"}"',
-                "[sources.kafka]",
-                'kind = "kafka"',
-                f'bootstrap.servers = "{broker.ssl_bootstrap_servers}"',
-                f'topics = ["{kafka_topic}"]',
-                'group.id = "kete-tls"',
-                'auto.offset.reset = "earliest"',
-                *_toml("tls", tls),
-                "[routes.all.destination]",
-                'kind = "file"',
-                f'path = "{out}"',
-            ]
-        )
-        + "\n"
+    config = _config(
+        tmp_path,
+        "[sources.kafka]",
+        'kind = "kafka"',
+        f'bootstrap.servers = "{broker.ssl_bootstrap_servers}"',
+        f'topics = ["{kafka_topic}"]',
+        'group.id = "kete-tls"',
+        'auto.offset.reset = "earliest"',
+        *_toml("tls", tls),
+        f'[routes.all.destination]\nkind = "file"\npath = "{out}"',
     )
     kete = spawn_kete(config)
     deadline = time.monotonic() + 60
