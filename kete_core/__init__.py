@@ -27,6 +27,7 @@ from kete_core.contracts import (
     Source,
     Template,
 )
+from kete_core.display import redact
 from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
 from kete_core.errors import (
     ConfigError,
@@ -39,10 +40,10 @@ from kete_core.errors import (
     Unavailable,
 )
 from kete_core.event import ADMIN_EVENT, EVENT, Event, parse_event
-from kete_core.fields import CommaList, Lowercase
+from kete_core.fields import CommaList, Duration, Lowercase, Size
 from kete_core.lines import Chunk, LineReader, Position, end_position
 from kete_core.markers import hookimpl
-from kete_core.policy import Duration, ErrorAction
+from kete_core.policy import ErrorAction
 from kete_core.units import parse_duration, parse_size
 from kete_core.validation import is_secret
 
@@ -143,6 +144,7 @@ __all__ = [
     "ServerTlsSettings",
     "Sink",
     "SinkContext",
+    "Size",
     "Source",
     "SourceError",
     "StoreContents",
@@ -163,5 +165,6 @@ __all__ = [
     "parse_duration",
     "parse_event",
     "parse_size",
+    "redact",
     "server_ssl_context",
 ]

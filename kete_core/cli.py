@@ -17,10 +17,10 @@ from kete_core.application import Application
 from kete_core.assembly import build
 from kete_core.config import KeteConfig, load_config
 from kete_core.discovery import GROUPS, check, installed, load
+from kete_core.display import TextFormatter, escape_controls, shown
 from kete_core.errors import KeteError, PluginError
 from kete_core.hooks import Hooks, plugin_manager
-from kete_core.observability import JsonFormatter
-from kete_core.pipeline import Pipeline
+from kete_core.preflight import preflight
 from kete_core.routing import MatcherGroup, compile_matcher
 from kete_core.spool import Spool
 from kete_core.status import RunStats
@@ -37,12 +37,19 @@ def _fail(error: KeteError, status: int = EXIT_CONFIG) -> NoReturn:
     sys.exit(status)
 
 
+def _warn(warning: KeteError) -> None:
+    for line in str(warning).splitlines():
+        click.echo(f"kete: warning: {line}" if not line.startswith(" ") else f"kete:   {line.strip()}", err=True)
+
+
 def _setup_logging(level: str, style: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if style == "json":
+        from kete_core.observability import JsonFormatter  # brings prometheus_client: only when asked for
+
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
@@ -55,11 +62,17 @@ def _build(config_path: str) -> Application:
     return app
 
 
-def _summary(stats: RunStats) -> str:
+def _summary(app: Application, stats: RunStats) -> str:
     parts = [f"{sum(stats.received.values())} events received, {sum(stats.rejected.values())} rejected"]
     parts += [
         f"route {name}: {route.matched} matched, {route.delivered} delivered, {route.failed} failed"
         for name, route in stats.routes.items()
+    ]
+    parts += [
+        f"source {source.name} resumed {source.resumed_from}, where the last run stopped"
+        f" (`kete run --from-start {app.config.origin}` reads from the start)"
+        for source in app.sources
+        if source.resumed_from
     ]
     return "; ".join(parts)
 
@@ -70,8 +83,10 @@ def cli() -> None:
     """Route Keycloak events to Kafka, HTTP, files and more."""
 
 
-async def _run(app: Application) -> RunStats:
-    return await Pipeline(app).run()
+async def _run(app: Application, from_start: bool) -> RunStats:
+    from kete_core.pipeline import Pipeline  # the runtime and its metrics: not for `kete --help`
+
+    return await Pipeline(app, from_start=from_start).run()
 
 
 def tune_garbage_collection() -> None:
@@ -85,22 +100,30 @@ def tune_garbage_collection() -> None:
 
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-def run(config: str) -> None:
+@click.option(
+    "--from-start",
+    is_flag=True,
+    help="Forget where the sources stopped last time: each reads as on its first run (a file from its start).",
+)
+def run(config: str, from_start: bool) -> None:
     """Run the routes of CONFIG (.toml or .properties) until the sources end or a signal stops them.
 
-    Exits 0 once everything read was delivered, 1 when some events could not be delivered or a
-    source failed, 2 when the configuration is wrong.
+    Sources continue where the last run of CONFIG stopped (kept in its data dir); --from-start
+    reads again. Exits 0 once everything read was delivered, 1 when some events could not be
+    delivered or a source failed, 2 when the configuration is wrong.
     """
     app = _build(config)
+    for warning in preflight(app):
+        log.warning("%s", warning)
     if not app.config.settings.enabled:
         log.info("kete is disabled (kete.enabled = false): nothing to do")
         return
     tune_garbage_collection()
     try:
-        stats = asyncio.run(_run(app))
+        stats = asyncio.run(_run(app, from_start))
     except KeteError as exc:
         _fail(exc, EXIT_FAILED)
-    log.info("done: %s", _summary(stats))
+    log.info("done: %s", _summary(app, stats))
     if stats.left_in_spool:
         log.warning("%d event(s) wait in the spool; they are delivered at the next start", stats.left_in_spool)
     if stats.failed or stats.source_errors or stats.left_in_spool:
@@ -112,6 +135,8 @@ def run(config: str) -> None:
 def check_command(config: str) -> None:
     """Check CONFIG without running it: every error at once, exit status 2 if there are any."""
     app = _build(config)
+    for warning in preflight(app):
+        _warn(warning)
     disabled = len(app.config.routes) - len(app.routes)
     click.echo(
         f"{config}: OK: {len(app.routes)} route(s)"
@@ -124,12 +149,14 @@ def check_command(config: str) -> None:
 @click.option("--check", "import_them", is_flag=True, help="Also import each plugin and report failures.")
 def plugins(import_them: bool) -> None:
     """List installed component types and hook plugins (without importing them)."""
-    rows = [("KIND", "NAME", "DISTRIBUTION", "VERSION", "ENTRY POINT", *(("STATUS",) if import_them else ()))]
+    rows: list[tuple[str, ...]] = [
+        ("KIND", "NAME", "DISTRIBUTION", "VERSION", "ENTRY POINT", *(("STATUS",) if import_them else ()))
+    ]
     broken = 0
     for kind in GROUPS:
         for item in installed(kind):
             info = item.info
-            row = (kind, item.name, info.distribution or "?", info.version or "?", info.value)
+            row: tuple[str, ...] = (kind, item.name, info.distribution or "?", info.version or "?", info.value)
             if import_them:
                 error = check(item) if kind != "hooks" else None
                 broken += error is not None
@@ -199,9 +226,11 @@ def dlq_list(config: str, route: str | None) -> None:
         count += 1
         event = letter.to_event()
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(letter.last_attempt))
+        # Event data and receivers' answers are shown inert: no control character reaches the terminal.
         click.echo(
-            f"{when}  {letter.route}  {event.event_type}  {event.realm}  id={event.id}  "
-            f"attempts={letter.attempts}  {letter.error}"
+            f"{when}  {escape_controls(letter.route)}  {escape_controls(event.event_type)}  "
+            f"{escape_controls(event.realm)}  id={escape_controls(str(event.id))}  "
+            f"attempts={letter.attempts}  {shown(letter.error)}"
         )
     click.echo(f"{count} dead letter(s) in {directory}", err=True)
 
@@ -252,9 +281,10 @@ def rejected(config: str, limit: int) -> None:
     spool = Spool.reader(path)
     try:
         for record in spool.rejected(limit):
-            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(record["at"])))  # type: ignore[arg-type]
-            raw = bytes(record["raw"] or b"")[:120].decode("utf-8", "replace")  # type: ignore[arg-type]
-            click.echo(f"{when}  {record['source']}  {record['where']}  {record['reason']}  {raw}")
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record["at"]))
+            raw = (record["raw"] or b"")[:120].decode("utf-8", "replace")
+            fields = (record["source"], record["where"], record["reason"], raw)
+            click.echo(f"{when}  " + "  ".join(escape_controls(str(field)) for field in fields))
     finally:
         spool.close()
 

@@ -19,7 +19,7 @@ from typing import ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from kete_core.errors import ConfigError
+from kete_core.errors import ConfigError, ConfigWarning
 from kete_core.event import Event
 
 
@@ -206,6 +206,9 @@ class Sink(ABC):
     - :meth:`send` returns only when each message is acknowledged by the destination (written,
       flushed as configured, acked by the broker) or has failed. Raising means the whole batch
       failed and may be retried; per-message outcomes are returned as :data:`DeliveryResults`.
+    - A failure of one event (rendering its address, encoding it, writing it) fails that event
+      alone: it is returned for its message, and the other messages are delivered once. Raise only
+      when none of the batch was delivered, since kete then sends all of it again.
     - A failure that retrying cannot fix is a :class:`~kete_core.errors.PermanentError`.
     - :meth:`close` flushes whatever was accepted.
     """
@@ -269,8 +272,11 @@ class Intake(Protocol):
 
     @property
     def congested(self) -> bool:
-        """True while some route cannot take more events, so :meth:`submit` would wait. A source
-        that must answer quickly (an HTTP receiver answering 503) checks this before submitting."""
+        """True while :meth:`submit` would wait: the spool is full, or a route whose destination is
+        slow (not down) has its in-memory queue full. Answered at once, never waiting. A source that
+        must answer quickly (an HTTP receiver answering 503) checks this right before submitting:
+        when it is False, a :meth:`submit` called without awaiting anything in between does not
+        wait."""
         ...
 
     @property
@@ -306,6 +312,9 @@ class Source(ABC):
     """
 
     Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+    resumed_from: str | None = None
+    """Set by :meth:`run` when it continued from ``intake.checkpoint``: where, in words (``after
+    line 593 of events.jsonl``), for the summary at the end of the run."""
 
     def __init__(self, name: str, config: ComponentConfig) -> None:
         self.name = name
@@ -314,6 +323,12 @@ class Source(ABC):
     @abstractmethod
     async def run(self, intake: Intake) -> None:
         """Read and submit events until the input ends or ``intake.stopping`` is set."""
+
+    def warnings(self) -> list[ConfigWarning]:
+        """Settings that are valid but will probably not work as meant (an input file that does
+        not exist), each naming its config path; ``kete check`` prints them and ``kete run`` logs
+        them. Called once before the run; must not block."""
+        return []
 
     async def close(self) -> None:  # noqa: B027
         """Release resources; called once after :meth:`run` returned."""

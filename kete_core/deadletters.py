@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from kete_core.contracts import Message
+from kete_core.display import redact
 from kete_core.event import Event
 
 
@@ -49,7 +50,7 @@ def write(
     """Append *messages* as dead letters of *route* and fsync them."""
     directory.mkdir(parents=True, exist_ok=True)
     now = time.time()
-    reason = f"{type(error).__name__}: {error}"
+    reason = redact(f"{type(error).__name__}: {error}")
     lines = b"".join(
         orjson.dumps(
             {

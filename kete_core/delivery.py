@@ -24,6 +24,7 @@ from typing import cast
 
 from kete_core import deadletters
 from kete_core.contracts import DeliveryResults, Message, Receipt
+from kete_core.display import redact
 from kete_core.errors import KeteError, Unavailable
 from kete_core.event import Event
 from kete_core.hooks import Hooks
@@ -70,6 +71,7 @@ class RouteWorker:
         self.started = False
         self.unavailable: str | None = None
         self.retrying = False
+        self.running = False
 
     @property
     def stalled(self) -> bool:
@@ -107,6 +109,11 @@ class Delivery:
     ) -> None:
         self.workers = [RouteWorker(route, spool.done[route.name]) for route in routes]
         self.by_name = {worker.route.name: worker for worker in self.workers}
+        # The workers that dead-letter into each route: it runs for as long as they may.
+        self._feeders: dict[str, list[RouteWorker]] = {name: [] for name in self.by_name}
+        for worker in self.workers:
+            if worker.route.dead_letter.route is not None:
+                self._feeders[worker.route.dead_letter.route].append(worker)
         self.spool = spool
         self.hooks = hooks
         self.stats = stats
@@ -206,6 +213,7 @@ class Delivery:
         """Connect each route's sink, so readiness is known early, and start its worker."""
         for worker in self.workers:
             await self._start_sink(worker)
+            worker.running = True
         self._tasks = [
             asyncio.create_task(self._work(worker), name=f"route {worker.route.name}") for worker in self.workers
         ]
@@ -231,7 +239,7 @@ class Delivery:
             await worker.route.sink.start()
             worker.started = True
         except Exception as exc:
-            worker.unavailable = f"{type(exc).__name__}: {exc}"
+            worker.unavailable = redact(f"{type(exc).__name__}: {exc}")
             log.warning("route '%s': the destination is not available yet: %s", worker.route.name, worker.unavailable)
 
     async def _close(self, worker: RouteWorker) -> None:
@@ -281,10 +289,21 @@ class Delivery:
         self.room.set()
 
     async def _work(self, worker: RouteWorker) -> None:
+        try:
+            await self._deliver_all(worker)
+        finally:
+            worker.running = False
+            if worker.route.dead_letter.route is not None:
+                self.by_name[worker.route.dead_letter.route].wakeup.set()
+
+    async def _deliver_all(self, worker: RouteWorker) -> None:
+        """Deliver *worker*'s batches as they come, until finishing leaves it nothing to do and
+        no route that dead-letters into it is still running (or until aborted)."""
+        feeders = self._feeders[worker.route.name]
         while not self.aborting.is_set():
             batch = self._next_batch(worker)
             if batch is None:
-                if self._finishing:
+                if self._finishing and not any(feeder.running for feeder in feeders):
                     return
                 worker.wakeup.clear()
                 await worker.wakeup.wait()
@@ -343,9 +362,11 @@ class Delivery:
             results = await self._attempt(worker, pending)
             if isinstance(results, Unavailable):
                 outages += 1
+                worker.unavailable = redact(str(results))
                 if outages == 1 or outages % 10 == 0:
-                    log.warning("route '%s': destination unavailable, waiting for it: %s", route.name, results)
-                worker.unavailable = str(results)
+                    log.warning(
+                        "route '%s': destination unavailable, waiting for it: %s", route.name, worker.unavailable
+                    )
                 self.room.set()
                 stop = self.aborting if not self.stopping.is_set() else self.stopping
                 if await self._pause(route.retry.wait(outages, [results]), until=stop):

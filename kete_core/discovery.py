@@ -67,6 +67,10 @@ KNOWN_PROVIDERS: dict[tuple[str, str], str | None] = {
     ("source", "keycloak-log"): "kete-keycloak",
 }
 
+REGISTERED: dict[tuple[str, str], tuple[type[Any], PluginInfo]] = {}
+"""Component types registered without an entry point, by :func:`kete_core.testing.registered` for
+the length of a test (the in-memory source and sink); never listed by ``kete plugins``."""
+
 _NOUNS = {"sink": "destination kind", "source": "source kind", "matcher": "matcher kind",
           "serializer": "serializer kind", "renderer": "renderer kind", "hooks": "hook plugin",
           "certificate-loader": "certificate loader kind"}  # fmt: skip
@@ -120,6 +124,9 @@ def load(kind: str, name: str, *, path: str | None = None) -> tuple[type[Any], P
         name is unknown, every provider when it is ambiguous, and the cause when import fails.
     """
     group = GROUPS[kind]
+    registered = REGISTERED.get((kind, name))
+    if registered is not None:
+        return registered
     candidates = [item for item in installed(kind) if item.name == name]
     if not candidates:
         raise _unknown(kind, name, path)
@@ -147,7 +154,15 @@ def load(kind: str, name: str, *, path: str | None = None) -> tuple[type[Any], P
         )
     except (NoMatches, MultipleMatches) as exc:  # metadata changed between listing and loading
         raise PluginError(f"could not load {noun(kind)} '{name}'", path=path, plugin=info, cause=exc) from exc
-    return manager.driver, info
+    driver = manager.driver
+    if not isinstance(driver, type):
+        raise PluginError(
+            f"{noun(kind)} '{name}' is not a class: {driver!r}",
+            path=path,
+            plugin=info,
+            hint=f"the entry point must name the {noun(kind)}'s class, as 'module:Class'",
+        )
+    return driver, info
 
 
 def _unknown(kind: str, name: str, path: str | None) -> PluginError:

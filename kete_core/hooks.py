@@ -40,8 +40,8 @@ def plugin_manager(*, load_entry_points: bool = True, disabled: Iterable[str] = 
     """
     pm = pluggy.PluginManager("kete")
     pm.add_hookspecs(hookspecs)
-    for name, module in DEFAULT_PLUGINS:
-        pm.register(module, name=name)
+    for name, default in DEFAULT_PLUGINS:
+        pm.register(default, name=name)
     if load_entry_points:
         for name, module, info in load_hook_modules(frozenset(disabled)):
             try:

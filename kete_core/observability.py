@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from kete_core.display import redact
 from kete_core.status import RunStats, Status
 
 log = logging.getLogger("kete")
@@ -135,17 +136,20 @@ class Observability:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per log line: time (UTC), level, logger, message, and the exception if any."""
+    """One JSON object per log line: time (UTC), level, logger, message, and the exception if any.
+    JSON escapes control characters itself; URLs show no credentials."""
 
-    converter = time.gmtime
+    def __init__(self) -> None:
+        super().__init__()
+        self.converter = time.gmtime
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry)

@@ -47,7 +47,7 @@ class _SourceIntake:
 
     @property
     def congested(self) -> bool:
-        return self.pipeline.congested
+        return self.pipeline.would_wait
 
     @property
     def checkpoint(self) -> bytes | None:
@@ -69,9 +69,10 @@ class Pipeline:
     documentation.
 
     :param spool: the spool to use; by default the one ``[kete]`` describes.
+    :param from_start: forget the sources' saved positions, so that each starts as on its first run.
     """
 
-    def __init__(self, app: Application, spool: Spool | MemorySpool | None = None) -> None:
+    def __init__(self, app: Application, spool: Spool | MemorySpool | None = None, *, from_start: bool = False) -> None:
         self.app = app
         self.hooks = Hooks(app.plugins)
         settings = app.config.settings
@@ -82,6 +83,8 @@ class Pipeline:
             else:
                 spool = Spool(app.config.data_dir / "spool.sqlite", names, synchronous=settings.spool_sync)
         self.spool: Spool | MemorySpool = spool
+        if from_start:
+            spool.forget_checkpoints()
         self.stopping = asyncio.Event()
         self.stats = RunStats(routes={name: RouteStats() for name in names})
         self.source_status: dict[str, str | None] = {source.name: None for source in app.sources}
@@ -120,10 +123,16 @@ class Pipeline:
         self.spool.append(selection.events, selection.masks, (source, checkpoint) if checkpoint is not None else None)
         return self.delivery.hand_over(selection, serialized, self.spool.next_seq - 1)
 
+    @property
+    def would_wait(self) -> bool:
+        """True while :meth:`submit` would wait: the spool is full, or a route that keeps up has its
+        in-memory queue full. Answered without waiting, for sources that must answer at once."""
+        return self.congested or self.delivery.memory_full()
+
     async def _room(self) -> None:
-        """Wait while the spool is full, or a route that keeps up has its queue full."""
+        """Wait while :attr:`would_wait`."""
         room = self.delivery.room
-        while self.congested or self.delivery.memory_full():
+        while self.would_wait:
             room.clear()
             await room.wait()
 

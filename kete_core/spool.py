@@ -20,11 +20,11 @@ import os
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import reduce
 from operator import attrgetter, itemgetter, or_
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import orjson
 
@@ -61,6 +61,17 @@ CREATE TABLE IF NOT EXISTS rejected (
     raw BLOB
 );
 """
+
+
+class RejectedRecord(TypedDict):
+    """A kept record that was not an event: when (epoch seconds), which source, where in its
+    input, why, and the start of the record."""
+
+    at: float
+    source: str
+    where: str
+    reason: str
+    raw: bytes | None
 
 
 def _lock(directory: Path) -> int:
@@ -125,7 +136,7 @@ class Spool:
         self.segments.mkdir(exist_ok=True)
         self._writing: tuple[int, int] | None = None  # (segment, file descriptor)
         # Compaction may have emptied the table; the routes' marks remember how far it went.
-        highest = self.db.execute(
+        highest: int = self.db.execute(
             "SELECT MAX(COALESCE((SELECT MAX(seq) FROM batches), 0), COALESCE((SELECT MAX(done) FROM routes), 0))"
         ).fetchone()[0]
         self.next_seq = highest + 1
@@ -232,7 +243,8 @@ class Spool:
         try:
             with self._segment_path(segment).open("rb") as stream:
                 stream.seek(offset)
-                return orjson.loads(stream.read(length))
+                rows: list[Any] = orjson.loads(stream.read(length))
+                return rows
         except (OSError, orjson.JSONDecodeError) as exc:
             # Only a power loss with spool-sync = "normal" (or a damaged disk) gets here.
             log.error("spool: batch %d cannot be read from %s, its events are lost: %s", seq, self.segments, exc)
@@ -293,6 +305,11 @@ class Spool:
         row = self.db.execute("SELECT position FROM checkpoints WHERE source = ?", (source,)).fetchone()
         return bytes(row[0]) if row else None
 
+    def forget_checkpoints(self) -> None:
+        """Forget every source's position: each starts as on its first run (``kete run --from-start``)."""
+        with self.db:
+            self.db.execute("DELETE FROM checkpoints")
+
     def reject(self, rejection: Rejection) -> None:
         """Keep a record that was not an event, for the operator."""
         with self.db:
@@ -301,13 +318,15 @@ class Spool:
                 (time.time(), rejection.source, rejection.where, rejection.reason, rejection.raw),
             )
 
-    def rejected(self, limit: int = 1000) -> list[Mapping[str, object]]:
+    def rejected(self, limit: int = 1000) -> list[RejectedRecord]:
         """The most recent rejected records, newest last."""
         rows = self.db.execute(
             "SELECT at, source, place, reason, raw FROM rejected ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()
-        keys = ("at", "source", "where", "reason", "raw")
-        return [dict(zip(keys, row, strict=True)) for row in reversed(rows)]
+        return [
+            RejectedRecord(at=at, source=source, where=where, reason=reason, raw=raw)
+            for at, source, where, reason, raw in reversed(rows)
+        ]
 
     @classmethod
     def reader(cls, path: Path) -> Spool:
@@ -401,12 +420,15 @@ class MemorySpool:
     def checkpoint(self, source: str) -> bytes | None:
         return self._checkpoints.get(source)
 
+    def forget_checkpoints(self) -> None:
+        self._checkpoints.clear()
+
     def reject(self, rejection: Rejection) -> None:
         self._rejected.append((time.time(), rejection))
 
-    def rejected(self, limit: int = 1000) -> list[Mapping[str, object]]:
+    def rejected(self, limit: int = 1000) -> list[RejectedRecord]:
         return [
-            {"at": at, "source": r.source, "where": r.where, "reason": r.reason, "raw": r.raw}
+            RejectedRecord(at=at, source=r.source, where=r.where, reason=r.reason, raw=r.raw)
             for at, r in list(self._rejected)[-limit:]
         ]
 

@@ -229,7 +229,7 @@ def test_all_errors_are_reported_at_once(tmp_path):
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
-        ("kete.properties", "enabled=false\n", "kete.properties:1: unknown property 'enabled'"),
+        ("kete.properties", "enable=false\n", "kete.properties:1: unknown property 'enable'"),
         (
             "kete.properties",
             "kete.routes.r.destination=x\nkete.routes.r.destination.kind=y\n",
@@ -263,3 +263,26 @@ def test_a_known_but_missing_plugin_says_what_to_install(tmp_path, monkeypatch):
     [error] = errors_of(tmp_path, '[routes.r]\ndestination.kind = "carrier-pigeon"\n')
     assert "routes.r.destination.kind: unknown destination kind 'carrier-pigeon'" in error
     assert "hint: 'carrier-pigeon' is provided by kete-pigeon: pip install kete-pigeon" in error
+
+
+def test_dead_letter_routes_may_not_form_a_cycle(tmp_path):
+    stdout = 'destination.kind = "stdout"\n'
+    text = (
+        f'[routes.a]\n{stdout}dead-letter.route = "b"\n'
+        f'[routes.b]\n{stdout}dead-letter.route = "c"\n'
+        f'[routes.c]\n{stdout}dead-letter.route = "a"\n'
+        f'[routes.d]\n{stdout}dead-letter.route = "a"\n'
+    )
+    errors = errors_of(tmp_path, text)
+    assert errors == [
+        f"routes.{name}.dead-letter.route: dead-letter routes form a cycle: {cycle}\n"
+        "  hint: end the chain at a route without dead-letter.route (its dead letters go to files)"
+        for name, cycle in [("a", "a -> b -> c -> a"), ("b", "b -> c -> a -> b"), ("c", "c -> a -> b -> c")]
+    ]
+
+
+def test_a_chain_of_dead_letter_routes_is_fine(tmp_path):
+    stdout = 'destination.kind = "stdout"\n'
+    text = f'[routes.a]\n{stdout}dead-letter.route = "b"\n[routes.b]\n{stdout}dead-letter.route = "c"\n[routes.c]\n{stdout}'
+    app = load_app(write(tmp_path, "kete.toml", text), environ={})
+    assert [route.dead_letter.route for route in app.routes] == ["b", "c", None]

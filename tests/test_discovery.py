@@ -157,3 +157,22 @@ def test_in_process_listing_and_loading():
     with pytest.raises(PluginError, match="unknown destination kind 'stdot'") as caught:
         load("sink", "stdot", path="routes.x.destination.kind")
     assert "did you mean 'stdout'?" in str(caught.value)
+
+
+def test_an_entry_point_that_is_not_a_class_gets_a_clear_error(tmp_path):
+    site = tmp_path / "site"
+    install(
+        site,
+        "acme-factory",
+        "0.1.0",
+        {"kete.sinks": {"factory": "acme_factory:make_sink"}},
+        {"acme_factory": "def make_sink(config, context):\n    return None\n"},
+    )
+    config = tmp_path / "kete.toml"
+    config.write_text('[routes.r.destination]\nkind = "factory"\n')
+    result = run_kete("check", str(config), env={"PYTHONPATH": str(site)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[0].startswith(
+        "kete: error: routes.r.destination.kind: destination kind 'factory' is not a class: <function make_sink"
+    )
+    assert "kete:   hint: the entry point must name the destination kind's class, as 'module:Class'" in result.stderr

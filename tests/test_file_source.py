@@ -38,6 +38,18 @@ def wait_for(predicate, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+def read_up_to(pid: int, path: Path) -> int | None:
+    """Where process *pid* has its open file *path* positioned (Linux's /proc), None while it has
+    not opened it."""
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if fd.readlink() == path:
+                return int(Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().split()[1])
+        except OSError:  # closed meanwhile
+            continue
+    return None
+
+
 def test_follow_tails_appended_lines_and_sigterm_drains(tmp_path):
     events = tmp_path / "events.jsonl"
     events.write_text('{"type":"LOGIN","id":"1"}\n')
@@ -75,7 +87,8 @@ def test_start_at_end_skips_what_is_already_there(tmp_path):
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        time.sleep(1.0)
+        # Not a fixed pause: a busy machine may take longer to start kete than any pause.
+        wait_for(lambda: read_up_to(process.pid, events) == events.stat().st_size)
         with events.open("a") as handle:
             handle.write('{"type":"LOGIN","id":"new"}\n')
         wait_for(lambda: len(lines(tmp_path / "out.jsonl")) == 1)

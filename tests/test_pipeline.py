@@ -250,6 +250,21 @@ async def test_dead_letters_can_go_to_another_route(tmp_path):
     assert not (tmp_path / "dead-letters").exists()
 
 
+async def test_dead_letters_reach_their_route_in_the_same_run(tmp_path):
+    # The source ends long before "a" gives up: the routes its dead letters go to keep running.
+    a_sink, b_sink, c_sink = ListSink(failures=99), ListSink(failures=99), ListSink()
+    retry = {"max-attempts": 3, "wait-duration": "50ms"}
+    a = route("a", a_sink, pattern="LOGOUT", **retry)
+    a.dead_letter = DeadLetterSettings(route="b")
+    b = route("b", b_sink, pattern="NOTHING", **retry)
+    b.dead_letter = DeadLetterSettings(route="c")
+    stats = await run_batches(application([a, b, route("c", c_sink, pattern="NOTHING")], tmp_path), [EVENTS])
+    assert (a_sink.attempts, b_sink.attempts) == (3, 3)
+    assert [m.event.id for m in c_sink.delivered] == ["1"]
+    assert (stats.routes["a"].dead_lettered, stats.routes["b"].dead_lettered, stats.routes["c"].delivered) == (1, 1, 1)
+    assert stats.left_in_spool == 0
+
+
 async def test_a_hook_decides_on_errors(tmp_path):
     class GiveUpOnTimeouts:
         @hookimpl

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import sys
 from itertools import pairwise, repeat
@@ -20,10 +21,10 @@ import orjson
 from pydantic import Field
 
 from kete_core.contracts import ComponentConfig, Intake, Rejection, Source
-from kete_core.errors import MalformedEvent, SourceError
+from kete_core.errors import ConfigWarning, MalformedEvent, SourceError
 from kete_core.event import Event, parse_event
+from kete_core.fields import Duration
 from kete_core.lines import Chunk, LineReader, Position, cut_lines, json_lines
-from kete_core.policy import Duration
 from kete_core.progress import Progress
 
 log = logging.getLogger("kete")
@@ -59,6 +60,19 @@ class FileSource(Source):
         super().__init__(name, config)
         self.label = "<stdin>" if config.path == "-" else config.path
 
+    def warnings(self) -> list[ConfigWarning]:
+        path = Path(self.config.path)
+        if self.config.path == "-" or path.is_file():
+            return []
+        problem = "is not a file" if path.exists() else "does not exist"
+        return [
+            ConfigWarning(
+                f"the input '{self.config.path}' {problem} (relative paths start at {Path.cwd()})",
+                path=f"sources.{self.name}.path",
+                hint="`kete run` fails unless it exists by then",
+            )
+        ]
+
     async def run(self, intake: Intake) -> None:
         if self.config.path == "-":
             await self._read_stdin(intake)
@@ -73,6 +87,9 @@ class FileSource(Source):
             at_end=self.config.start_at == "end",
         )
         start = Position.decode(intake.checkpoint) if self.config.resume else None
+        if start is not None:
+            at_end = start.offset >= path.stat().st_size
+            self.resumed_from = f"after line {start.line} of {self.label}{', its end' if at_end else ''}"
         total = None if self.config.follow else path.stat().st_size
         with Progress(f"source {self.name}", total) as progress:
             if start is not None:
@@ -86,10 +103,13 @@ class FileSource(Source):
 
     async def _read_stdin(self, intake: Intake) -> None:
         stream = sys.stdin.buffer
+        # read1 returns what is there without waiting for a full buffer; an unbuffered stream
+        # (stdin replaced by a raw file) does the same with read.
+        read = stream.read1 if isinstance(stream, io.BufferedIOBase) else stream.read
         remainder = b""
         line = 1
         while not intake.stopping.is_set():
-            data = await asyncio.to_thread(stream.read1, 1 << 20)  # type: ignore[attr-defined]
+            data = await asyncio.to_thread(read, 1 << 20)
             if not data:
                 break
             text, remainder = cut_lines(remainder, data)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter
 
 from kete_core.cases import CASES
-from kete_core.contracts import Renderer, VariableGetter
+from kete_core.contracts import ComponentConfig, Renderer, VariableGetter
 from kete_core.errors import did_you_mean
 from kete_core.event import Event
 from kete_core.memo import Memo
@@ -84,7 +84,7 @@ class CompiledTemplate:
 class KeteRenderer(Renderer):
     """The built-in renderer; see the module documentation for the syntax."""
 
-    def __init__(self, config: Renderer.Config, variables: Mapping[str, VariableGetter]) -> None:
+    def __init__(self, config: ComponentConfig, variables: Mapping[str, VariableGetter]) -> None:
         super().__init__(config, variables)
         clashes = sorted(variables.keys() & BASE_VARIABLES.keys())
         if clashes:

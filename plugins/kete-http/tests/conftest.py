@@ -49,6 +49,8 @@ class Receiver:
     delay: float = 0.0
     decide: Callable[[Recorded], object] | None = None
     """Chooses the answer to a request (None: the script's next answer)."""
+    gate: asyncio.Event | None = None
+    """When set up, every request waits for it before it is answered: a slow, not failed, destination."""
     runner: web.AppRunner | None = None
     url: str = ""
 
@@ -83,6 +85,8 @@ class Receiver:
             self.requests.append(recorded)
             if self.delay:
                 await asyncio.sleep(self.delay)
+            if self.gate is not None:
+                await self.gate.wait()
             answer = self.decide(recorded) if self.decide is not None else None
             if answer is None:
                 answer = self.script.popleft() if self.script else 204

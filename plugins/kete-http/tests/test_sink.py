@@ -68,6 +68,19 @@ async def test_templated_custom_headers_method_and_event_id_header(ev, receiver,
     assert request.headers["Idempotency-Key"] == "ev-1"
 
 
+async def test_headers_named_like_kete_message_headers_or_blank_are_dropped_as_in_kete(ev, receiver, make_sink):
+    reserved = {"EventKind": "x", "eventtype": "y", "ContentType": "z", "X-EventType": "w", "Content-Type": "v"}
+    blank = {"X-Empty": "", "X-Spaces": "   "}
+    sink = make_sink(url=receiver.url + "/hook", headers={**reserved, **blank, "X-Kept": " kept "})
+    assert await sink.send([ev.user()]) is None
+    (request,) = receiver.requests
+    for name in ("eventkind", "eventtype", "contenttype", "X-Empty", "X-Spaces"):
+        assert name not in request.headers
+    assert request.headers.getall("x-eventtype") == ["LOGIN"]
+    assert request.headers.getall("Content-Type") == ["application/json"]
+    assert request.headers["X-Kept"] == "kept"
+
+
 async def test_kete_host_port_path_form(ev, receiver, make_sink):
     port = int(receiver.url.rsplit(":", 1)[1])
     sink = make_sink(host="127.0.0.1", port=port, **{"path-and-query": "/in?source=kete&realm=${realmLowerCase}"})

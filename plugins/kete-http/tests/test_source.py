@@ -216,6 +216,20 @@ async def test_congestion_gets_503_with_retry_after_and_nothing_is_submitted(web
     assert (await hook.post(LOGIN))[0] == 202
 
 
+async def test_a_request_whose_client_gave_up_is_not_accepted_afterwards(webhook):
+    hook = await webhook()
+    hook.intake.gate = asyncio.Event()
+    first = asyncio.create_task(hook.post({**LOGIN, "id": "first"}))
+    await asyncio.sleep(0.2)  # the first submission holds the source's submit turn
+    with pytest.raises(TimeoutError):
+        await hook.post({**LOGIN, "id": "gave-up"}, timeout=aiohttp.ClientTimeout(total=0.3))
+    hook.intake.gate.set()
+    assert (await first)[0] == 202
+    # Submissions take turns in arrival order: once the third is answered, the second was decided.
+    assert (await hook.post({**LOGIN, "id": "third"}))[0] == 202
+    assert [event.id for event in hook.intake.events] == ["first", "third"]
+
+
 async def test_only_post_on_the_path(webhook):
     hook = await webhook(path="/keycloak")
     async with hook.client.get(hook.url) as response:

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kete_core.testing.services import started
 from tests.services.keycloak_server import (
     KEYCLOAK_VERSION,
     KeycloakServer,
-    KeycloakUnavailable,
     admin_token,
     client_token,
     failed_login,
@@ -249,14 +248,7 @@ def rotating_keycloak(tmp_path_factory):
         workdir=tmp_path_factory.mktemp("rotating-keycloak"),
         extra_args=["--log-file-rotation-max-file-size=16k", "--log-file-rotation-max-backup-index=100"],
     )
-    try:
-        server.start()
-    except KeycloakUnavailable as exc:  # as the shared fixtures do: skip locally, fail in CI
-        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-            pytest.fail(f"CI=true, so Keycloak tests must run, but: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-    yield server
-    server.stop()
+    yield from started(server)
 
 
 @pytest.mark.slow

@@ -8,16 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr
 
-from kete_core import (
-    CommaList,
-    ComponentConfig,
-    Duration,
-    EncodingSettings,
-    Lowercase,
-    ServerTlsSettings,
-    TlsSettings,
-    parse_size,
-)
+from kete_core import CommaList, ComponentConfig, Duration, EncodingSettings, Lowercase, ServerTlsSettings, TlsSettings
+from kete_core import Size as Bytes
 from kete_http.oauth import OAuthSettings
 from kete_http.signing import SigningSettings
 
@@ -125,7 +117,7 @@ class HttpSinkConfig(EncodingSettings):
         return f"{scheme}://{self.host}:{port}{path}"
 
 
-Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
+Size = Annotated[Bytes, Field(gt=0)]
 
 
 class HttpSourceConfig(ComponentConfig):

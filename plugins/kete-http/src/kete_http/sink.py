@@ -34,6 +34,7 @@ from kete_core import (
     Unavailable,
     client_ssl_context,
     load_tls,
+    redact,
 )
 from kete_http.oauth import TokenError, TokenProvider, basic_authorization
 from kete_http.settings import HttpSinkConfig
@@ -44,7 +45,10 @@ _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 _URL_SEPARATORS = "/?#@:\\"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 _CACHE_LIMIT = 10_000
-_ERROR_DETAIL = 300
+# KETE drops custom headers named like its message headers, with and without the http ``x-`` form.
+_KETE_HEADERS = {"x-eventkind", "x-eventtype", "content-type", "eventkind", "eventtype", "contenttype"}
+# The start of a receiver's error answer kept for logs and dead letters.
+_ERROR_DETAIL = 512
 
 try:
     _USER_AGENT = f"kete-http/{version('kete-http')}"
@@ -85,6 +89,18 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+async def _error_detail(response: aiohttp.ClientResponse) -> str:
+    """The start of an error answer's body, at most :data:`_ERROR_DETAIL` bytes, marked when cut."""
+    data = b""
+    while len(data) <= _ERROR_DETAIL:
+        chunk = await response.content.read(_ERROR_DETAIL + 1 - len(data))
+        if not chunk:
+            break
+        data += chunk
+    detail = data[:_ERROR_DETAIL].decode(errors="replace").strip()
+    return detail + f" [... cut at {_ERROR_DETAIL} bytes]" if len(data) > _ERROR_DETAIL else detail
 
 
 class _Group:
@@ -141,7 +157,7 @@ class HttpSink(Sink):
             fixed["Api-Key"] = config.api_key_value.get_secret_value()
         elif auth == "x-api-key" and config.x_api_key_value is not None:
             fixed["X-API-Key"] = config.x_api_key_value.get_secret_value()
-        reserved = {name.lower() for name in fixed} | {"x-eventkind", "x-eventtype", "content-type"}
+        reserved = {name.lower() for name in fixed} | _KETE_HEADERS
         if self.config.oauth_active:
             reserved.add("authorization")
         if config.signing is not None:
@@ -151,8 +167,9 @@ class HttpSink(Sink):
         static: dict[str, str] = {}
         templates: list[tuple[str, Template]] = []
         for name, value in config.headers.items():
-            if name.lower() in reserved:
-                continue
+            value = value.strip()
+            if name.lower() in reserved or not value:
+                continue  # as KETE: its message headers win, blank values are not sent
             template = context.template(f"headers.{name}", value)
             if template.variables:
                 templates.append((name, template))
@@ -221,14 +238,14 @@ class HttpSink(Sink):
         if self._templated_url and (
             _UNSAFE.search(rendered) or any(rendered.count(char) != n for char, n in self._literal.items())
         ):
-            problem = f"rendered URL {rendered!r} gains URL delimiters or control characters from a variable"
+            problem = f"rendered URL {redact(rendered)!r} gains URL delimiters or control characters from a variable"
         url: URL | PermanentError
         try:
             parsed = URL(rendered)
             if parsed.scheme not in ("http", "https") or not parsed.host:
-                problem = problem or f"rendered URL {rendered!r} is not an absolute http(s) URL"
+                problem = problem or f"rendered URL {redact(rendered)!r} is not an absolute http(s) URL"
         except ValueError as exc:
-            problem = problem or f"rendered URL {rendered!r} is not a URL: {exc}"
+            problem = problem or f"rendered URL {redact(rendered)!r} is not a URL: {redact(str(exc))}"
         url = PermanentError(problem) if problem else parsed
         if len(self._urls) >= _CACHE_LIMIT:
             self._urls.clear()
@@ -314,13 +331,13 @@ class HttpSink(Sink):
                 if 200 <= status < 300:
                     await response.read()
                     return None
-                detail = (await response.content.read(_ERROR_DETAIL)).decode(errors="replace").strip()
+                detail = await _error_detail(response)
                 retry_after = _retry_after(response.headers.get("Retry-After"))
         except TimeoutError:
-            return HttpError(f"{self._method} {url}: no answer within {self.config.timeout_seconds:g}s")
+            return HttpError(f"{self._method} {redact(str(url))}: no answer within {self.config.timeout_seconds:g}s")
         except aiohttp.ClientError as exc:
-            return HttpError(f"{self._method} {url}: {type(exc).__name__}: {exc}")
-        message = f"{self._method} {url}: HTTP {status}" + (f": {detail}" if detail else "")
+            return HttpError(redact(f"{self._method} {url}: {type(exc).__name__}: {exc}"))
+        message = f"{self._method} {redact(str(url))}: HTTP {status}" + (f": {detail}" if detail else "")
         if status == 401 and token is not None and self._oauth is not None:
             self._oauth.invalidate(token)
             return _Refused(message)

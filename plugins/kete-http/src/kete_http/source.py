@@ -3,9 +3,11 @@
 Each POST carries one event or a JSON array of events, in any shape :mod:`kete_http.payloads`
 recognises. A request is accepted whole or rejected whole: the answer is ``202`` only after
 ``intake.submit`` returned for all of its events, ``400`` (with the reason) when any of them is
-not an event, ``503`` with ``Retry-After`` while kete is congested or stopping, ``401`` for failed
+not an event, ``503`` with ``Retry-After`` whenever accepting would wait (kete's spool or a slow
+route's queue is full: :attr:`~kete_core.Intake.congested`) or kete is stopping, ``401`` for failed
 authentication, ``413`` for too large a body or too many events and ``415`` for a content type
-or encoding the source does not read.
+or encoding the source does not read. A request whose client hung up before its turn to be
+submitted is not accepted: the sender will send it again.
 """
 
 from __future__ import annotations
@@ -141,6 +143,10 @@ class HttpSource(Source):
             # that then all wait inside submit: the ones after a full spool get their 503 at once.
             async with self._submit_lock:
                 self._check_room(intake)
+                if request.transport is None or request.transport.is_closing():
+                    # The client gave up: accepting now would keep events it will send again.
+                    return web.Response(status=499)
+                # congested is False and nothing is awaited before submit: it does not wait.
                 submitting = asyncio.ensure_future(intake.submit(events))
                 self._submitting.add(submitting)
                 submitting.add_done_callback(self._submitting.discard)
