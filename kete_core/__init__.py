@@ -28,7 +28,6 @@ from kete_core.contracts import (
     Template,
 )
 from kete_core.display import redact
-from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
 from kete_core.errors import (
     ConfigError,
     ConfigErrors,
@@ -41,7 +40,6 @@ from kete_core.errors import (
 )
 from kete_core.event import ADMIN_EVENT, EVENT, Event, parse_event
 from kete_core.fields import CommaList, Duration, Lowercase, Size
-from kete_core.lines import Chunk, LineReader, Position, end_position
 from kete_core.markers import hookimpl
 from kete_core.policy import ErrorAction
 from kete_core.units import parse_duration, parse_size
@@ -49,6 +47,8 @@ from kete_core.validation import is_secret
 
 if TYPE_CHECKING:
     from kete_core.config.tree import flatten
+    from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
+    from kete_core.lines import Chunk, LineReader, Position, end_position
     from kete_core.tls import (
         Base64Source,
         CertificateLoader,
@@ -70,29 +70,39 @@ if TYPE_CHECKING:
         server_ssl_context,
     )
 
-# Names whose modules cost more to import than ``import kete_core`` should: loaded on first use.
-# TLS (kete_core.tls) is one of them: most runs, and `kete --help`, never need it.
-_TLS_NAMES = (
-    "Base64Source",
-    "CertificateLoader",
-    "FileLoader",
-    "Identity",
-    "KeyEntry",
-    "LoaderSettings",
-    "PathSource",
-    "ServerTlsSettings",
-    "StoreContents",
-    "StoreSettings",
-    "TextSource",
-    "TlsMaterial",
-    "TlsMaterialError",
-    "TlsSettings",
-    "WrongPassword",
-    "client_ssl_context",
-    "load_tls",
-    "server_ssl_context",
-)
-_LAZY = {"flatten": "kete_core.config.tree", **dict.fromkeys(_TLS_NAMES, "kete_core.tls")}
+# Names loaded on first use: ``kete --help`` and ``kete plugins`` import this package and need none
+# of them, and their modules (a settings model, the configuration loader) take milliseconds.
+_LAZY = {
+    "flatten": "kete_core.config.tree",
+    **dict.fromkeys(
+        ("ContentEncoding", "ContentTransferEncoding", "EncodingSettings", "PayloadEncoding"), "kete_core.encodings"
+    ),
+    **dict.fromkeys(("Chunk", "LineReader", "Position", "end_position"), "kete_core.lines"),
+    # TLS: settings models, and cryptography once a store is read.
+    **dict.fromkeys(
+        (
+            "Base64Source",
+            "CertificateLoader",
+            "FileLoader",
+            "Identity",
+            "KeyEntry",
+            "LoaderSettings",
+            "PathSource",
+            "ServerTlsSettings",
+            "StoreContents",
+            "StoreSettings",
+            "TextSource",
+            "TlsMaterial",
+            "TlsMaterialError",
+            "TlsSettings",
+            "WrongPassword",
+            "client_ssl_context",
+            "load_tls",
+            "server_ssl_context",
+        ),
+        "kete_core.tls",
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:

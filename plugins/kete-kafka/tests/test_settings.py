@@ -161,6 +161,14 @@ def test_reserved_headers_are_kete_s():
     assert [name for name, _ in made.custom_headers] == ["team"]
 
 
+def test_kete_encoding_keys_are_accepted_and_not_applied(caplog):
+    # KETE's kafka destination accepts content-encoding/-transfer-encoding and leaves records as
+    # serialized; they never reach librdkafka (which would refuse them as unknown settings).
+    made = sink(**{"content-encoding": "gzip", "content-transfer-encoding": "base64"})
+    assert "content-encoding" not in made.settings and "content-transfer-encoding" not in made.settings
+    assert "not applied to Kafka records, as in KETE" in caplog.text
+
+
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(CA certificate, key store with a key and its certificate chain), all PEM."""

@@ -32,6 +32,7 @@ from kete_core import (
     ConfigError,
     ConfigErrors,
     Duration,
+    EncodingSettings,
     TlsSettings,
     flatten,
     is_secret,
@@ -454,8 +455,11 @@ class KafkaSourceConfig(ComponentConfig):
     """The original KETE's ``tls.*`` block, translated to librdkafka's ``ssl.*``."""
 
 
-class KafkaSinkConfig(ComponentConfig):
-    """Settings of the ``kafka`` sink. Settings not listed here are librdkafka producer settings."""
+class KafkaSinkConfig(EncodingSettings):
+    """Settings of the ``kafka`` sink. Settings not listed here are librdkafka producer settings.
+
+    KETE's ``content-encoding`` and ``content-transfer-encoding`` are accepted and, as in KETE's
+    kafka destination, not applied (librdkafka's ``compression.type`` compresses record batches)."""
 
     model_config = ConfigDict(extra="allow")
 
