@@ -78,6 +78,7 @@ class AdminApiSource(Source):
         self.gaps = 0
         self.realm_names: dict[str, str] = {}
         self._client: KeycloakClient | None = None
+        self._ssl = make_ssl_context(config.tls_verify, config.ca_file, f"sources.{name}")
         self._state = PollerState()
         self._fresh = True
         self._realms: list[str] | None = None
@@ -115,7 +116,7 @@ class AdminApiSource(Source):
             config.client_id,
             config.client_secret.get_secret_value(),
             timeout=config.request_timeout,
-            ssl_context=make_ssl_context(config.tls_verify, config.ca_file),
+            ssl_context=self._ssl,
         )
         while not intake.stopping.is_set():
             await self._cycle(intake)
