@@ -23,6 +23,7 @@ GROUPS: dict[str, str] = {
     "serializer": "kete.serializers",
     "sink": "kete.sinks",
     "hooks": "kete.hooks",
+    "certificate-loader": "kete.certificate_loaders",
 }
 """Component kind → entry-point group."""
 
@@ -71,7 +72,8 @@ REGISTERED: dict[tuple[str, str], tuple[type[Any], PluginInfo]] = {}
 the length of a test (the in-memory source and sink); never listed by ``kete plugins``."""
 
 _NOUNS = {"sink": "destination kind", "source": "source kind", "matcher": "matcher kind",
-          "serializer": "serializer kind", "renderer": "renderer kind", "hooks": "hook plugin"}  # fmt: skip
+          "serializer": "serializer kind", "renderer": "renderer kind", "hooks": "hook plugin",
+          "certificate-loader": "certificate loader kind"}  # fmt: skip
 
 
 @dataclass(frozen=True)

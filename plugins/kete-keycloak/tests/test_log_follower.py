@@ -280,3 +280,65 @@ async def test_keycloak_s_own_rotation(rotating_keycloak, tmp_path, kk):
     await kete.stop()
     assert len(list(server.log_file.parent.glob("keycloak.log.*"))) >= 4
     assert arrived() == truth() and len(set(arrived())) == 130
+
+
+# Usernames that look like the log's own syntax (issue 16 item 9): typed by anyone on a login page.
+FORGING_NAMES = (
+    'o\'brien "the quote", x=1',
+    'comma, error="fake", type="LOGOUT"',
+    'x", error="fake',
+    "trailing backslash\\",
+    'a\\", b="c',
+    '\\", type="LOGOUT", y="\\',
+)
+
+
+async def test_usernames_that_look_like_the_log_s_syntax_read_back_whole(keycloak, tmp_path, kk):
+    out = tmp_path / "out"
+    config = kk.write_config(tmp_path, source(keycloak.log_file, **{"start-at": "beginning"}))
+    tag = kk.unique("forge")
+    names = [f"{tag} {name}" for name in FORGING_NAMES]
+    for name in names:
+        await asyncio.to_thread(failed_login, keycloak.base_url, name)
+    kete = kk.KeteInProcess(config)
+
+    def followed() -> list[dict[str, Any]]:
+        return [e for e in kk.sink_events(out) if tag in json.dumps(e)]
+
+    await kk.until(lambda: len(followed()) >= len(names), what="the failed logins")
+    await kete.stop()
+    assert kete.pipeline.stats.rejected == {}
+    stored = {
+        e["details"]["username"]: e
+        for e in get_events(keycloak.base_url, admin_token(keycloak.base_url), type=["LOGIN_ERROR"], max=200)
+        if tag in (e.get("details") or {}).get("username", "")
+    }
+    events = followed()
+    # One event per login, each with the username Keycloak had, and nothing else that was typed.
+    assert [e["details"]["username"] for e in events] == names and sorted(stored) == sorted(names)
+    for event in events:
+        truth = stored[event["details"]["username"]]
+        assert (event["type"], event["error"], event["clientId"], event["ipAddress"]) == (
+            truth["type"], truth["error"], truth["clientId"], truth["ipAddress"],
+        )  # fmt: skip
+        auth_session = {"authSessionParentId", "authSessionTabId"}
+        assert {k: v for k, v in event["details"].items() if k not in auth_session} == truth["details"]
+
+
+async def test_admin_events_end_as_the_original_s(keycloak, tmp_path, kk):
+    """Issue 16 item 17: an admin event from the log has the original's KETE JSON keys, in order."""
+    base, out = keycloak.base_url, tmp_path / "out"
+    user_id = await asyncio.to_thread(kk.create_user, base, client_token(base), kk.unique("tail"))
+    kete = kk.KeteInProcess(kk.write_config(tmp_path, source(keycloak.log_file, **{"start-at": "beginning"})))
+
+    def line() -> bytes | None:
+        path = out / "admin-event.jsonl"
+        lines = path.read_bytes().splitlines() if path.exists() else []
+        return next((raw for raw in lines if f'"resourcePath":"users/{user_id}"'.encode() in raw), None)
+
+    written = await kk.until(line, what="the USER CREATE record")
+    await kete.stop()
+    assert written.startswith(b'{"id":null,"time":')
+    assert written.endswith(
+        f'"error":null,"details":null,"resourceTypeAsString":"USER","resourceId":"{user_id}"}}'.encode()
+    )
