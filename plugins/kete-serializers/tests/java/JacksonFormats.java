@@ -1,0 +1,55 @@
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
+import com.fasterxml.jackson.dataformat.javaprop.JavaPropsMapper;
+import com.fasterxml.jackson.dataformat.xml.XmlMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+
+/**
+ * The original KETE's Jackson mappers, for kete's cross-check. Reads lines from stdin, writes one line per input line.
+ *   write FORMAT: input {"kind": "EVENT"|"ADMIN_EVENT", "event": {...}} -> Base64 of what the mapper writes
+ *   read FORMAT:  input Base64 of a payload -> the JSON tree the mapper reads from it
+ * The mappers are configured as in the original's serializers/*Serializer.java: new ObjectMapper(new XFactory()).
+ */
+public final class JacksonFormats {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static ObjectMapper mapper(String format) {
+        switch (format) {
+            case "yaml": return new YAMLMapper();
+            case "xml": return new XmlMapper();
+            case "properties": return new JavaPropsMapper();
+            default: throw new IllegalArgumentException("unknown format " + format);
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        String mode = args[0];
+        ObjectMapper mapper = mapper(args[1]);
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        PrintStream out = new PrintStream(System.out, true, "UTF-8");
+        for (String line; (line = in.readLine()) != null; ) {
+            try {
+                if (mode.equals("write")) {
+                    JsonNode input = JSON.readTree(line);
+                    boolean admin = input.get("kind").asText().equals("ADMIN_EVENT");
+                    ObjectWriter writer = mapper.writer();
+                    if (mapper instanceof XmlMapper) {  // the root element is the bean's class name
+                        writer = writer.withRootName(admin ? "AdminEvent" : "Event");
+                    }
+                    out.println(Base64.getEncoder().encodeToString(writer.writeValueAsBytes(input.get("event"))));
+                } else {
+                    JsonNode tree = mapper.readTree(Base64.getDecoder().decode(line));
+                    out.println(JSON.writeValueAsString(tree));
+                }
+            } catch (Exception e) {
+                out.println("!" + e.toString().replace('\n', ' '));
+            }
+        }
+    }
+}
