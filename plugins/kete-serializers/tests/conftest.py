@@ -11,7 +11,7 @@ from kete_core import Event, parse_event
 from kete_core.testing import admin_event, user_event
 
 TYPES = json.loads((Path(__file__).resolve().parents[3] / "tests" / "keycloak_types.json").read_text())
-ODD = "zoë 日本 \u2028 😀 a\"b\\c\td\x01 é ~ #!=: & + % ?=/ <x> ]]> ÿĀ \x7f\x85\xa0\ufeff"
+ODD = "zoë 日本 \u2028 😀 a\"b\\c\td\r\n é ~ #!=: & + % ?=/ <x> ]]> ÿĀ \x7f\x85\xa0\ufeff"
 LONG = json.dumps({"username": "new", "enabled": True, "attributes": {"a": ["1", "2"]}, "note": "x " * 90})
 
 
@@ -36,6 +36,7 @@ def corpus() -> list[Event]:
         parse_event({"id": "e2002", "type": "LOGIN", "realmId": "r"}),
         parse_event(user_event(2003, realm="Ünïcødé realm", details={"weird key": "v", "k:v": "x", "true": "t", "y": "n"})),
         parse_event(user_event(2004, details={"long": "word " * 40 + "x" * 100 + " \\" * 50})),
+        parse_event(user_event(2006, details={"control": "a\x01b\x00c\x1b", "bom": "\ufffe"})),
         parse_event(admin_event(2005, authDetails={"realmId": "m", "ipAddress": "::1"}, representation=None, error="e")),
     ]
     return events

@@ -2,7 +2,7 @@
 
 Nested objects are flattened with dots (``details.username=alice``), arrays with 1-based indexes
 (``list.1=a``), a null is written as an empty value (``error=``) and an empty object not at all. The
-bytes are ISO-8859-1: ``\\``, ``\\t``, ``\\n``, ``\\r``, ``\\f`` are escaped with a backslash, other control
+bytes are ISO-8859-1: ``\\``, ``\\t``, ``\\n`` and ``\\r`` are escaped with a backslash, other control
 characters (U+0000–U+001F, U+007F–U+009F) and everything above U+00FF as ``\\uXXXX`` (emoji as a
 surrogate pair). Keys also escape space, ``=``, ``:``, ``#`` and ``!``.
 """
@@ -22,7 +22,7 @@ def _u(code: int) -> str:
 
 
 _VALUE_ESCAPES = {code: _u(code) for code in (*range(0x20), *range(0x7F, 0xA0))}
-_VALUE_ESCAPES.update({ord("\\"): "\\\\", ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r", ord("\f"): "\\f"})
+_VALUE_ESCAPES.update({ord("\\"): "\\\\", ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"})
 _KEY_ESCAPES = {**_VALUE_ESCAPES, **{ord(c): "\\" + c for c in " =:#!"}}
 _BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
 

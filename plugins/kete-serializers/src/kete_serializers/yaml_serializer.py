@@ -3,8 +3,10 @@
 A document starts with ``---``; every string is double-quoted, escaped and folded at 80 columns as
 SnakeYAML folds double-quoted scalars (a ``\\`` at the end of the line, the rest indented); ``null``,
 numbers and booleans are plain; an empty object is ``{}``, an empty array ``[]``. Keys are plain unless
-YAML would read them as something else (``true``, ``y``, ``~``, ``123``) or they hold control
-characters: then double-quoted; the empty key is written as the complex key ``? ""``. PyYAML's emitter
+YAML would read them as something else (``true``, ``y``, ``~a``, ``1e``) or they hold control
+characters: then double-quoted; a key plain YAML cannot hold (``a: b``, ``#x``) is single-quoted; the
+empty key is written as the complex key ``? ""``. A key with a line break or of 128 characters and
+more (a complex key) fails its event. PyYAML's emitter
 differs in folding and quoting, so the few rules are written here.
 """
 
@@ -24,10 +26,17 @@ _REPLACEMENTS = {
     0x22: '"', 0x5C: "\\", 0x85: "N", 0xA0: "_", 0x2028: "L", 0x2029: "P",
 }  # fmt: skip
 _PLAIN_TEXT = re.compile(r'[ !#-\[\]-~]*')
-_RESERVED = re.compile(r"(?i:true|false|yes|no|y|n|on|off|null)|~")
-_NUMBER_LIKE = re.compile(r"[0-9]|[-+.][0-9]")
-_PLAIN_KEY = re.compile(r"[^\x00-\x20\x7f-\x9f\-?:,\[\]{}#&*!|>'\"%@`](?:(?!: | #)[^\x00-\x1f\x7f-\x9f])*")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Jackson quotes (double) names YAML 1.1 would read as booleans or null, and names starting like a number.
+_RESERVED = {
+    form for word in ("true", "false", "yes", "no", "y", "n", "on", "off", "null")
+    for form in (word, word.capitalize(), word.upper())
+}  # fmt: skip
+_NUMBER_START = tuple("0123456789+-.~")
+# SnakeYAML's analysis: line breaks make a key multi-line (written as a complex "? " key, which kete
+# refuses); these characters ("special") allow only double quotes; these starts and runs forbid plain.
+_LINE_BREAKS = re.compile("[\n\x85\u2028\u2029]")
+_SPECIAL = re.compile("[\x00-\x08\x09\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
+_NOT_PLAIN = re.compile(r"""^[#,\[\]{}&*!|>'"%@`]|^[-?:](?: |$)|^ | $|: |:$| #""")
 
 
 def _printable(code: int) -> bool:
@@ -103,15 +112,15 @@ def _decode(units: array[int], start: int, end: int) -> str:
 
 def _key(key: str) -> str:
     """How Jackson's YAML writer names *key* in a block mapping (with the ``: ``)."""
+    if len(key) >= 128 or _LINE_BREAKS.search(key):
+        raise ValueError(f"the key {key[:40]!r} would be a complex YAML key, which kete does not write")
     if key == "":
         return '? ""\n{indent}: '
-    if _RESERVED.fullmatch(key) or _NUMBER_LIKE.match(key) or _CONTROL.search(key):
-        if len(key) >= 128:
-            raise ValueError(f"the key {key[:40]!r}… is too long for a simple YAML key")
+    if key in _RESERVED or key.startswith(_NUMBER_START) or _SPECIAL.search(key):
         return double_quoted(key, 0, 0, split=False) + ": "
-    if _PLAIN_KEY.fullmatch(key) and not key.endswith((" ", ":")) and len(key) < 128:
-        return key + ": "
-    raise ValueError(f"the key {key!r} is not written by kete as Jackson's YAML writer would write it")
+    if _NOT_PLAIN.search(key):
+        return "'" + key.replace("'", "''") + "': "
+    return key + ": "
 
 
 def _value(value: Any, path: str, column: int, indent: int) -> str:

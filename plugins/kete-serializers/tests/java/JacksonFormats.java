@@ -2,6 +2,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.dataformat.javaprop.JavaPropsMapper;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import com.fasterxml.jackson.dataformat.xml.XmlMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.BufferedReader;
@@ -24,6 +25,7 @@ public final class JacksonFormats {
             case "yaml": return new YAMLMapper();
             case "xml": return new XmlMapper();
             case "properties": return new JavaPropsMapper();
+            case "toml": return new TomlMapper();
             default: throw new IllegalArgumentException("unknown format " + format);
         }
     }
