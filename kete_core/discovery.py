@@ -27,10 +27,8 @@ GROUPS: dict[str, str] = {
 }
 """Component kind → entry-point group."""
 
-_KETE_SERIALIZERS_TO_COME = (
-    "yaml", "xml", "csv", "toml", "properties", "cbor", "smile", "avro", "protobuf",
-    "url-encoded-form", "multipart-form", "template",
-)  # fmt: skip
+_KETE_SERIALIZERS = ("yaml", "xml", "toml", "properties", "url-encoded-form", "multipart-form")
+_KETE_SERIALIZERS_TO_COME = ("csv", "cbor", "smile", "avro", "protobuf", "template")
 
 # The original KETE's destination (29) and serializer (13) kinds, its ``@Component`` names, and the
 # kete distribution that provides each, or None where none is decided yet (issues 17 to 20 plan
@@ -53,6 +51,7 @@ KETE_KINDS: dict[tuple[str, str], str | None] = {
     },
     **{("sink", name): None for name in ("gcp-pubsub", "gcp-cloud-tasks")},
     ("serializer", "json"): "kete-core",
+    **{("serializer", name): "kete-serializers" for name in _KETE_SERIALIZERS},
     **{("serializer", name): None for name in _KETE_SERIALIZERS_TO_COME},
 }
 

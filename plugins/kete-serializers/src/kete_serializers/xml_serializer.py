@@ -18,7 +18,7 @@ from kete_core import EVENT, Event, Serializer
 from kete_serializers.jackson_tree import jackson_tree, scalar
 
 _NAME = re.compile(r"[A-Za-z_\u00c0-\u02ff\u0370-\u1fff\u200c-\u218f\u2c00-\ufffd][\w.\-\u00b7\u0300-\u036f]*")
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _ESCAPES = str.maketrans(
     {"&": "&amp;", "<": "&lt;", "\r": "&#xd;", **{chr(code): f"&#x{code:x};" for code in range(0x7F, 0xA0)}}
 )

@@ -35,7 +35,7 @@ _NUMBER_START = tuple("0123456789+-.~")
 # SnakeYAML's analysis: line breaks make a key multi-line (written as a complex "? " key, which kete
 # refuses); these characters ("special") allow only double quotes; these starts and runs forbid plain.
 _LINE_BREAKS = re.compile("[\n\x85\u2028\u2029]")
-_SPECIAL = re.compile("[\x00-\x08\x09\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
+_SPECIAL = re.compile("[\x00-\x08\x09\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 _NOT_PLAIN = re.compile(r"""^[#,\[\]{}&*!|>'"%@`]|^[-?:](?: |$)|^ | $|: |:$| #""")
 
 

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 
@@ -15,6 +16,7 @@ import java.util.Base64;
  * The original KETE's Jackson mappers, for kete's cross-check. Reads lines from stdin, writes one line per input line.
  *   write FORMAT: input {"kind": "EVENT"|"ADMIN_EVENT", "event": {...}} -> Base64 of what the mapper writes
  *   read FORMAT:  input Base64 of a payload -> the JSON tree the mapper reads from it
+ *   read url-encoded-form: input Base64 of a form -> its fields as a JSON object, decoded by java.net.URLDecoder
  * The mappers are configured as in the original's serializers/*Serializer.java: new ObjectMapper(new XFactory()).
  */
 public final class JacksonFormats {
@@ -30,9 +32,20 @@ public final class JacksonFormats {
         }
     }
 
+    private static JsonNode readForm(byte[] payload) throws Exception {
+        var fields = JSON.createObjectNode();
+        for (String pair : new String(payload, StandardCharsets.UTF_8).split("&")) {
+            String[] nameValue = pair.split("=", 2);
+            fields.put(URLDecoder.decode(nameValue[0], StandardCharsets.UTF_8),
+                       URLDecoder.decode(nameValue[1], StandardCharsets.UTF_8));
+        }
+        return fields;
+    }
+
     public static void main(String[] args) throws Exception {
         String mode = args[0];
-        ObjectMapper mapper = mapper(args[1]);
+        boolean form = args[1].equals("url-encoded-form");
+        ObjectMapper mapper = form ? JSON : mapper(args[1]);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         PrintStream out = new PrintStream(System.out, true, "UTF-8");
         for (String line; (line = in.readLine()) != null; ) {
@@ -46,7 +59,11 @@ public final class JacksonFormats {
                     }
                     out.println(Base64.getEncoder().encodeToString(writer.writeValueAsBytes(input.get("event"))));
                 } else {
-                    JsonNode tree = mapper.readTree(Base64.getDecoder().decode(line));
+                    byte[] payload = Base64.getDecoder().decode(line);
+                    JsonNode tree = form ? readForm(payload)
+                        // java.util.Properties reads ISO-8859-1; Jackson's byte reader would sign-extend bytes above 0x7F
+                        : mapper instanceof JavaPropsMapper ? mapper.readTree(new String(payload, StandardCharsets.ISO_8859_1))
+                        : mapper.readTree(payload);
                     out.println(JSON.writeValueAsString(tree));
                 }
             } catch (Exception e) {

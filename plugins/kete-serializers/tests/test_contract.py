@@ -1,0 +1,57 @@
+"""Every serializer of kete-serializers passes the serializer contract."""
+
+from __future__ import annotations
+
+from kete_core import Event, parse_event
+from kete_core.testing import SerializerContract, user_event
+
+
+def _with_float() -> list[Event]:
+    """A float (an unknown field): its Java spelling is not reproduced, so the Jackson formats refuse it."""
+    return [parse_event(user_event(8, score=1.5))]
+
+
+class TestYaml(SerializerContract):
+    kind = "yaml"
+
+    def bad_events(self) -> list[Event]:
+        return [*_with_float(), parse_event(user_event(9, details={"two\nlines": "x"}))]
+
+
+class TestXml(SerializerContract):
+    kind = "xml"
+
+    def bad_events(self) -> list[Event]:
+        return [*_with_float(), parse_event(user_event(9, details={"a\x01": "x"})), parse_event(user_event(10, details={"not a name": "x"}))]
+
+
+class TestToml(SerializerContract):
+    kind = "toml"
+
+    def bad_events(self) -> list[Event]:
+        return [*_with_float(), parse_event(user_event(9, roles=["a", "b"]))]
+
+
+class TestProperties(SerializerContract):
+    kind = "properties"
+
+    def bad_events(self) -> list[Event]:
+        return _with_float()
+
+
+class TestUrlEncodedForm(SerializerContract):
+    kind = "url-encoded-form"
+
+    def bad_events(self) -> list[Event]:
+        return [parse_event(user_event(9, details={"score": 1.5}))]
+
+
+class TestUrlEncodedFormDot(TestUrlEncodedForm):
+    settings = {"nesting-notation": "DOT"}
+
+
+class TestMultipartForm(SerializerContract):
+    kind = "multipart-form"
+
+    def bad_events(self) -> list[Event]:
+        return [parse_event(user_event(9, details={"x": "a\r\n--kete-boundary--\r\n"})), parse_event(user_event(10, details={'a"b': "x"}))]
