@@ -39,6 +39,7 @@ def test_every_plugin_is_checked():
         "kete-kafka",
         "kete-keycloak",
         "kete-matchers",
+        "kete-serializers",
     }
 
 

@@ -22,7 +22,11 @@ class TestXml(SerializerContract):
     kind = "xml"
 
     def bad_events(self) -> list[Event]:
-        return [*_with_float(), parse_event(user_event(9, details={"a\x01": "x"})), parse_event(user_event(10, details={"not a name": "x"}))]
+        return [
+            *_with_float(),
+            parse_event(user_event(9, details={"a\x01": "x"})),
+            parse_event(user_event(10, details={"not a name": "x"})),
+        ]
 
 
 class TestToml(SerializerContract):
@@ -54,4 +58,7 @@ class TestMultipartForm(SerializerContract):
     kind = "multipart-form"
 
     def bad_events(self) -> list[Event]:
-        return [parse_event(user_event(9, details={"x": "a\r\n--kete-boundary--\r\n"})), parse_event(user_event(10, details={'a"b': "x"}))]
+        return [
+            parse_event(user_event(9, details={"x": "a\r\n--kete-boundary--\r\n"})),
+            parse_event(user_event(10, details={'a"b': "x"})),
+        ]

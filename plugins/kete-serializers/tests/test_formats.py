@@ -54,7 +54,7 @@ def test_yaml_folds_long_strings_as_snakeyaml() -> None:
     )
     assert payload.endswith(
         b'  1\\",\\"2\\"]},\\"credentials\\":[{\\"type\\":\\"password\\",\\"value\\":\\"secret secret secret\\"\\\n'
-        b'  }]} and some more text to make it long enough to wrap twice over the eighty column\\\n'
+        b"  }]} and some more text to make it long enough to wrap twice over the eighty column\\\n"
         b'  \\ limit"\nerror: null\ndetails: null\nresourceTypeAsString: "USER"\nresourceId: "user-3"\n'
     )
 
@@ -67,12 +67,15 @@ def test_yaml_keys_are_quoted_where_jackson_quotes_them() -> None:
 
 
 def test_xml_has_no_declaration_and_empty_elements_for_null() -> None:
-    assert serialize("xml", USER) == (
-        "<Event><id>e1</id><time>1700000000001</time><type>LOGIN_ERROR</type><realmId>acme-id</realmId>"
-        "<realmName>acme</realmName><clientId>account</clientId><userId>user-1</userId><sessionId/>"
-        "<ipAddress>127.0.0.1</ipAddress><error>invalid_user_credentials</error><details>"
-        '<username>zoë "x" 😀</username><redirect_uri>https://a/b?c=d e</redirect_uri></details></Event>'
-    ).encode()
+    assert (
+        serialize("xml", USER)
+        == (
+            "<Event><id>e1</id><time>1700000000001</time><type>LOGIN_ERROR</type><realmId>acme-id</realmId>"
+            "<realmName>acme</realmName><clientId>account</clientId><userId>user-1</userId><sessionId/>"
+            "<ipAddress>127.0.0.1</ipAddress><error>invalid_user_credentials</error><details>"
+            '<username>zoë "x" 😀</username><redirect_uri>https://a/b?c=d e</redirect_uri></details></Event>'
+        ).encode()
+    )
     assert serialize("xml", ADMIN).startswith(b"<AdminEvent><id>a2</id>")
     odd = parse_event(user_event(5, details={"v": "a<b&c>d]]>e\r\x85"}))
     assert b"<v>a&lt;b&amp;c>d]]&gt;e&#xd;&#x85;</v>" in serialize("xml", odd)
@@ -81,9 +84,9 @@ def test_xml_has_no_declaration_and_empty_elements_for_null() -> None:
 def test_toml_writes_dotted_keys_and_null_as_empty_string() -> None:
     payload = serialize("toml", ADMIN)
     assert b"authDetails.realmId = 'master-id'\n" in payload and b"details = ''\n" in payload
-    assert b"representation = '{\"username\":\"new\"}'\n" in payload
+    assert b'representation = \'{"username":"new"}\'\n' in payload
     odd = parse_event(user_event(5, details={"it's": "a'b\r\t\"", "weird key": "x"}))
-    assert b'details."it\'s" = "a\'b\\u000d\\t\\""\ndetails.\'weird key\' = \'x\'\n' in serialize("toml", odd)
+    assert b"details.\"it's\" = \"a'b\\u000d\\t\\\"\"\ndetails.'weird key' = 'x'\n" in serialize("toml", odd)
     assert tomllib.loads(payload.decode())["authDetails"]["clientId"] == "admin-cli"
 
 
@@ -117,7 +120,10 @@ def test_multipart_form_with_the_fixed_boundary() -> None:
     assert payload.endswith(b'name="authDetails[userId]"\r\n\r\nroot\r\n--kete-boundary--\r\n')
     head = b"Content-Type: multipart/form-data; boundary=kete-boundary\r\n\r\n"
     message = email.parser.BytesParser().parsebytes(head + serialize("multipart-form", USER))
-    fields = {part.get_param("name", header="content-disposition"): part.get_payload(decode=True) for part in message.get_payload()}
+    fields = {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in message.get_payload()
+    }
     assert fields["details[username]"] == 'zoë "x" 😀'.encode()
     assert list(fields) == [name for name, _ in parse_qsl(serialize("url-encoded-form", USER).decode())]
 

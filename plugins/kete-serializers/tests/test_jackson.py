@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kete_serializers.form_serializers import form_fields
 
 from kete_core import Event, parse_event
 from kete_core.testing import sample_events
 from kete_core.testing.contracts import load
 from kete_core.testing.services import ServiceUnavailable, cache_dir, find_java, maven_artifacts, unavailable
-from kete_serializers.form_serializers import form_fields
 
 pytestmark = pytest.mark.java
 HERE = Path(__file__).resolve().parent / "java"
@@ -45,7 +45,9 @@ def jackson(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
         java = find_java("the Jackson cross-check")
         javac = shutil.which("javac", path=str(Path(java).parent)) or shutil.which("javac")
         if javac is None:
-            raise ServiceUnavailable("javac is needed for the Jackson cross-check: apt-get install openjdk-17-jdk-headless")
+            raise ServiceUnavailable(
+                "javac is needed for the Jackson cross-check: apt-get install openjdk-17-jdk-headless"
+            )
         libs = maven_artifacts(HERE / "pom.xml", cache_dir() / "jackson-2.19.2", purpose="the Jackson dataformats")
     except ServiceUnavailable as exc:
         unavailable(exc)
@@ -55,7 +57,9 @@ def jackson(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
 
     def run(mode: str, kind: str, lines: list[str]) -> list[str]:
         command = [java, "-cp", f"{classes}:{classpath}", "JacksonFormats", mode, kind]
-        done = subprocess.run(command, input="".join(f"{line}\n" for line in lines), capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            command, input="".join(f"{line}\n" for line in lines), capture_output=True, text=True, check=True
+        )
         answers = done.stdout.split("\n")[:-1]  # not splitlines(): U+2028 is no line end here
         assert len(answers) == len(lines), done.stderr
         return answers

@@ -14,7 +14,6 @@ from typing import ClassVar
 from urllib.parse import quote_plus
 
 from kete_core import EVENT, Event, Serializer
-
 from kete_serializers.settings import FormSerializerConfig
 
 _USER_FIELDS = ("id", "type", "realmId", "realmName", "clientId", "userId", "sessionId", "ipAddress", "error", "time")

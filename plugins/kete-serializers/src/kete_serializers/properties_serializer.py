@@ -3,7 +3,7 @@
 Nested objects are flattened with dots (``details.username=alice``), arrays with 1-based indexes
 (``list.1=a``), a null is written as an empty value (``error=``) and an empty object not at all. The
 bytes are ISO-8859-1: ``\\``, ``\\t``, ``\\n`` and ``\\r`` are escaped with a backslash, other control
-characters (U+0000–U+001F, U+007F–U+009F) and everything above U+00FF as ``\\uXXXX`` (emoji as a
+characters (U+0000-U+001F, U+007F-U+009F) and everything above U+00FF as ``\\uXXXX`` (emoji as a
 surrogate pair). Keys also escape space, ``=``, ``:``, ``#`` and ``!``.
 """
 
@@ -13,7 +13,6 @@ import re
 from typing import Any, ClassVar
 
 from kete_core import Event, Serializer
-
 from kete_serializers.jackson_tree import jackson_tree, scalar
 
 

@@ -12,7 +12,6 @@ import re
 from typing import Any, ClassVar
 
 from kete_core import Event, Serializer
-
 from kete_serializers.jackson_tree import jackson_tree, scalar
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")

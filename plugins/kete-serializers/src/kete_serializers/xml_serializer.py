@@ -2,7 +2,7 @@
 
 The root element is ``Event`` or ``AdminEvent``; each field is an element in the event's order, with
 no XML declaration and no indentation; null and an empty object are an empty element (``<error/>``).
-Text escapes ``&`` and ``<``, ``>`` only after ``]]``, a carriage return and U+007F–U+009F as
+Text escapes ``&`` and ``<``, ``>`` only after ``]]``, a carriage return and U+007F-U+009F as
 character references (``&#xd;``). A value
 with a control character other than tab and line feed (XML 1.0 cannot hold it; Jackson refuses it
 too) or a details key that is not an XML name fails its event alone.
@@ -14,7 +14,6 @@ import re
 from typing import Any, ClassVar
 
 from kete_core import EVENT, Event, Serializer
-
 from kete_serializers.jackson_tree import jackson_tree, scalar
 
 _NAME = re.compile(r"[A-Za-z_\u00c0-\u02ff\u0370-\u1fff\u200c-\u218f\u2c00-\ufffd][\w.\-\u00b7\u0300-\u036f]*")

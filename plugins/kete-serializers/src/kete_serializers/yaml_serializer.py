@@ -17,7 +17,6 @@ from array import array
 from typing import Any, ClassVar
 
 from kete_core import Event, Serializer
-
 from kete_serializers.jackson_tree import jackson_tree, scalar
 
 WIDTH = 80  # SnakeYAML's default best width; Jackson keeps it (SPLIT_LINES is on by default)
@@ -25,7 +24,7 @@ _REPLACEMENTS = {
     0x00: "0", 0x07: "a", 0x08: "b", 0x09: "t", 0x0A: "n", 0x0B: "v", 0x0C: "f", 0x0D: "r", 0x1B: "e",
     0x22: '"', 0x5C: "\\", 0x85: "N", 0xA0: "_", 0x2028: "L", 0x2029: "P",
 }  # fmt: skip
-_PLAIN_TEXT = re.compile(r'[ !#-\[\]-~]*')
+_PLAIN_TEXT = re.compile(r"[ !#-\[\]-~]*")
 # Jackson quotes (double) names YAML 1.1 would read as booleans or null, and names starting like a number.
 _RESERVED = {
     form for word in ("true", "false", "yes", "no", "y", "n", "on", "off", "null")
