@@ -7,9 +7,8 @@ not define itself are client settings. They arrive as a nested tree (``bootstrap
 settings of KETE configurations written for the Java client are translated: ``sasl.jaas.config``
 becomes ``sasl.username``/``sasl.password``, ``buffer.memory`` becomes
 ``queue.buffering.max.kbytes``, the String/ByteArray (de)serializers are dropped, and the ``tls.*``
-block and the Java client's ``ssl.truststore.*``/``ssl.keystore.*`` (read by kete's TLS facility, so JKS
-stores work) become ``ssl.*``. What has no
-librdkafka equivalent is an error, never ignored.
+block and the Java client's ``ssl.truststore.*``/``ssl.keystore.*`` (read by kete's TLS facility, so
+JKS stores work) become ``ssl.*``. What has no librdkafka equivalent is an error, never ignored.
 Finally librdkafka itself checks every name and value: a client is created (not connected) with
 the settings, so an unknown name, a bad value or a setting of the other client role (a consumer
 setting on the producer) is reported at load, naming the setting.
