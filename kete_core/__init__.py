@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kete_core.contracts import (
     ComponentConfig,
     DeliveryResults,
+    Escape,
     Intake,
     Matcher,
     Message,
@@ -35,6 +36,7 @@ from kete_core.errors import (
     MalformedEvent,
     PermanentError,
     PluginError,
+    RenderError,
     SourceError,
     Unavailable,
 )
@@ -130,6 +132,7 @@ __all__ = [
     "Duration",
     "EncodingSettings",
     "ErrorAction",
+    "Escape",
     "Event",
     "FileLoader",
     "Identity",
@@ -149,6 +152,7 @@ __all__ = [
     "Position",
     "Receipt",
     "Rejection",
+    "RenderError",
     "Renderer",
     "Serializer",
     "ServerTlsSettings",

@@ -78,7 +78,7 @@ def _values() -> list[str]:
 
 def test_casings_are_what_guava_gives(tmp_path):
     try:
-        java, jar = find_java(), _guava_jar()
+        java, jar = find_java("Guava, to check the casings"), _guava_jar()
     except BrokerUnavailable as exc:
         if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
             pytest.fail(f"CI=true, so the Guava comparison must run, but: {exc}", pytrace=False)

@@ -46,7 +46,7 @@ def java(tmp_path_factory: pytest.TempPathFactory) -> dict[bytes, dict[str, str]
     """What Java reads from each file of this module: the key → value map, or the message of its
     refusal (one JVM for all of them)."""
     try:
-        command = find_java()
+        command = find_java("Java, to read .properties files as Java does")
     except BrokerUnavailable as exc:
         if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
             pytest.fail(f"CI=true, so the Java comparison must run, but: {exc}", pytrace=False)
