@@ -32,6 +32,7 @@ from kete_core.encodings import ContentEncoding, ContentTransferEncoding, Encodi
 from kete_core.errors import (
     ConfigError,
     ConfigErrors,
+    ConfigWarning,
     KeteError,
     MalformedEvent,
     PermanentError,
@@ -71,6 +72,7 @@ __all__ = [
     "ComponentConfig",
     "ConfigError",
     "ConfigErrors",
+    "ConfigWarning",
     "ContentEncoding",
     "ContentTransferEncoding",
     "DeliveryResults",
