@@ -131,3 +131,14 @@ def test_a_complete_configuration_has_no_warning(tmp_path):
     text = '[sources.s]\nkind = "file"\npath = "events.jsonl"\n[routes.r]\ndestination.kind = "stdout"\n'
     result = run_kete("check", str(write(tmp_path, text)), cwd=tmp_path)
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_a_plugin_validator_quoting_the_value_is_not_echoed_either(tmp_path):
+    text = (
+        '[sources.kc]\nkind = "keycloak-log"\npath = "k.log"\ntimezone = "hunter2/zone"\n'
+        '[routes.r]\ndestination.kind = "stdout"\n'
+    )
+    result = run_kete("check", str(write(tmp_path, text)))
+    assert result.returncode == 2
+    assert "sources.kc.timezone: Value error, unknown time zone '…'" in result.stderr
+    assert "hunter2" not in result.stderr
