@@ -4,7 +4,7 @@ component's settings, compile matchers and templates, and report every error at 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -227,9 +227,11 @@ def assemble(config: KeteConfig, hooks: Hooks) -> Application:
     return Application(config=config, plugins=hooks.pm, renderer=renderer, routes=routes, sources=sources)
 
 
-def build(path: str | Path, environ: Mapping[str, str] | None = None) -> Application:
+def build(path: str | Path, environ: Mapping[str, str] | None = None, *, plugins: Iterable[object] = ()) -> Application:
     """Read, check and assemble the configuration at *path*, as ``kete run`` and ``kete check`` do.
 
+    :param plugins: hook implementations registered besides the installed ``kete.hooks`` plugins
+        (tests register a :class:`~kete_core.testing.HookRecorder` this way).
     :raises ConfigErrors: with every error of the file, the environment and the components,
         ordered by config path.
     """
@@ -237,7 +239,10 @@ def build(path: str | Path, environ: Mapping[str, str] | None = None) -> Applica
     # A place the file's own checks reported is not reported again by its component.
     reported = {error.path for error in errors}
     try:
-        hooks = Hooks(plugin_manager(disabled=config.settings.disable_plugins))
+        pm = plugin_manager(disabled=config.settings.disable_plugins)
+        for plugin in plugins:
+            pm.register(plugin)
+        hooks = Hooks(pm)
         app = assemble(config, hooks)
     except ConfigErrors as exc:
         errors.extend(error for error in exc.errors if error.path not in reported)

@@ -65,7 +65,9 @@ def _build(config_path: str) -> Application:
 def _summary(app: Application, stats: RunStats) -> str:
     parts = [f"{sum(stats.received.values())} events received, {sum(stats.rejected.values())} rejected"]
     parts += [
-        f"route {name}: {route.matched} matched, {route.delivered} delivered, {route.failed} failed"
+        f"route {name}: {route.matched} matched, "
+        + (f"{route.resumed} resumed from an earlier run, " if route.resumed else "")
+        + f"{route.delivered} delivered, {route.failed} failed"
         for name, route in stats.routes.items()
     ]
     parts += [

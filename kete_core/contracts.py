@@ -206,6 +206,9 @@ class Sink(ABC):
     - :meth:`send` returns only when each message is acknowledged by the destination (written,
       flushed as configured, acked by the broker) or has failed. Raising means the whole batch
       failed and may be retried; per-message outcomes are returned as :data:`DeliveryResults`.
+    - A failure of one event (rendering its address, encoding it, writing it) fails that event
+      alone: it is returned for its message, and the other messages are delivered once. Raise only
+      when none of the batch was delivered, since kete then sends all of it again.
     - A failure that retrying cannot fix is a :class:`~kete_core.errors.PermanentError`.
     - :meth:`close` flushes whatever was accepted.
     """

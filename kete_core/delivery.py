@@ -129,6 +129,8 @@ class Delivery:
         self._marks_saved = 0.0
         self._latencies: list[tuple[str, float, int]] = []
         last = spool.next_seq - 1
+        # Spooled events up to here were matched by an earlier run: counted as resumed, not matched.
+        self._resumed_upto = last
         for worker in self.workers:
             worker.overflowed = worker.loaded < last
 
@@ -274,6 +276,9 @@ class Delivery:
         else:
             upto = rows[-1][0]
         worker.loaded = upto
+        if rows and rows[0][0] <= self._resumed_upto:
+            resumed = sum(1 for seq, _ in rows if seq <= self._resumed_upto)
+            self.stats.routes[worker.route.name].resumed += resumed
         messages = self._messages(worker.route, [event for _, event in rows])
         return Batch(messages, upto, time.monotonic())
 

@@ -15,6 +15,8 @@ import pytest
 
 from kete_core.testing import run_kete
 
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "plugins"
 EXAMPLE = EXAMPLES / "kete-prefix"
@@ -37,6 +39,14 @@ def test_the_docs_show_the_examples_exactly(example, module):
     blocks = re.findall(r"```(?:toml|python)\n(.*?)```", doc, re.DOTALL)
     assert (example / "pyproject.toml").read_text() in blocks
     assert (example / module).read_text() in blocks
+
+
+def test_the_example_sink_passes_the_sink_contract(site, pytester, monkeypatch):
+    tests = SINK_EXAMPLE / "tests" / "test_contract.py"
+    assert tests.read_text() in (ROOT / "docs" / "writing-plugins.md").read_text()
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    result = pytester.runpytest_subprocess(str(tests), "-p", "no:cacheprovider", "--rootdir", str(ROOT))
+    result.assert_outcomes(passed=6)
 
 
 def test_the_installed_example_is_listed_and_matches(site):

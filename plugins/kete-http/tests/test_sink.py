@@ -413,8 +413,8 @@ def test_settings_errors_name_the_setting_and_never_echo_secrets(ev):
     assert set(found) == {"routes.r.destination.oauth.realm", "routes.r.destination.oauth.client-secret"}
     found = errors(url="http://x/", method="PO ST", headers={"bad header": "x"})
     assert set(found) == {"routes.r.destination.method", "routes.r.destination.headers.bad header"}
-    found = errors(url="http://x/", tls={"trust-store": {"loader": {"kind": "jks-file-path", "path": "x.jks"}}})
-    assert "convert the material to PEM" in found["routes.r.destination.tls.trust-store.loader.kind"]
+    found = errors(url="http://x/", tls={"key-store": {"loader": {"kind": "der-file-path", "path": "x.der"}}})
+    assert "can only be a trust store" in found["routes.r.destination.tls.key-store.loader.kind"]
     with pytest.raises(ConfigError, match="unknown template variable"):
         HttpSink(HttpSinkConfig.model_validate({"url": "http://x/${realmLowercase}"}), ev.context())
 

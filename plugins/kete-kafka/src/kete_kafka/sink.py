@@ -114,6 +114,12 @@ class KafkaSink(Sink):
         raise_problems(problems, context.path)
         if config.pool:
             log.info("%s.pool: not needed by kete (one producer per route, thread-safe); ignored", context.path)
+        if not config.encoding.identity:
+            log.warning(
+                "%s: content-encoding and content-transfer-encoding are not applied to Kafka records, as in KETE;"
+                " compression.type compresses them",
+                context.path,
+            )
         self.settings = settings
         self.servers = settings["bootstrap.servers"]
         self._producer: Producer | None = None
