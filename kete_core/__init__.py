@@ -1,10 +1,10 @@
 """kete: route Keycloak events to the systems that need them.
 
 The public surface for plugin authors is what this module exports (``__all__``): the component
-contracts, the event model, the hook marker, the error types, the settings field types and the
-helpers the first-party plugins use. Everything else in ``kete_core`` may change without notice;
-docs/writing-plugins.md describes each name, and a test keeps the plugins under ``plugins/`` to
-this list.
+contracts, the event model, the hook marker, the error types, the settings field types, TLS
+(settings, certificate loaders, SSL contexts) and the helpers the first-party plugins use.
+Everything else in ``kete_core`` may change without notice; docs/writing-plugins.md describes each
+name, and a test keeps the plugins under ``plugins/`` to this list.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kete_core.contracts import (
     ComponentConfig,
     DeliveryResults,
+    Escape,
     Intake,
     Matcher,
     Message,
@@ -28,7 +29,6 @@ from kete_core.contracts import (
     Template,
 )
 from kete_core.display import redact
-from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
 from kete_core.errors import (
     ConfigError,
     ConfigErrors,
@@ -36,22 +36,75 @@ from kete_core.errors import (
     MalformedEvent,
     PermanentError,
     PluginError,
+    RenderError,
     SourceError,
     Unavailable,
 )
 from kete_core.event import ADMIN_EVENT, EVENT, Event, parse_event
-from kete_core.fields import CommaList, Lowercase
-from kete_core.lines import Chunk, LineReader, Position, end_position
+from kete_core.fields import CommaList, Duration, Lowercase, Size
 from kete_core.markers import hookimpl
-from kete_core.policy import Duration, ErrorAction
+from kete_core.policy import ErrorAction
 from kete_core.units import parse_duration, parse_size
 from kete_core.validation import is_secret
 
 if TYPE_CHECKING:
     from kete_core.config.tree import flatten
+    from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
+    from kete_core.lines import Chunk, LineReader, Position, end_position
+    from kete_core.tls import (
+        Base64Source,
+        CertificateLoader,
+        FileLoader,
+        Identity,
+        KeyEntry,
+        LoaderSettings,
+        PathSource,
+        ServerTlsSettings,
+        StoreContents,
+        StoreSettings,
+        TextSource,
+        TlsMaterial,
+        TlsMaterialError,
+        TlsSettings,
+        WrongPassword,
+        client_ssl_context,
+        load_tls,
+        server_ssl_context,
+    )
 
-# Names whose modules cost more to import than ``import kete_core`` should: loaded on first use.
-_LAZY = {"flatten": "kete_core.config.tree"}
+# Names loaded on first use: ``kete --help`` and ``kete plugins`` import this package and need none
+# of them, and their modules (a settings model, the configuration loader) take milliseconds.
+_LAZY = {
+    "flatten": "kete_core.config.tree",
+    **dict.fromkeys(
+        ("ContentEncoding", "ContentTransferEncoding", "EncodingSettings", "PayloadEncoding"), "kete_core.encodings"
+    ),
+    **dict.fromkeys(("Chunk", "LineReader", "Position", "end_position"), "kete_core.lines"),
+    # TLS: settings models, and cryptography once a store is read.
+    **dict.fromkeys(
+        (
+            "Base64Source",
+            "CertificateLoader",
+            "FileLoader",
+            "Identity",
+            "KeyEntry",
+            "LoaderSettings",
+            "PathSource",
+            "ServerTlsSettings",
+            "StoreContents",
+            "StoreSettings",
+            "TextSource",
+            "TlsMaterial",
+            "TlsMaterialError",
+            "TlsSettings",
+            "WrongPassword",
+            "client_ssl_context",
+            "load_tls",
+            "server_ssl_context",
+        ),
+        "kete_core.tls",
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -66,6 +119,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ADMIN_EVENT",
     "EVENT",
+    "Base64Source",
+    "CertificateLoader",
     "Chunk",
     "CommaList",
     "ComponentConfig",
@@ -77,34 +132,53 @@ __all__ = [
     "Duration",
     "EncodingSettings",
     "ErrorAction",
+    "Escape",
     "Event",
+    "FileLoader",
+    "Identity",
     "Intake",
     "KeteError",
+    "KeyEntry",
     "LineReader",
+    "LoaderSettings",
     "Lowercase",
     "MalformedEvent",
     "Matcher",
     "Message",
+    "PathSource",
     "PayloadEncoding",
     "PermanentError",
     "PluginError",
     "Position",
     "Receipt",
     "Rejection",
+    "RenderError",
     "Renderer",
     "Serializer",
+    "ServerTlsSettings",
     "Sink",
     "SinkContext",
+    "Size",
     "Source",
     "SourceError",
+    "StoreContents",
+    "StoreSettings",
     "Template",
+    "TextSource",
+    "TlsMaterial",
+    "TlsMaterialError",
+    "TlsSettings",
     "Unavailable",
+    "WrongPassword",
+    "client_ssl_context",
     "end_position",
     "flatten",
     "hookimpl",
     "is_secret",
+    "load_tls",
     "parse_duration",
     "parse_event",
     "parse_size",
     "redact",
+    "server_ssl_context",
 ]

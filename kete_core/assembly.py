@@ -4,13 +4,13 @@ component's settings, compile matchers and templates, and report every error at 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from kete_core.application import Application
-from kete_core.config import KeteConfig, read_config
+from kete_core.config import KeteConfig, KeteSettings, read_config
 from kete_core.contracts import ComponentConfig, Matcher, Renderer, Serializer, SinkContext, Source
 from kete_core.discovery import load
 from kete_core.errors import ConfigError, ConfigErrors, KeteError, did_you_mean
@@ -50,6 +50,12 @@ class _Collector:
         return None
 
 
+def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    """``raw[key]`` when it is a table; else empty (the envelope reports what it is instead)."""
+    value = raw.get(key, {})
+    return value if isinstance(value, dict) else {}
+
+
 def _split_kind(raw: dict[str, Any], default: str | None = None) -> tuple[str, dict[str, Any]]:
     settings = dict(raw)
     kind = str(settings.pop("kind", default) or "").strip()
@@ -71,15 +77,19 @@ class _Builder:
         self.matcher_classes: dict[str, type[Matcher]] = {}
         self.serializers: dict[str, Serializer] = {}
 
-    def renderer(self) -> Renderer:
+    def renderer(self, name: str | None = None, raw: dict[str, Any] | None = None) -> Renderer:
         settings = self.config.settings
-        cls, info = load("renderer", settings.renderer, path="kete.renderer")
-        config = validate_settings(cls.Config, settings.renderer_settings, "kete.renderer-settings", info)
+        cls, info = load("renderer", name or settings.renderer, path="kete.renderer")
+        raw = settings.renderer_settings if raw is None else raw
+        config = validate_settings(cls.Config, raw, "kete.renderer-settings", info)
         try:
             renderer: Renderer = cls(config, self.hooks.template_variables())
         except ValueError as exc:
             raise ConfigError(str(exc), path="kete.renderer", plugin=info) from exc
         return renderer
+
+    def default_renderer(self) -> Renderer:
+        return self.renderer(KeteSettings.model_fields["renderer"].default, {})
 
     def matcher_class(self, kind: str, path: str) -> type[Matcher]:
         if kind not in self.matcher_classes:
@@ -91,8 +101,10 @@ class _Builder:
 
     def group(self, raw: dict[str, Any], key: str, mode: str, path: str) -> MatcherGroup | None:
         matchers = []
-        for matcher_id, text in raw.get(key, {}).items():
+        for matcher_id, text in _table(raw, key).items():
             where = f"{path}.{key}.{matcher_id}"
+            if not isinstance(text, str):
+                continue  # the envelope reports it
             built = self.collector.attempt(partial(self.matcher, text, where))
             if built is not None:
                 matchers.append(built)
@@ -107,28 +119,41 @@ class _Builder:
         return kind, self.serializers[key]
 
     def route(self, name: str, raw: dict[str, Any], renderer: Renderer) -> Route | None:
+        """The route *name*; every part is checked even when an earlier part has errors."""
         path = f"routes.{name}"
         options: dict[str, Any] = {
             key: raw[key] for key in ("enabled", "realm-match-mode", "event-match-mode") if key in raw
         }
         settings = self.collector.attempt(lambda: validate_settings(RouteSettings, options, path))
-        if settings is None or not settings.enabled:
+        if settings is not None and not settings.enabled:
             return None
+        settings = settings or RouteSettings()
         realms = self.group(raw, "realm-matchers", settings.realm_match_mode, path)
         events = self.group(raw, "event-matchers", settings.event_match_mode, path)
-        retry = self.collector.attempt(lambda: validate_settings(RetrySettings, raw.get("retry", {}), f"{path}.retry"))
-        serializer = self.collector.attempt(lambda: self.serializer(raw.get("serializer", {}), f"{path}.serializer"))
-        if serializer is None:
-            return None
-        sink = self.collector.attempt(
-            lambda: self.sink(raw["destination"], f"{path}.destination", name, renderer, serializer[1])
-        )
+        retry = self.collector.attempt(lambda: validate_settings(RetrySettings, _table(raw, "retry"), f"{path}.retry"))
+        serializer = self.collector.attempt(lambda: self.serializer(_table(raw, "serializer"), f"{path}.serializer"))
+        destination = raw.get("destination")
+        sink = None
+        if isinstance(destination, dict):  # else the envelope reports it
+            # With a broken serializer the destination is still checked, with the default one.
+            checked_with = serializer[1] if serializer is not None else self.serializer({}, f"{path}.serializer")[1]
+            sink = self.collector.attempt(
+                lambda: self.sink(destination, f"{path}.destination", name, renderer, checked_with)
+            )
         dead_letter = self.collector.attempt(
-            lambda: self.dead_letter(raw.get("dead-letter", {}), f"{path}.dead-letter", name)
+            lambda: self.dead_letter(_table(raw, "dead-letter"), f"{path}.dead-letter", name)
         )
-        if realms is None or events is None or retry is None or sink is None or dead_letter is None:
+        if (
+            realms is None
+            or events is None
+            or retry is None
+            or serializer is None
+            or sink is None
+            or dead_letter is None
+            or not isinstance(destination, dict)
+        ):
             return None
-        kind = str(raw["destination"].get("kind", ""))
+        kind = str(destination.get("kind", ""))
         return Route(name, realms, events, serializer[0], serializer[1], sink, retry, dead_letter, kind)
 
     def dead_letter(self, raw: dict[str, Any], path: str, route: str) -> DeadLetterSettings:
@@ -183,10 +208,12 @@ def assemble(config: KeteConfig, hooks: Hooks) -> Application:
     collector = builder.collector
     collector.attempt(lambda: hooks.configure(config))
     renderer = collector.attempt(builder.renderer)
+    # With a broken renderer the routes are still checked, with the built-in one.
+    checked_with = renderer or collector.attempt(builder.default_renderer)
     routes: list[Route] = []
-    if renderer is not None:
+    if checked_with is not None:
         for name, raw in config.routes.items():
-            route = builder.route(name, raw, renderer)
+            route = builder.route(name, raw, checked_with)
             if route is not None:
                 routes.append(route)
     sources = [
@@ -200,18 +227,25 @@ def assemble(config: KeteConfig, hooks: Hooks) -> Application:
     return Application(config=config, plugins=hooks.pm, renderer=renderer, routes=routes, sources=sources)
 
 
-def build(path: str | Path, environ: Mapping[str, str] | None = None) -> Application:
+def build(path: str | Path, environ: Mapping[str, str] | None = None, *, plugins: Iterable[object] = ()) -> Application:
     """Read, check and assemble the configuration at *path*, as ``kete run`` and ``kete check`` do.
 
+    :param plugins: hook implementations registered besides the installed ``kete.hooks`` plugins
+        (tests register a :class:`~kete_core.testing.HookRecorder` this way).
     :raises ConfigErrors: with every error of the file, the environment and the components,
         ordered by config path.
     """
     config, errors = read_config(path, environ)
+    # A place the file's own checks reported is not reported again by its component.
+    reported = {error.path for error in errors}
     try:
-        hooks = Hooks(plugin_manager(disabled=config.settings.disable_plugins))
+        pm = plugin_manager(disabled=config.settings.disable_plugins)
+        for plugin in plugins:
+            pm.register(plugin)
+        hooks = Hooks(pm)
         app = assemble(config, hooks)
     except ConfigErrors as exc:
-        errors.extend(exc.errors)
+        errors.extend(error for error in exc.errors if error.path not in reported)
     except KeteError as exc:
         errors.append(exc)
     if errors:

@@ -1,36 +1,46 @@
-"""The five casings of KETE's template variables (``UpperCase`` … ``CamelCase``).
+"""The five casings of KETE's template variables (``UpperCase`` … ``CamelCase``), as the original
+computes them.
 
-Values are split into words at underscores, hyphens and white space, so ``ADMIN_EVENT``,
-``admin-event`` and ``admin event`` all give ``admin-event`` in kebab case. ``UpperCase`` and
-``LowerCase`` change letters only and keep the separators, as the original does.
+KETE converts every value with Guava's ``CaseFormat.UPPER_UNDERSCORE.to(...)``, whatever the
+value looks like: words are split at underscores only, and only ASCII letters change case in the
+kebab, Pascal and camel forms. So realm ``demo-realm`` gives ``Demo-realm`` / ``demo-realm``
+(not ``DemoRealm``), ``acme corp`` gives ``Acme corp``, and ``a__b`` gives ``a--b``, as topics,
+URLs and paths of KETE users already are. ``UpperCase`` and ``LowerCase`` are Java's
+``toUpperCase``/``toLowerCase``: every letter, separators kept.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-_SEPARATORS = re.compile(r"[_\-\s]+")
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def _words(value: str) -> list[str]:
-    return [word for word in _SEPARATORS.split(value) if word]
+def _ascii_lower(value: str) -> str:
+    """Guava's ``Ascii.toLowerCase``: ``A``-``Z`` only."""
+    return value.translate(_ASCII_LOWER)
+
+
+def _capitalized(word: str) -> str:
+    """Guava's ``firstCharOnlyToUpper``: ASCII upper case for the first character, lower for the rest."""
+    return word[:1].translate(_ASCII_UPPER) + _ascii_lower(word[1:])
 
 
 def kebab_case(value: str) -> str:
-    """``LOGIN_ERROR`` → ``login-error``."""
-    return "-".join(word.lower() for word in _words(value))
+    """``LOGIN_ERROR`` → ``login-error``; ``Acme_Corp`` → ``acme-corp``."""
+    return _ascii_lower(value.replace("_", "-"))
 
 
 def pascal_case(value: str) -> str:
-    """``LOGIN_ERROR`` → ``LoginError``."""
-    return "".join(word.capitalize() for word in _words(value))
+    """``LOGIN_ERROR`` → ``LoginError``; ``demo-realm`` → ``Demo-realm``."""
+    return "".join(map(_capitalized, value.split("_")))
 
 
 def camel_case(value: str) -> str:
-    """``LOGIN_ERROR`` → ``loginError``."""
-    pascal = pascal_case(value)
-    return pascal[:1].lower() + pascal[1:]
+    """``LOGIN_ERROR`` → ``loginError``; ``Demo-Realm`` → ``demo-realm``."""
+    first, *rest = value.split("_")
+    return _ascii_lower(first) + "".join(map(_capitalized, rest))
 
 
 CASES: dict[str, Callable[[str], str]] = {

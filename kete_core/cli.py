@@ -20,6 +20,7 @@ from kete_core.discovery import GROUPS, check, installed, load
 from kete_core.display import TextFormatter, escape_controls, shown
 from kete_core.errors import KeteError, PluginError
 from kete_core.hooks import Hooks, plugin_manager
+from kete_core.preflight import preflight
 from kete_core.routing import MatcherGroup, compile_matcher
 from kete_core.spool import Spool
 from kete_core.status import RunStats
@@ -34,6 +35,11 @@ def _fail(error: KeteError, status: int = EXIT_CONFIG) -> NoReturn:
     for line in str(error).splitlines():
         click.echo(f"kete: error: {line}" if not line.startswith(" ") else f"kete:   {line.strip()}", err=True)
     sys.exit(status)
+
+
+def _warn(warning: KeteError) -> None:
+    for line in str(warning).splitlines():
+        click.echo(f"kete: warning: {line}" if not line.startswith(" ") else f"kete:   {line.strip()}", err=True)
 
 
 def _setup_logging(level: str, style: str = "text") -> None:
@@ -56,11 +62,19 @@ def _build(config_path: str) -> Application:
     return app
 
 
-def _summary(stats: RunStats) -> str:
+def _summary(app: Application, stats: RunStats) -> str:
     parts = [f"{sum(stats.received.values())} events received, {sum(stats.rejected.values())} rejected"]
     parts += [
-        f"route {name}: {route.matched} matched, {route.delivered} delivered, {route.failed} failed"
+        f"route {name}: {route.matched} matched, "
+        + (f"{route.resumed} resumed from an earlier run, " if route.resumed else "")
+        + f"{route.delivered} delivered, {route.failed} failed"
         for name, route in stats.routes.items()
+    ]
+    parts += [
+        f"source {source.name} resumed {source.resumed_from}, where the last run stopped"
+        f" (`kete run --from-start {app.config.origin}` reads from the start)"
+        for source in app.sources
+        if source.resumed_from
     ]
     return "; ".join(parts)
 
@@ -71,10 +85,10 @@ def cli() -> None:
     """Route Keycloak events to Kafka, HTTP, files and more."""
 
 
-async def _run(app: Application) -> RunStats:
+async def _run(app: Application, from_start: bool) -> RunStats:
     from kete_core.pipeline import Pipeline  # the runtime and its metrics: not for `kete --help`
 
-    return await Pipeline(app).run()
+    return await Pipeline(app, from_start=from_start).run()
 
 
 def tune_garbage_collection() -> None:
@@ -88,22 +102,30 @@ def tune_garbage_collection() -> None:
 
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-def run(config: str) -> None:
+@click.option(
+    "--from-start",
+    is_flag=True,
+    help="Forget where the sources stopped last time: each reads as on its first run (a file from its start).",
+)
+def run(config: str, from_start: bool) -> None:
     """Run the routes of CONFIG (.toml or .properties) until the sources end or a signal stops them.
 
-    Exits 0 once everything read was delivered, 1 when some events could not be delivered or a
-    source failed, 2 when the configuration is wrong.
+    Sources continue where the last run of CONFIG stopped (kept in its data dir); --from-start
+    reads again. Exits 0 once everything read was delivered, 1 when some events could not be
+    delivered or a source failed, 2 when the configuration is wrong.
     """
     app = _build(config)
+    for warning in preflight(app):
+        log.warning("%s", warning)
     if not app.config.settings.enabled:
         log.info("kete is disabled (kete.enabled = false): nothing to do")
         return
     tune_garbage_collection()
     try:
-        stats = asyncio.run(_run(app))
+        stats = asyncio.run(_run(app, from_start))
     except KeteError as exc:
         _fail(exc, EXIT_FAILED)
-    log.info("done: %s", _summary(stats))
+    log.info("done: %s", _summary(app, stats))
     if stats.left_in_spool:
         log.warning("%d event(s) wait in the spool; they are delivered at the next start", stats.left_in_spool)
     if stats.failed or stats.source_errors or stats.left_in_spool:
@@ -115,6 +137,8 @@ def run(config: str) -> None:
 def check_command(config: str) -> None:
     """Check CONFIG without running it: every error at once, exit status 2 if there are any."""
     app = _build(config)
+    for warning in preflight(app):
+        _warn(warning)
     disabled = len(app.config.routes) - len(app.routes)
     click.echo(
         f"{config}: OK: {len(app.routes)} route(s)"

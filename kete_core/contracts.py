@@ -19,7 +19,7 @@ from typing import ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from kete_core.errors import ConfigError
+from kete_core.errors import ConfigError, ConfigWarning, RenderError
 from kete_core.event import Event
 
 
@@ -78,14 +78,21 @@ class Template(Protocol):
     variables: frozenset[str]
     """The names of the variables the template uses."""
 
-    def render(self, event: Event) -> str:
-        """Return the setting's value for *event*. Must not raise for a well-formed event."""
+    def render(self, event: Event) -> str | RenderError:
+        """Return the setting's value for *event*, or a :class:`~kete_core.errors.RenderError`
+        (returned, not raised) when a variable it uses has no value for *event* or the escape
+        refused a value. Never raises for an event."""
         ...
 
-    def render_all(self, events: Iterable[Event]) -> list[str]:
+    def render_all(self, events: Iterable[Event]) -> list[str | RenderError]:
         """Return :meth:`render`'s value for each of *events*, in order: how a sink renders a
         batch, at less cost per event than one call each."""
         ...
+
+
+Escape = Callable[[str], str]
+"""Makes a variable's value fit where the template puts it (percent-encoding for a URL); raises
+``ValueError`` to refuse a value, which renders as a :class:`~kete_core.errors.RenderError`."""
 
 
 VariableGetter = Callable[[Event], "str | None"]
@@ -110,8 +117,11 @@ class Renderer(ABC):
         self.variables = variables
 
     @abstractmethod
-    def compile(self, text: str) -> Template:
-        """Compile *text* once, at load. Raise ``ValueError`` naming any unknown variable."""
+    def compile(self, text: str, escape: Escape | None = None) -> Template:
+        """Compile *text* once, at load. Raise ``ValueError`` naming any unknown variable.
+
+        *escape*, when given, is applied to each variable's value as it is substituted (not to the
+        template's own text)."""
 
 
 # --------------------------------------------------------------------------- serializers
@@ -180,13 +190,25 @@ class SinkContext:
     path: str
     renderer: Renderer
     serializer: Serializer
+    addresses: dict[str, Template] = field(default_factory=dict, compare=False)
+    """The address templates compiled through :meth:`address`, by setting (for ``kete check``)."""
 
-    def template(self, setting: str, text: str) -> Template:
-        """Compile the templated setting *setting* (e.g. ``"topic"``); errors name its config path."""
+    def template(self, setting: str, text: str, escape: Escape | None = None) -> Template:
+        """Compile the templated setting *setting* (e.g. ``"headers.x-realm"``); errors name its
+        config path. For a setting that names where an event goes, use :meth:`address`."""
         try:
-            return self.renderer.compile(text)
+            return self.renderer.compile(text, escape)
         except ValueError as exc:
             raise ConfigError(str(exc), path=f"{self.path}.{setting}") from exc
+
+    def address(self, setting: str, text: str, escape: Escape | None = None) -> Template:
+        """Compile a setting that names where an event goes: a URL, topic, path or key. An event it
+        renders a :class:`~kete_core.errors.RenderError` for must fail (for this route) rather
+        than go to an address with a hole in it; ``kete check`` warns about addresses that use
+        variables some of the route's events have no value for."""
+        template = self.template(setting, text, escape)
+        self.addresses[setting] = template
+        return template
 
 
 DeliveryResults = Sequence[BaseException | None] | None
@@ -206,6 +228,9 @@ class Sink(ABC):
     - :meth:`send` returns only when each message is acknowledged by the destination (written,
       flushed as configured, acked by the broker) or has failed. Raising means the whole batch
       failed and may be retried; per-message outcomes are returned as :data:`DeliveryResults`.
+    - A failure of one event (rendering its address, encoding it, writing it) fails that event
+      alone: it is returned for its message, and the other messages are delivered once. Raise only
+      when none of the batch was delivered, since kete then sends all of it again.
     - A failure that retrying cannot fix is a :class:`~kete_core.errors.PermanentError`.
     - :meth:`close` flushes whatever was accepted.
     """
@@ -309,6 +334,9 @@ class Source(ABC):
     """
 
     Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+    resumed_from: str | None = None
+    """Set by :meth:`run` when it continued from ``intake.checkpoint``: where, in words (``after
+    line 593 of events.jsonl``), for the summary at the end of the run."""
 
     def __init__(self, name: str, config: ComponentConfig) -> None:
         self.name = name
@@ -317,6 +345,12 @@ class Source(ABC):
     @abstractmethod
     async def run(self, intake: Intake) -> None:
         """Read and submit events until the input ends or ``intake.stopping`` is set."""
+
+    def warnings(self) -> list[ConfigWarning]:
+        """Settings that are valid but will probably not work as meant (an input file that does
+        not exist), each naming its config path; ``kete check`` prints them and ``kete run`` logs
+        them. Called once before the run; must not block."""
+        return []
 
     async def close(self) -> None:  # noqa: B027
         """Release resources; called once after :meth:`run` returned."""

@@ -168,6 +168,9 @@ class RouteWorker:
         else:
             upto = rows[-1][0]
         self.loaded = upto
+        if rows and rows[0][0] <= delivery.resumed_upto:
+            resumed = sum(1 for seq, _ in rows if seq <= delivery.resumed_upto)
+            delivery.stats.routes[self.route.name].resumed += resumed
         messages = delivery.messages(self.route, [event for _, event in rows])
         return Batch(messages, upto, time.monotonic())
 
@@ -332,6 +335,8 @@ class Delivery:
         self.workers = [RouteWorker(route, spool.done[route.name], self) for route in routes]
         self.by_name = {worker.route.name: worker for worker in self.workers}
         last = spool.next_seq - 1
+        self.resumed_upto = last
+        """Spooled events up to here were matched by an earlier run: counted as resumed, not matched."""
         for worker in self.workers:
             worker.overflowed = worker.loaded < last
             if worker.route.dead_letter.route is not None:

@@ -23,6 +23,7 @@ GROUPS: dict[str, str] = {
     "serializer": "kete.serializers",
     "sink": "kete.sinks",
     "hooks": "kete.hooks",
+    "certificate-loader": "kete.certificate_loaders",
 }
 """Component kind → entry-point group."""
 
@@ -66,8 +67,13 @@ KNOWN_PROVIDERS: dict[tuple[str, str], str | None] = {
     ("source", "keycloak-log"): "kete-keycloak",
 }
 
+REGISTERED: dict[tuple[str, str], tuple[type[Any], PluginInfo]] = {}
+"""Component types registered without an entry point, by :func:`kete_core.testing.registered` for
+the length of a test (the in-memory source and sink); never listed by ``kete plugins``."""
+
 _NOUNS = {"sink": "destination kind", "source": "source kind", "matcher": "matcher kind",
-          "serializer": "serializer kind", "renderer": "renderer kind", "hooks": "hook plugin"}  # fmt: skip
+          "serializer": "serializer kind", "renderer": "renderer kind", "hooks": "hook plugin",
+          "certificate-loader": "certificate loader kind"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,9 @@ def load(kind: str, name: str, *, path: str | None = None) -> tuple[type[Any], P
         name is unknown, every provider when it is ambiguous, and the cause when import fails.
     """
     group = GROUPS[kind]
+    registered = REGISTERED.get((kind, name))
+    if registered is not None:
+        return registered
     candidates = [item for item in installed(kind) if item.name == name]
     if not candidates:
         raise _unknown(kind, name, path)

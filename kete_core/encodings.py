@@ -16,6 +16,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator
@@ -108,7 +109,7 @@ class EncodingSettings(ComponentConfig):
     content_transfer_encoding: ContentTransferEncoding = None
     """``base64``: the (compressed) payload is Base64-encoded."""
 
-    @property
+    @cached_property
     def encoding(self) -> PayloadEncoding:
-        """The encoding these settings ask for."""
+        """The encoding these settings ask for (built once)."""
         return PayloadEncoding(self.content_encoding, self.content_transfer_encoding)

@@ -82,6 +82,11 @@ class ConfigErrors(ConfigError):
         return "\n".join(str(error) for error in self.errors)
 
 
+class ConfigWarning(KeteError):
+    """A configuration kete can run, but probably not as meant (no source, an input file that does
+    not exist, ignored environment variables): ``kete check`` prints it, ``kete run`` logs it."""
+
+
 class PluginError(KeteError):
     """A plugin is missing, ambiguous or broken."""
 
@@ -114,7 +119,16 @@ class PermanentError(Exception):
     """Raised (or returned) by a sink for a message that no retry can deliver, e.g. a bad topic name."""
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """Return ``"did you mean 'x'?"`` for the closest candidate, or None when nothing is close."""
-    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+class RenderError(PermanentError):
+    """A template cannot give its value for one event: a variable it uses has no value for the
+    event (``${resourceTypeLowerCase}`` on a user event), or the value is refused where it goes
+    (``..`` as a URL path segment). Templates return it rather than raise it; a sink fails that
+    event alone with it (return it in the event's place), and kete dead-letters it for the route.
+    """
+
+
+def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """Return ``"did you mean 'x'?"`` for the closest candidate, or None when nothing is as close
+    as *cutoff* (0 to 1)."""
+    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=cutoff)
     return f"did you mean '{close[0]}'?" if close else None

@@ -22,14 +22,16 @@ from kete_core.errors import MalformedEvent
 EVENT = "EVENT"
 ADMIN_EVENT = "ADMIN_EVENT"
 
-# The key order of the KETE JSON serializer, i.e. of Keycloak's Event and AdminEvent beans.
+# The key order of the KETE JSON serializer, i.e. of Keycloak's Event and AdminEvent beans as the
+# original's Jackson writes them on Keycloak 26.x: the fields in declaration order, then the
+# getters without a field (getResourceTypeAsString; getResourceId, Keycloak 26.3 and later).
 USER_FIELDS = (
     "id", "time", "type", "realmId", "realmName", "clientId", "userId", "sessionId", "ipAddress",
     "error", "details",
 )  # fmt: skip
 ADMIN_FIELDS = (
     "id", "time", "realmId", "realmName", "authDetails", "resourceType", "operationType",
-    "resourcePath", "representation", "error", "resourceTypeAsString",
+    "resourcePath", "representation", "error", "details", "resourceTypeAsString", "resourceId",
 )  # fmt: skip
 AUTH_DETAILS_FIELDS = ("realmId", "realmName", "clientId", "userId", "ipAddress")
 # Merging an event into these gives KETE's keys in KETE's order, null where absent, and then the
@@ -126,7 +128,9 @@ class Event:
     def to_kete(self) -> dict[str, Any]:
         """The event in the KETE JSON shape: KETE's keys in KETE's order, then any unknown fields.
 
-        Absent KETE fields are ``None`` (KETE writes ``null``); ``realmName`` is the known realm name.
+        Absent KETE fields are ``None`` (KETE writes ``null``); ``realmName`` is the known realm name;
+        an admin event's ``resourceTypeAsString`` and ``resourceId`` are derived as Keycloak's getters
+        derive them (from ``resourceType`` and ``resourcePath``) when the event does not carry them.
         """
         data = self.data
         user = self.kind == EVENT
@@ -140,10 +144,21 @@ class Event:
             kete["authDetails"] = auth = {**_AUTH_SHAPE, **auth}
             auth["realmName"] = self.auth_realm_name
         kete["resourceTypeAsString"] = data.get("resourceTypeAsString") or self.resource_type
+        if kete["resourceId"] is None:
+            kete["resourceId"] = resource_id(data.get("resourcePath"))
         return kete
 
     def __repr__(self) -> str:
         return f"Event({self.kind} {self.event_type} realm={self.realm!r} id={self.id!r})"
+
+
+def resource_id(resource_path: Any) -> str | None:
+    """Keycloak's ``AdminEvent.getResourceId()``: what follows the last ``/`` of the resource path
+    (the whole path without one), None when the path is absent or ends in ``/``."""
+    if not isinstance(resource_path, str):
+        return None
+    slash = resource_path.rfind("/")
+    return resource_path[slash + 1 :] if slash < len(resource_path) - 1 else None
 
 
 def parse_event(value: Any, realm_names: Mapping[str, str] = _NO_NAMES) -> Event:

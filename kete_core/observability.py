@@ -29,6 +29,7 @@ log = logging.getLogger("kete")
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 _ROUTE_COUNTERS = {
     "matched": "Events a route selected.",
+    "resumed": "Events an earlier run selected and left in the spool, taken up by this run.",
     "delivered": "Events a route's sink acknowledged.",
     "retried": "Event deliveries that were tried again.",
     "dead_lettered": "Events a route gave up on and dead-lettered.",

@@ -69,9 +69,10 @@ class Pipeline:
     documentation.
 
     :param spool: the spool to use; by default the one ``[kete]`` describes.
+    :param from_start: forget the sources' saved positions, so that each starts as on its first run.
     """
 
-    def __init__(self, app: Application, spool: Spool | MemorySpool | None = None) -> None:
+    def __init__(self, app: Application, spool: Spool | MemorySpool | None = None, *, from_start: bool = False) -> None:
         self.app = app
         self.hooks = Hooks(app.plugins)
         settings = app.config.settings
@@ -82,6 +83,8 @@ class Pipeline:
             else:
                 spool = Spool(app.config.data_dir / "spool.sqlite", names, synchronous=settings.spool_sync)
         self.spool: Spool | MemorySpool = spool
+        if from_start:
+            spool.forget_checkpoints()
         self.stopping = asyncio.Event()
         self.stats = RunStats(routes={name: RouteStats() for name in names})
         self.source_status: dict[str, str | None] = {source.name: None for source in app.sources}

@@ -9,14 +9,13 @@ from __future__ import annotations
 import enum
 import random
 from collections.abc import Sequence
-from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from kete_core.contracts import ComponentConfig
 from kete_core.errors import PermanentError
+from kete_core.fields import Duration
 from kete_core.markers import hookimpl
-from kete_core.units import parse_duration
 
 
 class ErrorAction(enum.Enum):
@@ -24,10 +23,6 @@ class ErrorAction(enum.Enum):
 
     RETRY = "retry"
     GIVE_UP = "give-up"
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-"""A setting in seconds, written as ``500ms``, ``2s``, ``PT2S`` or a number of seconds."""
 
 
 class RetrySettings(ComponentConfig):

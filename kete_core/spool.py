@@ -305,6 +305,11 @@ class Spool:
         row = self.db.execute("SELECT position FROM checkpoints WHERE source = ?", (source,)).fetchone()
         return bytes(row[0]) if row else None
 
+    def forget_checkpoints(self) -> None:
+        """Forget every source's position: each starts as on its first run (``kete run --from-start``)."""
+        with self.db:
+            self.db.execute("DELETE FROM checkpoints")
+
     def reject(self, rejection: Rejection) -> None:
         """Keep a record that was not an event, for the operator."""
         with self.db:
@@ -414,6 +419,9 @@ class MemorySpool:
 
     def checkpoint(self, source: str) -> bytes | None:
         return self._checkpoints.get(source)
+
+    def forget_checkpoints(self) -> None:
+        self._checkpoints.clear()
 
     def reject(self, rejection: Rejection) -> None:
         self._rejected.append((time.time(), rejection))

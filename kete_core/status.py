@@ -11,6 +11,8 @@ class RouteStats:
     """Counters of one route."""
 
     matched: int = 0
+    resumed: int = 0
+    """Events an earlier run had matched and left in the spool, taken up by this run."""
     delivered: int = 0
     retried: int = 0
     failed: int = 0

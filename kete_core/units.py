@@ -1,4 +1,5 @@
-"""Durations and sizes as users write them in settings (``500ms``, ``PT2S``, ``10MiB``)."""
+"""Durations and sizes as users write them in settings (``500ms``, ``PT2S``, ``10MiB``), and the
+patterns of both for ``kete schema``."""
 
 from __future__ import annotations
 
@@ -29,11 +30,12 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 def parse_duration(value: str | float) -> float:
     """Seconds from KETE's duration forms: bare digits are seconds; suffixes ``ns us ms s m h d w y``;
-    ISO-8601 (``PT2S``, ``P1D``). Raise ``ValueError`` for anything else."""
+    ISO-8601 (``PT2S``, ``P1D``). Raise ``ValueError`` for anything else; its message never quotes
+    the value (it may be a secret typed into the wrong setting)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, str):
-        raise ValueError(f"not a duration: {value!r}")
+        raise ValueError("not a duration (write e.g. 500ms, 2s, 1m or PT2S)")
     text = value.strip()
     iso = _ISO_DURATION.match(text)
     if iso and text.upper() not in ("P", "PT"):
@@ -41,7 +43,7 @@ def parse_duration(value: str | float) -> float:
         return parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60 + parts.get("s", 0)
     match = _DURATION.match(text)
     if not match or match.group(2).lower() not in ("", *_DURATION_UNITS):
-        raise ValueError(f"not a duration: {value!r} (write e.g. 500ms, 2s, 1m or PT2S)")
+        raise ValueError("not a duration (write e.g. 500ms, 2s, 1m or PT2S)")
     number, unit = float(match.group(1)), match.group(2).lower() or "s"
     return number * _DURATION_UNITS[unit]
 
@@ -52,5 +54,15 @@ def parse_size(value: str | int) -> int:
         return value
     match = _SIZE.match(str(value))
     if not match or match.group(2).lower() not in _SIZE_UNITS:
-        raise ValueError(f"not a size: {value!r} (write e.g. 1048576, 100MB or 64MiB)")
+        raise ValueError("not a size (write e.g. 1048576, 100MB or 64MiB)")
     return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+
+
+_NUMBER = r"\d+(?:\.\d+)?"
+DURATION_PATTERN = (
+    rf"^\s*(?:{_NUMBER}\s*(?:[nNuUmM]?[sS]|[mMhHdDwWyY])?"
+    rf"|[pP](?:{_NUMBER}[dD])?(?:[tT](?:{_NUMBER}[hH])?(?:{_NUMBER}[mM])?(?:{_NUMBER}[sS])?)?)\s*$"
+)
+"""What :func:`parse_duration` reads, as a JSON-schema (ECMA 262) pattern."""
+SIZE_PATTERN = r"^\s*\d+\s*(?:[bB]|[kKmMgG][iI]?[bB])?\s*$"
+"""What :func:`parse_size` reads, as a JSON-schema (ECMA 262) pattern."""

@@ -24,6 +24,17 @@ def is_secret(path: str) -> bool:
     return any(word in lowered for word in _SECRET_WORDS)
 
 
+def _message(error: Any) -> str:
+    """pydantic's message with the typed text taken out: a validator may quote its input, and a
+    password typed under the wrong name must not end up in a log."""
+    message = str(error["msg"])
+    value = error.get("input")
+    if isinstance(value, str) and value.strip():
+        for shown in (repr(value), f'"{value}"', value):
+            message = message.replace(shown, "the value")
+    return message
+
+
 def _shown(error: Any) -> str:
     """`` (got 5)`` for a number or boolean of a setting that is not secret. Text is never echoed:
     a password typed under the wrong name must not end up in a log."""
@@ -49,11 +60,12 @@ def settings_errors(
                     f"unknown setting '{name}'",
                     path=where,
                     plugin=plugin,
-                    hint=did_you_mean(name, _aliases(model)) or f"known settings: {', '.join(_aliases(model))}",
+                    hint=did_you_mean(name, _aliases(model))
+                    or (f"known settings: {', '.join(_aliases(model))}" if _aliases(model) else "it takes no settings"),
                 )
             )
         else:
-            errors.append(ConfigError(f"{error['msg']}{_shown(error)}", path=where, plugin=plugin))
+            errors.append(ConfigError(f"{_message(error)}{_shown(error)}", path=where, plugin=plugin))
     return errors
 
 

@@ -229,7 +229,7 @@ def test_all_errors_are_reported_at_once(tmp_path):
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
-        ("kete.properties", "enabled=false\n", "kete.properties:1: unknown property 'enabled'"),
+        ("kete.properties", "enable=false\n", "kete.properties:1: unknown property 'enable'"),
         (
             "kete.properties",
             "kete.routes.r.destination=x\nkete.routes.r.destination.kind=y\n",

@@ -5,7 +5,7 @@ import pytest
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.contracts import ComponentConfig
 from kete_core.errors import MalformedEvent
-from kete_core.event import ADMIN_EVENT, ADMIN_FIELDS, EVENT, USER_FIELDS, parse_event
+from kete_core.event import ADMIN_EVENT, ADMIN_FIELDS, EVENT, USER_FIELDS, parse_event, resource_id
 from tests.seeds import SEEDS, read_seed_documents, recorded, seed_admin_types, seed_user_event_types
 
 
@@ -80,10 +80,30 @@ def test_kete_json_shape_of_an_admin_event():
     shaped = event.to_kete()
     assert list(shaped) == list(ADMIN_FIELDS)
     assert shaped["realmName"] == "acme"
-    assert shaped["resourceTypeAsString"] == "USER"
+    assert (shaped["resourceTypeAsString"], shaped["resourceId"], shaped["details"]) == ("USER", "1", None)
+    # The original's bytes on Keycloak 26.x end so (issue 16 item 17).
+    assert (
+        JsonSerializer(ComponentConfig())
+        .serialize(event)
+        .endswith(b'"error":null,"details":null,"resourceTypeAsString":"USER","resourceId":"1"}')
+    )
     assert shaped["authDetails"] == {
         "realmId": "master", "realmName": None, "clientId": None, "userId": "u", "ipAddress": None, "extra": "kept",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("users/1", "1"), ("users/1/role-mappings/realm", "realm"), ("users", "users"), ("users/", None), ("", None),
+     (None, None)],
+)  # fmt: skip
+def test_resource_id_is_keycloak_s(path, expected):
+    """``AdminEvent.getResourceId()``: after the last slash, the whole path without one, else null."""
+    assert resource_id(path) == expected
+    event = parse_event({"resourceType": "USER", "operationType": "CREATE", "resourcePath": path})
+    assert event.to_kete()["resourceId"] == expected
+    carried = parse_event({"resourceType": "USER", "operationType": "CREATE", "resourceId": "kept", "details": {}})
+    assert (carried.to_kete()["resourceId"], carried.to_kete()["details"]) == ("kept", {})
 
 
 def test_kete_json_round_trips_through_the_json_serializer():

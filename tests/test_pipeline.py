@@ -16,6 +16,7 @@ from kete_core import spool as spool_module
 from kete_core.application import Application
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
+from kete_core.cli import _summary as summary
 from kete_core.config import KeteConfig, KeteSettings
 from kete_core.contracts import ComponentConfig, DeliveryResults, Message, Receipt, Serializer, Sink, Source
 from kete_core.errors import PermanentError, Unavailable
@@ -378,10 +379,14 @@ async def test_undelivered_events_survive_a_restart(tmp_path):
     assert stats.left_in_spool == 4 and not first.delivered
 
     second = ListSink()
-    stats = await run_batches(application([route("r", second)], tmp_path), [], Spool(spool_path, ["r"]))
+    app = application([route("r", second)], tmp_path)
+    stats = await run_batches(app, [], Spool(spool_path, ["r"]))
     assert [m.event.id for m in second.delivered] == ["0", "1", "2", "3"]
     assert stats.left_in_spool == 0
     assert Spool(spool_path, ["r"]).depth == 0
+    # The summary does not say the route delivered more than it matched (issue 16 item 11).
+    assert (stats.routes["r"].matched, stats.routes["r"].resumed, stats.routes["r"].delivered) == (0, 4, 4)
+    assert "route r: 0 matched, 4 resumed from an earlier run, 4 delivered, 0 failed" in summary(app, stats)
 
 
 def test_segment_files_go_once_every_route_is_done_with_them(tmp_path, monkeypatch):

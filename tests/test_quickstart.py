@@ -98,6 +98,37 @@ def test_toml_and_properties_give_identical_files(tmp_path):
         workdir = tmp_path / name
         shutil.copytree(ROOT / "examples", workdir / "examples", ignore=shutil.ignore_patterns("plugins"))
         assert run_kete("run", f"examples/{name}", cwd=workdir).returncode == 0
-        root = workdir / "out"
+        root = workdir / "out" / "quickstart"
         outputs.append({str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()})
     assert outputs[0] == outputs[1]
+
+
+def line_counts(root: Path) -> dict[str, int]:
+    return {str(path.relative_to(root)): len(path.read_bytes().splitlines()) for path in root.rglob("*.jsonl")}
+
+
+def test_running_again_says_where_it_resumed_and_the_twin_does_not_write_twice(tmp_path):
+    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("plugins"))
+    out = tmp_path / "out" / "quickstart"
+    assert run_kete("run", "examples/quickstart.toml", cwd=tmp_path).returncode == 0
+    first = line_counts(out)
+    assert sum(first.values()) == 136 + 42 + 23 + 415
+
+    again = run_kete("run", "examples/quickstart.toml", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "0 events received" in again.stderr
+    assert (
+        "source replay resumed after line 593 of examples/events.jsonl, its end, where the last run stopped"
+        " (`kete run --from-start examples/quickstart.toml` reads from the start)"
+    ) in again.stderr
+    twin = run_kete("run", "examples/quickstart.properties", cwd=tmp_path)
+    assert twin.returncode == 0, twin.stderr
+    assert "0 events received" in twin.stderr and "resumed after line 593" in twin.stderr
+    assert line_counts(out) == first
+
+    over = run_kete("run", "--from-start", "examples/quickstart.toml", cwd=tmp_path)
+    assert over.returncode == 0, over.stderr
+    assert "593 events received" in over.stderr and "resumed" not in over.stderr
+    assert line_counts(out) == {name: 2 * count for name, count in first.items()}  # the file sink appends
+    # The state is in the quickstart's own folder, so `rm -r out` starts over.
+    assert (tmp_path / "out" / "quickstart-state" / "spool.sqlite").is_file()

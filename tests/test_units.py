@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from kete_core.units import parse_duration, parse_size
+from kete_core.units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size
 
 
 @pytest.mark.parametrize(
@@ -26,3 +28,33 @@ def test_sizes():
     assert parse_size(12) == 12
     with pytest.raises(ValueError, match="not a size"):
         parse_size("lots")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["500ms", "2", " 2.5 s ", "1M", "3h", "2d", "1w", "1y", "10ns", "7us", "PT2S", "p1dt2h", "PT1.5M", "P1D",
+     "soon", "5 parsecs", "", "-1s", "2 sec", "PT2X", "1.s", "ms"],
+)  # fmt: skip
+def test_the_schema_pattern_of_durations_reads_what_the_parser_reads(text):
+    assert bool(re.fullmatch(DURATION_PATTERN, text)) == parses(parse_duration, text)
+
+
+@pytest.mark.parametrize("text", ["100", "100MB", " 64 MiB ", "1kb", "1GiB", "5b", "lots", "1.5MB", "-1", "1TB", ""])
+def test_the_schema_pattern_of_sizes_reads_what_the_parser_reads(text):
+    assert bool(re.fullmatch(SIZE_PATTERN, text)) == parses(parse_size, text)
+
+
+def parses(parse, text: str) -> bool:
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("value", ["hunter2", "correct horse battery staple"])
+def test_errors_never_quote_the_value(value):
+    for parse in (parse_duration, parse_size):
+        with pytest.raises(ValueError) as caught:
+            parse(value)
+        assert value not in str(caught.value)

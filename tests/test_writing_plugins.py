@@ -1,4 +1,5 @@
-"""The examples of docs/writing-plugins.md, built and installed as a user would, then run."""
+"""The examples of docs/writing-plugins.md, built and installed as a user would (the ``site``
+fixture of ``tests/conftest.py``), then run."""
 
 from __future__ import annotations
 
@@ -14,22 +15,12 @@ import pytest
 
 from kete_core.testing import run_kete
 
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "plugins"
 EXAMPLE = EXAMPLES / "kete-prefix"
 SINK_EXAMPLE = EXAMPLES / "kete-sqlite"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(EXAMPLE), str(SINK_EXAMPLE)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return target
 
 
 @pytest.mark.parametrize(
@@ -48,6 +39,15 @@ def test_the_docs_show_the_examples_exactly(example, module):
     blocks = re.findall(r"```(?:toml|python)\n(.*?)```", doc, re.DOTALL)
     assert (example / "pyproject.toml").read_text() in blocks
     assert (example / module).read_text() in blocks
+
+
+def test_the_example_sink_passes_the_sink_contract(site, pytester, monkeypatch):
+    tests = SINK_EXAMPLE / "tests" / "test_contract.py"
+    assert tests.read_text() in (ROOT / "docs" / "writing-plugins.md").read_text()
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    result = pytester.runpytest_subprocess(str(tests), "-p", "no:cacheprovider", "--rootdir", str(ROOT))
+    # Skipped: the check of an address with no value for an event, as SQLite rows have no address.
+    result.assert_outcomes(passed=6, skipped=1)
 
 
 def test_the_installed_example_is_listed_and_matches(site):

@@ -21,10 +21,10 @@ import orjson
 from pydantic import Field
 
 from kete_core.contracts import ComponentConfig, Intake, Rejection, Source
-from kete_core.errors import MalformedEvent, SourceError
+from kete_core.errors import ConfigWarning, MalformedEvent, SourceError
 from kete_core.event import Event, parse_event
+from kete_core.fields import Duration
 from kete_core.lines import Chunk, LineReader, Position, cut_lines, json_lines
-from kete_core.policy import Duration
 from kete_core.progress import Progress
 
 log = logging.getLogger("kete")
@@ -60,6 +60,19 @@ class FileSource(Source):
         super().__init__(name, config)
         self.label = "<stdin>" if config.path == "-" else config.path
 
+    def warnings(self) -> list[ConfigWarning]:
+        path = Path(self.config.path)
+        if self.config.path == "-" or path.is_file():
+            return []
+        problem = "is not a file" if path.exists() else "does not exist"
+        return [
+            ConfigWarning(
+                f"the input '{self.config.path}' {problem} (relative paths start at {Path.cwd()})",
+                path=f"sources.{self.name}.path",
+                hint="`kete run` fails unless it exists by then",
+            )
+        ]
+
     async def run(self, intake: Intake) -> None:
         if self.config.path == "-":
             await self._read_stdin(intake)
@@ -74,6 +87,9 @@ class FileSource(Source):
             at_end=self.config.start_at == "end",
         )
         start = Position.decode(intake.checkpoint) if self.config.resume else None
+        if start is not None:
+            at_end = start.offset >= path.stat().st_size
+            self.resumed_from = f"after line {start.line} of {self.label}{', its end' if at_end else ''}"
         total = None if self.config.follow else path.stat().st_size
         with Progress(f"source {self.name}", total) as progress:
             if start is not None:

@@ -6,6 +6,7 @@ The tree is the original KETE's: ``[kete]`` global settings, ``[sources.<name>]`
 tree; see ``docs/configuration.md`` for the precedence of environment variables.
 """
 
-from kete_core.config.document import KeteConfig, KeteSettings, load_config, read_config
+from kete_core.config.document import KeteConfig, load_config, read_config
+from kete_core.config.settings import KeteSettings
 
 __all__ = ["KeteConfig", "KeteSettings", "load_config", "read_config"]

@@ -63,6 +63,19 @@ ENVELOPE: dict[str, Any] = {
 }
 
 
+_TYPE_NAMES = {"object": "a table", "string": "a string", "boolean": "true or false", "array": "a list"}
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, list):
+        return "a list"
+    return "a number" if isinstance(value, int | float) else "a string"
+
+
 def _path(error: ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path)
 
@@ -91,6 +104,13 @@ def _describe(error: ValidationError) -> ConfigError:
         )
     if error.validator == "pattern" and error.schema is _MODE:
         return ConfigError(f"unknown match mode {error.instance!r}", path=path, hint="use 'any' or 'all'")
+    if error.validator == "pattern" and error.schema is _BOOLEAN:
+        return ConfigError("expected true or false", path=path)
+    if error.validator == "type":
+        # The value itself is not shown: it may be a secret typed in the wrong place.
+        expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        names = " or ".join(_TYPE_NAMES.get(str(name), str(name)) for name in expected)
+        return ConfigError(f"expected {names}, not {_type_name(error.instance)}", path=path or None)
     if "propertyNames" in error.schema_path:
         return ConfigError(f"invalid name {error.instance!r}", path=path, hint="use letters, digits, '_', '-', '.'")
     return ConfigError(error.message, path=path or None)

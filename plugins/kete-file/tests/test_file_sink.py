@@ -111,3 +111,35 @@ def test_open_file_limit(tmp_path):
     assert send(sink, [message(f"realm{i}") for i in range(5)]) is None
     assert len(list(tmp_path.iterdir())) == 5
     assert len(list(Path("/proc/self/fd").iterdir())) < 200
+
+
+def test_a_nul_byte_in_a_value_fails_that_event_alone(tmp_path):
+    sink = make_sink(path=f"{tmp_path}/${{realmLowerCase}}/${{eventTypeKebabCase}}.jsonl")
+    results = send(
+        sink, [message("acme", id="1"), message("bad\x00realm", id="2"), message("acme", "LOG\x00IN", id="3")]
+    )
+    assert results[0] is None
+    assert all(isinstance(result, PermanentError) and "NUL" in str(result) for result in results[1:])
+    assert [orjson.loads(line)["id"] for line in (tmp_path / "acme" / "login.jsonl").read_bytes().splitlines()] == ["1"]
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{tmp}/out/../out/${{realmLowerCase}}/events.jsonl", "{tmp}/../{name}/out/${{realmLowerCase}}/events.jsonl"],
+    ids=["dotdot-before", "climbing-template"],
+)
+def test_a_value_cannot_climb_even_when_the_template_does(tmp_path, template):
+    path = template.format(tmp=tmp_path, name=tmp_path.name)
+    sink = make_sink(path=path)
+    results = send(sink, [message("..", id="1"), message(".", id="2"), message("fine", id="3")])
+    assert isinstance(results[0], PermanentError) and isinstance(results[1], PermanentError) and results[2] is None
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.jsonl")) == ["out/fine/events.jsonl"]
+
+
+def test_a_failing_file_does_not_rewrite_the_events_written_before_it(tmp_path):
+    (tmp_path / "r.jsonl.1").mkdir()  # rotation cannot move the full file aside
+    sink = make_sink(path=str(tmp_path / "r.jsonl"), **{"max-bytes": "400", "backups": 1})
+    results = send(sink, [message(id=str(i)) for i in range(6)])
+    written = [orjson.loads(line)["id"] for line in (tmp_path / "r.jsonl").read_bytes().splitlines()]
+    assert written and all(result is None for result in results[: len(written)])
+    assert all(isinstance(result, OSError) for result in results[len(written) :])

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
-import ipaddress
 import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
 
 import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kete_http.settings import HttpSinkConfig, HttpSourceConfig
 from kete_http.sink import HttpSink
 from kete_http.source import HttpSource
@@ -30,6 +23,7 @@ from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.contracts import ComponentConfig, Message, Receipt, SinkContext
 from kete_core.event import parse_event
+from kete_core.tls.testing import Pki
 
 
 @dataclass
@@ -39,6 +33,8 @@ class Recorded:
     headers: CIMultiDict
     body: bytes
     peer_cert: dict | None = None
+    raw_path: str = ""
+    """The request target exactly as it arrived."""
 
     def json(self):
         return orjson.loads(self.body)
@@ -87,7 +83,9 @@ class Receiver:
             body = await request.read()
             transport = request.transport
             peer = transport.get_extra_info("peercert") if transport is not None else None
-            recorded = Recorded(request.method, request.path_qs, CIMultiDict(request.headers), body, peer)
+            recorded = Recorded(
+                request.method, request.path_qs, CIMultiDict(request.headers), body, peer, request.raw_path
+            )
             self.requests.append(recorded)
             if self.delay:
                 await asyncio.sleep(self.delay)
@@ -316,112 +314,13 @@ async def webhook():
 # --------------------------------------------------------------------------- a PKI made for the test session
 
 
-@dataclass(frozen=True)
-class Pki:
-    ca: Path
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    client_key: Path
-    client_bundle: Path
-    other_ca: Path
-
-    def server_context(self, require_client: bool = True) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.server_cert, self.server_key)
-        if require_client:
-            context.load_verify_locations(cafile=self.ca)
-            context.verify_mode = ssl.CERT_REQUIRED
-        return context
-
-    def client_context(self, with_cert: bool = True) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.ca))
-        if with_cert:
-            context.load_cert_chain(self.client_cert, self.client_key)
-        return context
-
-
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-def _ca(common: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common))
-        .issuer_name(_name(common))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    return key, cert
-
-
-def _leaf(
-    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, common: str, *, server: bool
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
-            critical=False,
-        )
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-    )
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-    return key, builder.sign(ca_key, hashes.SHA256())
-
-
-def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory) -> Pki:
+    """kete's test CA with a server certificate for 127.0.0.1/localhost and a client certificate."""
+    return Pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory) -> Pki:
-    folder = tmp_path_factory.mktemp("pki")
-    ca_key, ca_cert = _ca("kete test CA")
-    server_key, server_cert = _leaf(ca_key, ca_cert, "localhost", server=True)
-    client_key, client_cert = _leaf(ca_key, ca_cert, "kete client", server=False)
-    _, other_cert = _ca("some other CA")
-    files = {
-        "ca": ca_cert.public_bytes(serialization.Encoding.PEM),
-        "server_cert": server_cert.public_bytes(serialization.Encoding.PEM),
-        "server_key": _pem(server_key),
-        "client_cert": client_cert.public_bytes(serialization.Encoding.PEM),
-        "client_key": _pem(client_key),
-        "other_ca": other_cert.public_bytes(serialization.Encoding.PEM),
-    }
-    files["client_bundle"] = files["client_cert"] + files["client_key"]
-    paths = {}
-    for name, data in files.items():
-        paths[name] = folder / f"{name}.pem"
-        paths[name].write_bytes(data)
-    return Pki(**paths)
+def other_pki(tmp_path_factory) -> Pki:
+    """A second, unrelated CA."""
+    return Pki(tmp_path_factory.mktemp("other-pki"))

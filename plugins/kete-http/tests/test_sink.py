@@ -17,7 +17,7 @@ from aiohttp import web
 from kete_http.settings import HttpSinkConfig
 from kete_http.sink import HttpError, HttpSink
 
-from kete_core.errors import ConfigError, ConfigErrors, PermanentError
+from kete_core.errors import ConfigError, ConfigErrors, PermanentError, RenderError
 
 try:
     from kete_core.errors import Unavailable
@@ -371,13 +371,42 @@ async def test_concurrency_is_bounded_and_connections_are_reused(ev, receiver, m
     assert len(connector._conns) == 1 and len(next(iter(connector._conns.values()))) == 4  # 4 kept-alive connections
 
 
-async def test_rendered_url_may_not_gain_delimiters(ev, receiver, make_sink):
-    sink = make_sink(url=receiver.url + "/realms/${realmLowerCase}/events")
-    results = await sink.send([ev.user(realm="a/b"), ev.user(realm="ok"), ev.user(realm="x?y=1"), ev.user(realm="a@b")])
-    assert isinstance(results[0], PermanentError) and "delimiters" in str(results[0])
-    assert results[1] is None
-    assert isinstance(results[2], PermanentError) and isinstance(results[3], PermanentError)
-    assert [request.path for request in receiver.requests] == ["/realms/ok/events"]
+async def test_values_in_the_url_are_percent_encoded_each_value_its_own_url(ev, receiver, make_sink):
+    sink = make_sink(
+        url=receiver.url + "/realms/${realmLowerCase}/events?type=${eventTypeLowerCase}&realm=${realmLowerCase}"
+    )
+    realms = ["a b", "a%20b", "a/b", "x?y=1#f", "a&b=c", "a@b:c,d;e", "é€", "ok", "..", "."]
+    results = await sink.send([ev.user(realm=realm, id=str(number)) for number, realm in enumerate(realms)])
+    assert results is not None and results[:-2] == [None] * (len(realms) - 2)
+    for refused in results[-2:]:
+        assert isinstance(refused, PermanentError) and "move up the path" in str(refused)
+    raw = {request.json()["id"]: request.raw_path for request in receiver.requests}
+    encoded = ["a%20b", "a%2520b", "a%2Fb", "x%3Fy%3D1%23f", "a%26b%3Dc", "a%40b%3Ac%2Cd%3Be", "%C3%A9%E2%82%AC", "ok"]
+    assert raw == {
+        str(number): f"/realms/{value}/events?type=login&realm={value}" for number, value in enumerate(encoded)
+    }
+    assert len(set(raw.values())) == len(raw)  # "a b" and "a%20b" are two values, so two URLs
+
+
+async def test_the_configured_url_is_encoded_once_and_a_value_cannot_name_a_host(ev, receiver, make_sink):
+    sink = make_sink(url=receiver.url + "/in box/${realmLowerCase}?q=a%26b%25")
+    results = await sink.send([ev.user(realm="a%")])
+    assert results is None and receiver.requests[0].raw_path == "/in%20box/a%25?q=a%26b%25"
+    hosted = make_sink(url="http://${realmLowerCase}.localhost:1/")
+    (refused,) = await hosted.send([ev.user(realm="a b")])
+    assert isinstance(refused, PermanentError) and "host name" in str(refused)
+
+
+async def test_a_url_variable_with_no_value_fails_that_event_and_an_empty_header_is_not_sent(ev, receiver, make_sink):
+    sink = make_sink(url=receiver.url + "/${resourceTypeLowerCase}", headers={"X-Op": "${operationTypeLowerCase}"})
+    results = await sink.send([ev.user(id="u"), ev.admin(id="a")])
+    assert results is not None and isinstance(results[0], RenderError) and results[1] is None
+    assert "${resourceTypeLowerCase} has no value for this event" in str(results[0])
+    (request,) = receiver.requests
+    assert request.raw_path == "/user" and request.headers["X-Op"] == "create"
+    headers_only = make_sink(url=receiver.url + "/all", headers={"X-Op": "${operationTypeLowerCase}"})
+    assert await headers_only.send([ev.user(id="u")]) is None
+    assert "X-Op" not in receiver.requests[-1].headers
 
 
 async def test_header_values_may_not_carry_control_characters(ev, receiver, make_sink):
@@ -413,8 +442,8 @@ def test_settings_errors_name_the_setting_and_never_echo_secrets(ev):
     assert set(found) == {"routes.r.destination.oauth.realm", "routes.r.destination.oauth.client-secret"}
     found = errors(url="http://x/", method="PO ST", headers={"bad header": "x"})
     assert set(found) == {"routes.r.destination.method", "routes.r.destination.headers.bad header"}
-    found = errors(url="http://x/", tls={"trust-store": {"loader": {"kind": "jks-file-path", "path": "x.jks"}}})
-    assert "convert the material to PEM" in found["routes.r.destination.tls.trust-store.loader.kind"]
+    found = errors(url="http://x/", tls={"key-store": {"loader": {"kind": "der-file-path", "path": "x.der"}}})
+    assert "can only be a trust store" in found["routes.r.destination.tls.key-store.loader.kind"]
     with pytest.raises(ConfigError, match="unknown template variable"):
         HttpSink(HttpSinkConfig.model_validate({"url": "http://x/${realmLowercase}"}), ev.context())
 

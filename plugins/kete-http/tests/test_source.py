@@ -106,6 +106,13 @@ async def test_webhook_shapes_are_normalised(webhook):
     assert group.data["authDetails"] == {"clientId": "admin-cli", "userId": "root", "ipAddress": "10.0.0.2"}
     assert (raw_admin.event_type, raw_admin.realm) == ("USER_CREATE", "acme")
     assert kete_event.to_kete() == {**kete}
+    # Admin events of every shape end as the original's do on Keycloak 26.x (issue 16 item 17).
+    for event, resource_id in ((admin, "realm"), (group, "9"), (raw_admin, "1")):
+        shaped = event.to_kete()
+        assert list(shaped)[list(shaped).index("error") :][:4] == [
+            "error", "details", "resourceTypeAsString", "resourceId",
+        ]  # fmt: skip
+        assert (shaped["details"], shaped["resourceId"]) == (None, resource_id)
 
 
 @pytest.mark.parametrize(

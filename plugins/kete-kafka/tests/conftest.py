@@ -6,10 +6,6 @@ The brokers themselves are the session fixtures of ``tests/services/kafka_fixtur
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import tomllib
 import uuid
@@ -23,6 +19,8 @@ import orjson
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from kete_core.testing import KeteProcess
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE_EVENTS = REPO / "examples" / "events.jsonl"
@@ -172,56 +170,6 @@ def create_topic(config: dict[str, str], topic: str, partitions: int) -> None:
     raise AssertionError(f"topic {topic} did not appear")
 
 
-class KeteProcess:
-    """``kete run CONFIG`` in the background, its log in a file."""
-
-    def __init__(self, config: Path, env: dict[str, str] | None = None, *, name: str = "kete") -> None:
-        self.log_path = config.parent / f"{name}-{uuid.uuid4().hex[:6]}.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kete_core.cli", "run", str(config)],
-            cwd=config.parent,
-            env={**os.environ, **(env or {})},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for_log(self, text: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.log:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"kete exited ({self.proc.returncode}) before logging {text!r}:\n{self.log}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"kete did not log {text!r} in {timeout}s:\n{self.log}")
-            time.sleep(0.1)
-
-    def wait(self, timeout: float = 60.0) -> int:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"kete did not finish in {timeout}s:\n{self.log}") from None
-        finally:
-            self._log.close()
-
-    def stop(self, timeout: float = 60.0) -> int:
-        """SIGTERM, then wait for the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.wait(timeout)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self._log.close()
-
-
 @pytest.fixture
 def kt() -> SimpleNamespace:
     """The helpers above, for test modules (which cannot import this conftest)."""
@@ -243,7 +191,7 @@ def spawn_kete() -> Iterator[Callable[..., KeteProcess]]:
     started: list[KeteProcess] = []
 
     def spawn(config: Path, env: dict[str, str] | None = None, name: str = "kete") -> KeteProcess:
-        process = KeteProcess(config, env, name=name)
+        process = KeteProcess("run", str(config), cwd=config.parent, env=env, name=name)
         started.append(process)
         return process
 

@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -24,7 +21,7 @@ from typing import Any
 import pytest
 
 from kete_core.pipeline import Pipeline
-from kete_core.testing import load_app, read_jsonl
+from kete_core.testing import KeteProcess, load_app, read_jsonl
 from tests.services.keycloak_server import (
     KeycloakServer,
     add_realm_role_mapping,
@@ -100,45 +97,13 @@ destination.path = "{directory / "out" / path}"
     return config
 
 
-class KeteProcess:
-    """``kete run CONFIG`` in a subprocess, stopped with SIGTERM like a service manager does."""
-
-    def __init__(self, config: Path) -> None:
-        self.config = config
-        self.process: subprocess.Popen[str] | None = None
-        self.stderr = ""
-
-    def start(self) -> KeteProcess:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "kete_core.cli", "run", str(self.config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ},
-        )
-        return self
-
-    def stop(self, timeout: float = 30.0) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        _, stderr = self.process.communicate(timeout=timeout)
-        self.stderr += stderr
-        return self.process.returncode
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.communicate(timeout=30)
-
-
 @pytest.fixture
 def kete_process():
     """Start ``kete run`` subprocesses; any still running at the end are killed."""
     started: list[KeteProcess] = []
 
     def start(config: Path) -> KeteProcess:
-        process = KeteProcess(config).start()
+        process = KeteProcess("run", str(config), cwd=config.parent)
         started.append(process)
         return process
 

@@ -69,7 +69,7 @@ def test_every_stored_event_arrives_once_across_a_restart(keycloak, tmp_path, ke
                     for e in kk.sink_events(out) if "operationType" in e),
         what="the first round of events",
     )  # fmt: skip
-    assert kete.stop() == 0, kete.stderr
+    assert kete.stop() == 0, kete.log
     kk.run_actions(keycloak, "while-down", script)
     kete = kete_process(config)
     kk.run_actions(keycloak, "after", script)
@@ -79,7 +79,7 @@ def test_every_stored_event_arrives_once_across_a_restart(keycloak, tmp_path, ke
         return {e["id"] for e in stored(keycloak, started)} <= ids
 
     kk.wait_until(delivered_all, what="every stored event")
-    assert kete.stop() == 0, kete.stderr
+    assert kete.stop() == 0, kete.log
 
     events = kk.sink_events(out)
     ids = [e["id"] for e in events]
@@ -145,6 +145,73 @@ async def test_wrong_secret_and_missing_role_are_clear_errors(keycloak, tmp_path
         admin_call(base, admin_token(base), "DELETE", f"clients/{found['id']}")
 
 
+async def test_a_missing_role_names_the_client_that_holds_it(keycloak, tmp_path, kk):
+    """Issue 16 item 11: master's admin roles are on the '<realm>-realm' clients of master, for
+    master itself too (master has no realm-management client)."""
+    base = keycloak.base_url
+    client_id, secret = kk.unique("master-no-roles"), "master-no-roles-secret"
+    admin_call(base, admin_token(base), "POST", "clients", realm="master", json_body={
+        "clientId": client_id, "secret": secret, "publicClient": False, "serviceAccountsEnabled": True,
+        "standardFlowEnabled": False,
+    })  # fmt: skip
+    try:
+        for realm in ("master", keycloak.realm):
+            settings = {"client-id": client_id, "client-secret": secret, "client-realm": "master", "realms": [realm]}
+            kete = kk.KeteInProcess(kk.write_config(tmp_path / realm, source(keycloak, **settings)))
+            reason = await kk.until(lambda kete=kete: kete.status, what="the source to report a problem")
+            await kete.stop()
+            assert f"lacks the role 'view-events' of the '{realm}-realm' client in realm 'master'" in reason, reason
+            assert "realm-management" not in reason and "HTTP 403" in reason
+        # A client of another realm cannot read this one at all.
+        settings = {"client-realm": keycloak.other_realm, "client-id": client_id, "client-secret": secret}
+        kete = kk.KeteInProcess(kk.write_config(tmp_path / "other", source(keycloak, **settings)))
+        assert kete.source._missing_role(keycloak.realm).endswith(
+            f"lives in realm '{keycloak.other_realm}', and only a client of realm '{keycloak.realm}' (role "
+            f"'view-events' of its realm-management client) or of realm 'master' can read realm '{keycloak.realm}'"
+        )
+        await kete.stop()
+    finally:
+        (found,) = admin_call(base, admin_token(base), "GET", "clients", realm="master", params={"clientId": client_id})
+        admin_call(base, admin_token(base), "DELETE", f"clients/{found['id']}", realm="master")
+
+
+async def test_forced_legacy_mode_does_not_call_the_server_old(keycloak, tmp_path, kk, caplog):
+    kete = kk.KeteInProcess(kk.write_config(tmp_path, source(keycloak, mode="legacy")))
+    await kk.until(lambda: "legacy mode" in caplog.text, what="the legacy-mode warning")
+    await kete.stop()
+    assert 'mode = "legacy" is set: legacy mode; events are told apart by their content' in caplog.text
+    assert "older than 26.2" not in caplog.text
+
+
+async def test_an_admin_event_has_the_original_s_bytes(keycloak, tmp_path, kk):
+    """Issue 16 item 17: the KETE JSON of an admin event read from the REST API is what the original
+    writes for the same event inside Keycloak 26.x: Jackson over AdminEvent, ending with details and
+    resourceId (the last segment of resourcePath)."""
+    base, out = keycloak.base_url, tmp_path / "out"
+    kete = kk.KeteInProcess(kk.write_config(tmp_path, source(keycloak)))
+    await kk.until(lambda: kk.sink_events(out), what="kete's first event")
+    user_id = await asyncio.to_thread(kk.create_user, base, client_token(base), kk.unique("bytes"))
+
+    def line() -> bytes | None:
+        path = out / "admin-event.jsonl"
+        lines = path.read_bytes().splitlines() if path.exists() else []
+        return next((raw for raw in lines if f'"resourcePath":"users/{user_id}"'.encode() in raw), None)
+
+    written = await kk.until(line, what="the USER CREATE event")
+    await kete.stop()
+    (rest,) = [e for e in get_events(base, admin_token(base), admin=True, resourcePath=f"users/{user_id}")
+               if e["operationType"] == "CREATE"]  # fmt: skip
+    auth = rest["authDetails"]
+    original = (
+        f'{{"id":"{rest["id"]}","time":{rest["time"]},"realmId":"{rest["realmId"]}","realmName":"{keycloak.realm}",'
+        f'"authDetails":{{"realmId":"{auth["realmId"]}","realmName":"{keycloak.realm}","clientId":"{auth["clientId"]}",'
+        f'"userId":"{auth["userId"]}","ipAddress":"127.0.0.1"}},"resourceType":"USER","operationType":"CREATE",'
+        f'"resourcePath":"users/{user_id}","representation":{json.dumps(rest["representation"])},"error":null,'
+        f'"details":null,"resourceTypeAsString":"USER","resourceId":"{user_id}"}}'
+    )
+    assert written == original.encode()
+
+
 async def test_legacy_server(keycloak_legacy, tmp_path, kk, caplog):
     """26.1: no ids, newest first, whole days: pages are read back to the checkpoint, events told
     apart by content; a restart re-emits nothing."""
@@ -167,14 +234,14 @@ async def test_legacy_server(keycloak_legacy, tmp_path, kk, caplog):
 
     def key(event: dict[str, Any]) -> str:
         """The event as Keycloak returned it: without what kete's KETE-shaped output adds (realm
-        names, null fields, resourceTypeAsString)."""
+        names, null fields, resourceTypeAsString and resourceId)."""
 
         def bare(value: Any) -> Any:
             if isinstance(value, dict):
                 return {
                     k: bare(v)
                     for k, v in value.items()
-                    if v is not None and k not in ("realmName", "resourceTypeAsString")
+                    if v is not None and k not in ("realmName", "resourceTypeAsString", "resourceId")
                 }
             return value
 
@@ -347,9 +414,11 @@ async def test_all_realms_with_a_master_service_account(keycloak, tmp_path, kk):
         def seen() -> dict[str, list[dict[str, Any]]]:
             events = kk.sink_events(out)
             return {
-                "dave": [e for e in events if e.get("details", {}).get("username") == dave and e["type"] == "LOGIN"],
+                "dave": [
+                    e for e in events if (e.get("details") or {}).get("username") == dave and e["type"] == "LOGIN"
+                ],
                 "carol": [
-                    e for e in events if e.get("details", {}).get("username") == "carol" and e["type"] == "LOGIN"
+                    e for e in events if (e.get("details") or {}).get("username") == "carol" and e["type"] == "LOGIN"
                 ],
                 "create": [e for e in events if e.get("resourcePath") == f"users/{user_id}"],
             }

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kete_core.testing.services import started
 from tests.services.keycloak_server import (
     KEYCLOAK_VERSION,
     KeycloakServer,
-    KeycloakUnavailable,
     admin_token,
     client_token,
     failed_login,
@@ -98,14 +97,14 @@ def test_follows_the_plain_log_across_a_restart(keycloak, tmp_path, kete_process
     wait_for_log(log, f'resourcePath="users/{script.user_ids[-1]}"', 'operationType="DELETE"')
     kk.wait_until(lambda: any(e.get("resourcePath") == f"users/{script.user_ids[-1]}" and e["operationType"] == "DELETE"
                               for e in kk.sink_events(out) if "operationType" in e), what="the first round")  # fmt: skip
-    assert kete.stop() == 0, kete.stderr
+    assert kete.stop() == 0, kete.log
     kk.run_actions(keycloak, "log-2", script)  # while kete is down
     kete = kete_process(config)
     kk.run_actions(keycloak, "log-3", script)
     wait_for_log(log, f'resourcePath="users/{script.user_ids[-1]}"', 'operationType="DELETE"')
     kk.wait_until(lambda: any(e.get("resourcePath") == f"users/{script.user_ids[-1]}" and e["operationType"] == "DELETE"
                               for e in kk.sink_events(out) if "operationType" in e), what="every record")  # fmt: skip
-    assert kete.stop() == 0, kete.stderr
+    assert kete.stop() == 0, kete.log
 
     users, admins = kk.read_jsonl(out / "event.jsonl"), kk.read_jsonl(out / "admin-event.jsonl")
     # kete started at the end of the file: it has the last probes, and everything logged after them.
@@ -249,14 +248,7 @@ def rotating_keycloak(tmp_path_factory):
         workdir=tmp_path_factory.mktemp("rotating-keycloak"),
         extra_args=["--log-file-rotation-max-file-size=16k", "--log-file-rotation-max-backup-index=100"],
     )
-    try:
-        server.start()
-    except KeycloakUnavailable as exc:  # as the shared fixtures do: skip locally, fail in CI
-        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-            pytest.fail(f"CI=true, so Keycloak tests must run, but: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-    yield server
-    server.stop()
+    yield from started(server)
 
 
 @pytest.mark.slow
@@ -288,3 +280,65 @@ async def test_keycloak_s_own_rotation(rotating_keycloak, tmp_path, kk):
     await kete.stop()
     assert len(list(server.log_file.parent.glob("keycloak.log.*"))) >= 4
     assert arrived() == truth() and len(set(arrived())) == 130
+
+
+# Usernames that look like the log's own syntax (issue 16 item 9): typed by anyone on a login page.
+FORGING_NAMES = (
+    'o\'brien "the quote", x=1',
+    'comma, error="fake", type="LOGOUT"',
+    'x", error="fake',
+    "trailing backslash\\",
+    'a\\", b="c',
+    '\\", type="LOGOUT", y="\\',
+)
+
+
+async def test_usernames_that_look_like_the_log_s_syntax_read_back_whole(keycloak, tmp_path, kk):
+    out = tmp_path / "out"
+    config = kk.write_config(tmp_path, source(keycloak.log_file, **{"start-at": "beginning"}))
+    tag = kk.unique("forge")
+    names = [f"{tag} {name}" for name in FORGING_NAMES]
+    for name in names:
+        await asyncio.to_thread(failed_login, keycloak.base_url, name)
+    kete = kk.KeteInProcess(config)
+
+    def followed() -> list[dict[str, Any]]:
+        return [e for e in kk.sink_events(out) if tag in json.dumps(e)]
+
+    await kk.until(lambda: len(followed()) >= len(names), what="the failed logins")
+    await kete.stop()
+    assert kete.pipeline.stats.rejected == {}
+    stored = {
+        e["details"]["username"]: e
+        for e in get_events(keycloak.base_url, admin_token(keycloak.base_url), type=["LOGIN_ERROR"], max=200)
+        if tag in (e.get("details") or {}).get("username", "")
+    }
+    events = followed()
+    # One event per login, each with the username Keycloak had, and nothing else that was typed.
+    assert [e["details"]["username"] for e in events] == names and sorted(stored) == sorted(names)
+    for event in events:
+        truth = stored[event["details"]["username"]]
+        assert (event["type"], event["error"], event["clientId"], event["ipAddress"]) == (
+            truth["type"], truth["error"], truth["clientId"], truth["ipAddress"],
+        )  # fmt: skip
+        auth_session = {"authSessionParentId", "authSessionTabId"}
+        assert {k: v for k, v in event["details"].items() if k not in auth_session} == truth["details"]
+
+
+async def test_admin_events_end_as_the_original_s(keycloak, tmp_path, kk):
+    """Issue 16 item 17: an admin event from the log has the original's KETE JSON keys, in order."""
+    base, out = keycloak.base_url, tmp_path / "out"
+    user_id = await asyncio.to_thread(kk.create_user, base, client_token(base), kk.unique("tail"))
+    kete = kk.KeteInProcess(kk.write_config(tmp_path, source(keycloak.log_file, **{"start-at": "beginning"})))
+
+    def line() -> bytes | None:
+        path = out / "admin-event.jsonl"
+        lines = path.read_bytes().splitlines() if path.exists() else []
+        return next((raw for raw in lines if f'"resourcePath":"users/{user_id}"'.encode() in raw), None)
+
+    written = await kk.until(line, what="the USER CREATE record")
+    await kete.stop()
+    assert written.startswith(b'{"id":null,"time":')
+    assert written.endswith(
+        f'"error":null,"details":null,"resourceTypeAsString":"USER","resourceId":"{user_id}"}}'.encode()
+    )

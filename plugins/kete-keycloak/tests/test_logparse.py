@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import orjson
 import pytest
-from kete_keycloak.logparse import BadRecord, LineParser, NotAnEventRecord, parse_pairs, to_event
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kete_keycloak.logparse import (
+    ADMIN_FIELDS,
+    LOGGER,
+    USER_FIELDS,
+    BadRecord,
+    LineParser,
+    NotAnEventRecord,
+    parse_pairs,
+    to_event,
+)
 
 from kete_core import Event
 
@@ -139,7 +151,9 @@ def test_other_lines_are_not_event_records(line):
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        ('2026-11-23 22:31:02,561 INFO  [org.keycloak.events] (t) type="LOGIN, realmId="x', "expected ', '"),
+        ('2026-11-23 22:31:02,561 INFO  [org.keycloak.events] (t) type="LOGIN, realmId="x', "unescaped"),
+        ('2026-11-23 22:31:02,561 INFO  [org.keycloak.events] (t) type="LOGIN", realmId=x', "unescaped"),
+        ('2026-11-23 22:31:02,561 INFO  [org.keycloak.events] (t) type="LOGIN",realmId="x"', "unescaped"),
         ('2026-11-23 22:31:02,561 INFO  [org.keycloak.events] (t) type="LOGIN', "no closing quote"),
         ("2026-11-23 22:31:02,561 INFO  [org.keycloak.events] (t) something else", "no type= or operationType="),
         ('2026-11-23 22:31:02,561 INFO  [org.keycloak.events] (t) operationType="CREATE", realmId="r"', "resourceType"),
@@ -158,13 +172,157 @@ def test_value_forms():
     assert parse_pairs('a="x\\", b="y"') == [("a", "x\\"), ("b", "y")]
     assert parse_pairs('a="x\\"y\\"", b=""') == [("a", 'x"y"'), ("b", "")]
     assert parse_pairs('a="", b="null"') == [("a", ""), ("b", None)]
-    # quotes = none: values run to the next ", key="; old versions quoted values with spaces in '…'.
-    assert parse_pairs("type=LOGIN, scope=openid profile, x='a, b', error=null") == [
+    assert parse_pairs("type='LOGIN', username='o\\'brien'") == [("type", "LOGIN"), ("username", "o'brien")]
+    # quotes = none: values run to the next ", key=" (and cannot hold one).
+    assert parse_pairs("type=LOGIN, scope=openid profile, x=a, b, error=null") == [
         ("type", "LOGIN"),
         ("scope", "openid profile"),
         ("x", "a, b"),
         ("error", None),
     ]
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        'o\'brien "the quote", x=1',
+        'comma, error="fake", type="LOGOUT"',
+        'x", error="fake',
+        "ends in a backslash\\",
+        '\\", type="LOGOUT", y="\\',
+        'a\\", b="c',
+        "null-ish, null",
+    ],
+)
+def test_values_typed_by_strangers_do_not_forge_fields(username):
+    """Issue 16 item 9: a username that holds ``\\", `` parses back whole, with no invented fields."""
+    line = keycloak_line({"type": "LOGIN_ERROR", "realmId": "r1", "realmName": "kete-test", "clientId": "app",
+                          "userId": None, "ipAddress": "127.0.0.1", "error": "user_not_found"},
+                         {"auth_method": "openid-connect", "username": username})  # fmt: skip
+    event = utc_parser().parse(line.encode())
+    assert event["details"] == {"auth_method": "openid-connect", "username": username}
+    assert (event["type"], event["error"], "userId" in event) == ("LOGIN_ERROR", "user_not_found", False)
+
+
+# --- What Keycloak writes, implemented from its source (Keycloak 26.7.3) ------------------------------------------
+# JBossLoggingEventListenerProvider.sanitize(sb, value): quote, value through
+# StringUtil.sanitizeSpacesAndQuotes(value, quote), quote; detail keys through sanitizeSpacesAndQuotes(key, null).
+
+
+def java_is_whitespace(char: str) -> bool:
+    """``java.lang.Character.isWhitespace(char)``."""
+    if char in "\t\n\u000b\f\r\u001c\u001d\u001e\u001f":
+        return True
+    return unicodedata.category(char) in ("Zs", "Zl", "Zp") and char not in "\u00a0\u2007\u202f"
+
+
+def sanitize_spaces_and_quotes(value: str, quote: str | None) -> str:
+    """``org.keycloak.utils.StringUtil.sanitizeSpacesAndQuotes``."""
+    out = []
+    for char in value:
+        if (java_is_whitespace(char) and char != " ") or char == "\u00a0":
+            out.append(" ")
+        elif quote is not None and char == quote:
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def written(value: str | None, quote: str) -> str:
+    """``JBossLoggingEventListenerProvider.sanitize``: a null value is appended as ``null``."""
+    return quote + ("null" if value is None else sanitize_spaces_and_quotes(value, quote)) + quote
+
+
+def keycloak_message(fields: dict[str, str | None], details: dict[str, str], quote: str = '"') -> str:
+    """``logEvent`` (fields starting with ``type``) or ``logAdminEvent`` (``operationType``)."""
+    pairs = [f"{key}={written(value, quote)}" for key, value in fields.items()]
+    pairs += [f"{sanitize_spaces_and_quotes(key, None)}={written(value, quote)}" for key, value in details.items()]
+    return ", ".join(pairs)
+
+
+def keycloak_line(fields: dict[str, str | None], details: dict[str, str], quote: str = '"') -> str:
+    """The record in Keycloak's default plain file format."""
+    return f"2026-11-23 22:34:42,975 WARN  [org.keycloak.events] (executor-thread-1) {keycloak_message(fields, details, quote)}"
+
+
+def as_logged(value: str) -> str:
+    """What a reader of the log can know of *value*: Keycloak turned other whitespace into spaces."""
+    return sanitize_spaces_and_quotes(value, None)
+
+
+# Anything, except the one value Keycloak writes like a null; often built from the pieces that
+# make the log's syntax, which arbitrary text alone rarely holds.
+_PIECES = ['"', "'", "\\", ", ", "=", '="', '\\"', ", error=", ", type=", 'x="', "null", "\n", "\t", "\u00a0", " "]
+values = (
+    st.lists(st.sampled_from(_PIECES) | st.text(max_size=4), max_size=12).map("".join) | st.text(max_size=40)
+).filter(lambda value: value != "null")
+detail_keys = st.from_regex(r"[a-z][a-zA-Z_]{0,15}", fullmatch=True).filter(
+    lambda key: key not in USER_FIELDS + ADMIN_FIELDS + ("representation",)
+)
+details = st.dictionaries(detail_keys, values, max_size=5)
+quotes = st.sampled_from(['"', "'"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    event_type=st.sampled_from(["LOGIN", "LOGIN_ERROR", "REGISTER"]),
+    realm_name=values, client_id=values, user_id=values, session_id=st.none() | values, ip_address=values,
+    error=st.none() | values, details=details, quote=quotes, json_format=st.booleans(),
+)  # fmt: skip
+def test_every_user_event_keycloak_writes_reads_back(
+    event_type, realm_name, client_id, user_id, session_id, ip_address, error, details, quote, json_format
+):
+    fields = {"type": event_type, "realmId": "r1", "realmName": realm_name, "clientId": client_id, "userId": user_id}
+    if session_id is not None:
+        fields["sessionId"] = session_id
+    fields["ipAddress"] = ip_address
+    if error is not None:
+        fields["error"] = error
+    message = keycloak_message(fields, details, quote)
+    if json_format:
+        line = orjson.dumps({"timestamp": "2026-11-23T22:35:08.773Z", "loggerName": LOGGER, "level": "WARN",
+                             "message": message})  # fmt: skip
+    else:
+        line = keycloak_line(fields, details, quote).encode()
+    event = utc_parser().parse(line)
+    expected = {"time": event["time"], **{key: as_logged(value) for key, value in fields.items()}}
+    if details:
+        expected["details"] = {as_logged(key): as_logged(value) for key, value in details.items()}
+    assert event == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    operation=st.sampled_from(["CREATE", "UPDATE", "DELETE", "ACTION"]), realm_name=values, client_id=values,
+    user_id=values, ip_address=values, resource_path=values, error=st.none() | values, details=details,
+    representation=st.none() | st.recursive(st.none() | st.booleans() | values, lambda inner: st.lists(inner) | st.dictionaries(values, inner), max_leaves=6),
+    quote=quotes,
+)  # fmt: skip
+def test_every_admin_event_keycloak_writes_reads_back(
+    operation, realm_name, client_id, user_id, ip_address, resource_path, error, details, representation, quote
+):
+    fields: dict[str, str | None] = {"operationType": operation, "realmId": "m1", "realmName": realm_name,
+                                     "clientId": client_id, "userId": user_id, "ipAddress": ip_address,
+                                     "resourceType": "USER", "resourcePath": resource_path}  # fmt: skip
+    if error is not None:
+        fields["error"] = error
+    tail = dict(details)
+    if representation is not None:
+        tail["representation"] = orjson.dumps(representation).decode()
+    event = utc_parser().parse(keycloak_line(fields, tail, quote).encode())
+    auth = {key: as_logged(fields[key]) for key in ("realmId", "realmName", "clientId", "userId", "ipAddress")}
+    expected = {"time": event["time"], "operationType": operation, "resourceType": "USER",
+                "resourcePath": as_logged(resource_path), "realmId": "m1", "realmName": auth["realmName"],
+                "authDetails": auth}  # fmt: skip
+    if error is not None:
+        expected["error"] = as_logged(error)
+    if representation is not None:
+        expected["representation"] = as_logged(tail["representation"])
+        assert orjson.loads(event["representation"]) == orjson.loads(expected["representation"])
+    if details:
+        expected["details"] = {key: as_logged(value) for key, value in details.items()}
+    assert event == expected
 
 
 def test_time_zones():
@@ -181,7 +339,7 @@ def test_time_zones():
 
 def test_to_event_keeps_unknown_keys_as_details():
     event = to_event([("operationType", "UPDATE"), ("realmId", "r"), ("resourceType", "CLIENT"),
-                      ("resourcePath", "clients/1"), ("representation", "{}"), ("credential_type", "otp")], 5)  # fmt: skip
+                      ("resourcePath", "clients/1"), ("credential_type", "otp"), ("representation", "{}")], 5)  # fmt: skip
     assert event == {
         "time": 5, "operationType": "UPDATE", "resourceType": "CLIENT", "resourcePath": "clients/1",
         "representation": "{}", "realmId": "r", "authDetails": {"realmId": "r"}, "details": {"credential_type": "otp"},

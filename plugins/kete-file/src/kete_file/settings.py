@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from kete_core import ComponentConfig, parse_size
+from kete_core import ComponentConfig, Size
 
 
 class FileSinkConfig(ComponentConfig):
@@ -14,6 +14,6 @@ class FileSinkConfig(ComponentConfig):
 
     path: str
     fsync: Literal["never", "batch"] = "never"
-    max_bytes: Annotated[int | None, BeforeValidator(lambda value: None if value is None else parse_size(value))] = None
+    max_bytes: Size | None = None
     backups: int = Field(default=5, ge=0)
     max_open_files: int = Field(default=64, gt=0)

@@ -50,7 +50,9 @@ class _OpenFile:
         self.size += len(data)
 
     def close(self) -> None:
-        os.close(self.fd)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class FileSink(Sink):
@@ -61,22 +63,33 @@ class FileSink(Sink):
 
     def __init__(self, config: FileSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        self.path = context.template("path", config.path)
-        self._segments = len(Path(config.path).parts)
-        self._climbs = ".." in Path(config.path).parts
+        self.path = context.address("path", config.path)
+        segments = config.path.split("/")
+        self._segments = len(segments)
+        # The segments a variable renders; a literal ".." the operator wrote is theirs to write.
+        self._variable_segments = [index for index, segment in enumerate(segments) if "${" in segment]
         self._files: OrderedDict[str, _OpenFile] = OrderedDict()
         self._checked: dict[str, PermanentError | None] = {}
 
     def _check(self, rendered: str) -> PermanentError | None:
         problem = self._checked.get(rendered, False)
         if problem is False:
-            parts = Path(rendered).parts
-            problem = None
-            if len(parts) != self._segments or (".." in parts and not self._climbs):
-                problem = PermanentError(f"rendered path {rendered!r} adds path segments to {self.config.path!r}")
+            problem = self._problem(rendered)
             if len(self._checked) < 10_000:
                 self._checked[rendered] = problem
         return problem
+
+    def _problem(self, rendered: str) -> PermanentError | None:
+        """Why *rendered* may not be written: an event value that adds, removes or climbs path
+        segments, or that no file name can hold."""
+        if "\0" in rendered:
+            return PermanentError(f"rendered path {rendered!r} contains a NUL byte")
+        segments = rendered.split("/")
+        if len(segments) != self._segments or any(
+            segments[index] in ("", ".", "..") for index in self._variable_segments
+        ):
+            return PermanentError(f"rendered path {rendered!r} adds path segments to {self.config.path!r}")
+        return None
 
     def _file(self, rendered: str) -> _OpenFile:
         handle = self._files.get(rendered)
@@ -89,8 +102,10 @@ class FileSink(Sink):
         return handle
 
     def _rotate(self, handle: _OpenFile) -> _OpenFile:
-        handle.close()
         path = handle.path
+        # Forgotten first: when a rename below fails, the next write opens the file again.
+        self._files.pop(str(path), None)
+        handle.close()
         if self.config.backups == 0:
             path.unlink(missing_ok=True)
         for number in range(self.config.backups - 1, 0, -1):
@@ -107,6 +122,9 @@ class FileSink(Sink):
         grouped: dict[str, list[bytes]] = {}
         paths = self.path.render_all([message.event for message in messages])
         for index, (message, rendered) in enumerate(zip(messages, paths, strict=True)):
+            if isinstance(rendered, PermanentError):  # a variable of the path has no value for this event
+                results[index] = rendered
+                continue
             problem = self._check(rendered)
             if problem is None and b"\n" in message.payload:
                 problem = PermanentError("the payload contains a newline; the file sink writes one event per line")
@@ -116,27 +134,40 @@ class FileSink(Sink):
                 grouped.setdefault(rendered, []).append(message.payload)
         written: list[_OpenFile] = []
         for rendered, payloads in grouped.items():
-            try:
-                written.append(self._write(rendered, payloads))
-            except OSError as exc:
-                for index, path in enumerate(paths):
-                    if results[index] is None and path == rendered:
-                        results[index] = exc
+            count, handle, error = self._write(rendered, payloads)
+            if handle is not None:
+                written.append(handle)
+            if error is not None:
+                # Only this path's events that were not written fail: the others are not written again.
+                failing = [index for index, path in enumerate(paths) if results[index] is None and path == rendered]
+                for index in failing[count:]:
+                    results[index] = error
         if self.config.fsync == "batch" and written:
             await asyncio.to_thread(lambda: [os.fsync(handle.fd) for handle in written])
         return None if not any(results) else results
 
-    def _write(self, rendered: str, payloads: list[bytes]) -> _OpenFile:
-        handle = self._file(rendered)
-        limit = self.config.max_bytes
-        if limit is None:
-            handle.write(b"\n".join(payloads) + b"\n")
-            return handle
-        for payload in payloads:
-            if handle.size and handle.size + len(payload) + 1 > limit:
-                handle = self._rotate(handle)
-            handle.write(payload + b"\n")
-        return handle
+    def _write(self, rendered: str, payloads: list[bytes]) -> tuple[int, _OpenFile | None, Exception | None]:
+        """Append *payloads* to *rendered*: how many were written, the file, and the error that
+        stopped the rest (OSError is retried; anything else is permanent)."""
+        handle: _OpenFile | None = None
+        written = 0
+        try:
+            handle = self._file(rendered)
+            limit = self.config.max_bytes
+            if limit is None:
+                handle.write(b"\n".join(payloads) + b"\n")
+                return len(payloads), handle, None
+            for payload in payloads:
+                if handle.size and handle.size + len(payload) + 1 > limit:
+                    handle = self._rotate(handle)
+                handle.write(payload + b"\n")
+                written += 1
+        except OSError as exc:
+            return written, handle, exc
+        except Exception as exc:
+            error = PermanentError(f"cannot write {rendered!r}: {type(exc).__name__}: {exc}")
+            return written, handle, error.with_traceback(exc.__traceback__)
+        return written, handle, None
 
     async def close(self) -> None:
         while self._files:

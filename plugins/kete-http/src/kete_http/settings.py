@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr
 
-from kete_core import CommaList, ComponentConfig, Duration, EncodingSettings, Lowercase, parse_size
+from kete_core import CommaList, ComponentConfig, Duration, EncodingSettings, Lowercase, ServerTlsSettings, TlsSettings
+from kete_core import Size as Bytes
 from kete_http.oauth import OAuthSettings
 from kete_http.signing import SigningSettings
-from kete_http.tls import ClientTlsSettings, ServerTlsSettings
 
 log = logging.getLogger("kete.http")
 
@@ -48,7 +48,8 @@ class HttpSinkConfig(EncodingSettings):
     x_api_key_value: SecretStr | None = None
     oauth: OAuthSettings = OAuthSettings()
     signing: SigningSettings | None = None
-    tls: ClientTlsSettings = ClientTlsSettings()
+    tls: TlsSettings = TlsSettings()
+    """KETE's ``tls.*`` (trust store, key store, ``verify-hostname``, …) and kete's PEM file settings."""
     max_concurrency: int = Field(default=16, gt=0)
     """Requests in flight at once for this route; 1 keeps the events of a batch in order."""
     retry_attempts: int = Field(default=3, gt=0)
@@ -98,7 +99,7 @@ class HttpSinkConfig(EncodingSettings):
             found += self.oauth.problems()
         if self.retry_max_backoff < self.retry_initial_backoff:
             found.append(("retry-max-backoff", "must not be shorter than retry-initial-backoff"))
-        return found + self.tls.problems()
+        return found
 
     @property
     def _signing_header(self) -> str | None:
@@ -116,7 +117,7 @@ class HttpSinkConfig(EncodingSettings):
         return f"{scheme}://{self.host}:{port}{path}"
 
 
-Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
+Size = Annotated[Bytes, Field(gt=0)]
 
 
 class HttpSourceConfig(ComponentConfig):
@@ -142,6 +143,8 @@ class HttpSourceConfig(ComponentConfig):
     """Require HTTP Basic authentication (vymalo's ``WEBHOOK_HTTP_AUTH_USERNAME``)."""
     basic_password: SecretStr | None = None
     tls: ServerTlsSettings = ServerTlsSettings()
+    """Serve HTTPS: ``cert-file``/``key-file`` or ``key-store``; ``client-ca-file`` or ``trust-store`` requires
+    client certificates signed by those CAs."""
     retry_after: Duration = 1.0
     """What a 503 tells the sender to wait."""
     shutdown_timeout: Duration = 10.0

@@ -18,18 +18,26 @@ import binascii
 import hmac
 import logging
 import math
-import ssl
 import zlib
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from kete_core import ConfigError, ConfigErrors, Event, Intake, MalformedEvent, Rejection, Source, SourceError
+from kete_core import (
+    ConfigError,
+    ConfigErrors,
+    Event,
+    Intake,
+    MalformedEvent,
+    Rejection,
+    Source,
+    SourceError,
+    server_ssl_context,
+)
 from kete_http.oauth import basic_authorization
 from kete_http.payloads import normalise
 from kete_http.settings import HttpSourceConfig
-from kete_http.tls import server_context
 
 log = logging.getLogger("kete.http")
 
@@ -62,17 +70,20 @@ class HttpSource(Source):
     def __init__(self, name: str, config: HttpSourceConfig) -> None:
         super().__init__(name, config)
         path = f"sources.{name}"
-        problems = config.tls.problems()
+        problems: list[tuple[str, str]] = []
         if (config.basic_username is None) != (config.basic_password is None):
             problems.append(("basic-password", "basic-username and basic-password go together"))
         if not config.path.startswith("/"):
             problems.append(("path", "must start with '/'"))
-        if problems:
-            raise ConfigErrors(ConfigError(message, path=f"{path}.{setting}") for setting, message in problems)
+        errors = [ConfigError(message, path=f"{path}.{setting}") for setting, message in problems]
         try:
-            self._ssl = server_context(config.tls)
-        except (OSError, ValueError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot load the TLS material: {exc}", path=f"{path}.tls") from exc
+            self._ssl = server_ssl_context(config.tls, f"{path}.tls")
+        except ConfigErrors as exc:
+            errors += exc.errors
+        except ConfigError as exc:
+            errors.append(exc)
+        if errors:
+            raise ConfigErrors(errors)
         self._types = {media.lower() for media in config.content_types}
         self._basic = None
         if config.basic_username is not None and config.basic_password is not None:

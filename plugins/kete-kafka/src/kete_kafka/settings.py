@@ -6,8 +6,9 @@ not define itself are client settings. They arrive as a nested tree (``bootstrap
 ``{"bootstrap": {"servers": ...}}``), are flattened back to librdkafka's dotted names, and the
 settings of KETE configurations written for the Java client are translated: ``sasl.jaas.config``
 becomes ``sasl.username``/``sasl.password``, ``buffer.memory`` becomes
-``queue.buffering.max.kbytes``, the String/ByteArray (de)serializers are dropped, and kete's
-``tls.*`` block becomes ``ssl.*``. What has no librdkafka equivalent is an error, never ignored.
+``queue.buffering.max.kbytes``, the String/ByteArray (de)serializers are dropped, and the ``tls.*``
+block (kete's TLS facility, with all of KETE's certificate loaders) becomes ``ssl.*``. What has no
+librdkafka equivalent is an error, never ignored.
 Finally librdkafka itself checks every name and value: a client is created (not connected) with
 the settings, so an unknown name, a bad value or a setting of the other client role (a consumer
 setting on the producer) is reported at load, naming the setting.
@@ -15,20 +16,28 @@ setting on the producer) is reported at load, naming the setting.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import re
-import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from confluent_kafka import Consumer, KafkaException, Producer
-from pydantic import BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from kete_core import CommaList, ComponentConfig, ConfigError, ConfigErrors, Duration, flatten, is_secret
+from kete_core import (
+    CommaList,
+    ComponentConfig,
+    ConfigError,
+    ConfigErrors,
+    Duration,
+    EncodingSettings,
+    TlsSettings,
+    flatten,
+    is_secret,
+    load_tls,
+)
 
 Role = Literal["producer", "consumer"]
 
@@ -72,200 +81,40 @@ def raise_problems(problems: list[Problem], path: str) -> None:
 # --------------------------------------------------------------------------- TLS (kete/KETE ``tls.*``)
 
 
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-LoaderKind = Annotated[
-    Literal[
-        "pem-file-path", "pem-file-text", "pem-file-base64", "der-file-path", "der-file-base64",
-        "pkcs12-file-path", "pkcs12-file-base64", "jks-file-path", "jks-file-base64",
-        "pkcs7-file-path", "pkcs7-file-base64",
-    ],
-    BeforeValidator(_lower),
-]  # fmt: skip
-
-
-class LoaderSettings(ComponentConfig):
-    """``tls.trust-store.loader.*`` / ``tls.key-store.loader.*``: where certificate material comes from."""
-
-    kind: LoaderKind
-    path: str | None = None
-    text: SecretStr | None = None
-    base64: SecretStr | None = None
-
-
-class StoreSettings(ComponentConfig):
-    """``tls.trust-store.*`` / ``tls.key-store.*``, as the original KETE names them."""
-
-    loader: LoaderSettings
-    password: SecretStr | None = None
-    key_password: SecretStr | None = None
-    type: str | None = None
-    trust_manager_algorithm: str | None = None
-    key_manager_algorithm: str | None = None
-
-
-class TlsSettings(ComponentConfig):
-    """``tls.*``: the original KETE's TLS block, translated to librdkafka's ``ssl.*``.
-
-    ``verify-hostname`` defaults to true here (KETE's default was false), as in kete's HTTP sink.
-    """
-
-    enabled: bool = False
-    version: Annotated[Literal["tls", "tlsv1.2", "tlsv1.3"], BeforeValidator(_lower)] = "tls"
-    verify_hostname: bool = True
-    trust_store: StoreSettings | None = None
-    key_store: StoreSettings | None = None
-
-
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.DOTALL)
-
-
-def _material(loader: LoaderSettings, where: str) -> bytes | Problem:
-    """The bytes a ``*-text``/``*-base64``/``*-path`` loader names."""
-    source = loader.kind.rsplit("-", 1)[1]
-    value = getattr(loader, source)
-    if value is None:
-        return Problem(f"{where}.{source}", f"certificate loader '{loader.kind}' needs '{source}'")
-    if source == "path":
-        try:
-            return Path(value).read_bytes()
-        except OSError as exc:
-            return Problem(f"{where}.path", f"cannot read {value}: {exc.strerror or exc}")
-    secret = value.get_secret_value()
-    if source == "text":
-        return secret.encode()
-    try:
-        return base64.b64decode(secret, validate=True)
-    except (binascii.Error, ValueError):
-        return Problem(f"{where}.base64", "not valid base64")
-
-
-def _der_to_pem(der: bytes) -> str:
-    body = "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
-    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
-
-
-_UNSUPPORTED_STORES = {
-    "jks": "librdkafka (OpenSSL) cannot read Java key stores; convert it to PEM "
-    "(keytool -importkeystore -deststoretype PKCS12, then openssl pkcs12 -nodes) and use 'pem-file-path'",
-    "pkcs7": "librdkafka cannot read PKCS#7 bundles; convert it (openssl pkcs7 -print_certs) and use 'pem-file-path'",
-}
-
-
-def _trust_store(store: StoreSettings, out: dict[str, str], problems: list[Problem]) -> None:
-    where = "tls.trust-store.loader"
-    family = store.loader.kind.split("-", 1)[0]
-    if family in _UNSUPPORTED_STORES:
-        problems.append(
-            Problem(f"{where}.kind", f"loader '{store.loader.kind}' is not supported", _UNSUPPORTED_STORES[family])
-        )
-        return
-    if family == "pkcs12":
-        problems.append(
-            Problem(
-                f"{where}.kind",
-                "librdkafka cannot read a PKCS#12 trust store",
-                "convert it (openssl pkcs12 -in trust.p12 -nokeys -out ca.pem) and use 'pem-file-path'",
-            )
-        )
-        return
-    if store.loader.kind == "pem-file-path" and store.loader.path is not None:
-        out["ssl.ca.location"] = store.loader.path
-        return
-    material = _material(store.loader, where)
-    if isinstance(material, Problem):
-        problems.append(material)
-    elif family == "der":
-        out["ssl.ca.pem"] = _der_to_pem(material)
-    else:
-        out["ssl.ca.pem"] = material.decode("ascii", errors="replace")
-
-
-def _key_store(store: StoreSettings, out: dict[str, str], problems: list[Problem]) -> None:
-    where = "tls.key-store.loader"
-    kind = store.loader.kind
-    family = kind.split("-", 1)[0]
-    if family in _UNSUPPORTED_STORES or family == "der":
-        hint = _UNSUPPORTED_STORES.get(family, "a key store holds a key and its certificate; use PEM or PKCS#12")
-        problems.append(Problem(f"{where}.kind", f"loader '{kind}' is not supported for a key store", hint))
-        return
-    password = store.key_password or store.password
-    if family == "pkcs12":
-        if kind != "pkcs12-file-path" or store.loader.path is None:
-            problems.append(
-                Problem(
-                    f"{where}.kind", "librdkafka reads PKCS#12 key stores from a file only", "use 'pkcs12-file-path'"
-                )
-            )
-            return
-        out["ssl.keystore.location"] = store.loader.path
-        if store.password is not None:
-            out["ssl.keystore.password"] = store.password.get_secret_value()
-        return
-    material = _material(store.loader, where)
-    if isinstance(material, Problem):
-        problems.append(material)
-        return
-    certificates = [block.group(0) for block in _PEM_BLOCK.finditer(material) if block.group(1) == b"CERTIFICATE"]
-    keys = [block.group(0) for block in _PEM_BLOCK.finditer(material) if block.group(1).endswith(b"PRIVATE KEY")]
-    if not certificates or len(keys) != 1:
-        problems.append(
-            Problem(
-                where,
-                f"the key store must hold one private key and its certificate(s) in PEM; found {len(keys)} key(s) "
-                f"and {len(certificates)} certificate(s)",
-            )
-        )
-        return
-    out["ssl.certificate.pem"] = b"\n".join(certificates).decode("ascii")
-    out["ssl.key.pem"] = keys[0].decode("ascii")
-    if password is not None:
-        out["ssl.key.password"] = password.get_secret_value()
-
-
 _TLS_ORIGIN = {
-    "ca": "tls.trust-store",
-    "certificate": "tls.key-store",
-    "key": "tls.key-store",
-    "keystore": "tls.key-store",
-    "endpoint": "tls.verify-hostname",
-    "protocol": "tls.enabled",
+    "ssl.ca.pem": "tls.trust-store",
+    "ssl.certificate.pem": "tls.key-store",
+    "ssl.key.pem": "tls.key-store",
+    "ssl.endpoint.identification.algorithm": "tls.verify-hostname",
+    "enable.ssl.certificate.verification": "tls.verify",
+    "security.protocol": "tls.enabled",
 }
 
 
 def tls_settings(tls: TlsSettings, user: Mapping[str, str]) -> tuple[dict[str, str], list[Problem]]:
-    """The ``ssl.*`` settings (and ``security.protocol``) that a ``tls`` block means."""
+    """The ``ssl.*`` settings (and ``security.protocol``) that a ``tls`` block means.
+
+    kete's TLS facility reads the stores (any of KETE's 11 loader kinds); librdkafka gets their PEM text:
+    the trusted certificates with the system's CAs added (``ssl.ca.pem``), the client's certificate chain
+    (``ssl.certificate.pem``) and its key, decrypted (``ssl.key.pem``). ``tls.version = TLSv1.2`` cannot be
+    enforced by librdkafka, which negotiates TLS 1.2 or 1.3.
+    """
     out: dict[str, str] = {}
     problems: list[Problem] = []
-    for name, store in (("trust-store", tls.trust_store), ("key-store", tls.key_store)):
-        if store is None:
-            continue
-        for setting in ("trust-manager-algorithm", "key-manager-algorithm"):
-            if getattr(store, setting.replace("-", "_")) is not None:
-                problems.append(
-                    Problem(f"tls.{name}.{setting}", "a JVM setting with no librdkafka equivalent", "remove it")
-                )
-        family = store.loader.kind.split("-", 1)[0]
-        if store.type is not None and store.type.strip().lower() not in (family, "pem" if family == "der" else family):
-            problems.append(
-                Problem(f"tls.{name}.type", f"type '{store.type}' does not match loader '{store.loader.kind}'")
-            )
-    if tls.trust_store is not None:
-        _trust_store(tls.trust_store, out, problems)
-    if tls.key_store is not None:
-        _key_store(tls.key_store, out, problems)
+    try:
+        material = load_tls(tls, "tls")
+    except ConfigErrors as exc:
+        problems += [Problem(error.path or "tls", error.message, error.hint) for error in exc.errors]
+    else:
+        ca = material.ca_pem()
+        if ca is not None:
+            out["ssl.ca.pem"] = ca
+        certificate, key = material.certificate_pem(), material.private_key_pem()
+        if certificate is not None and key is not None:
+            out["ssl.certificate.pem"] = certificate
+            out["ssl.key.pem"] = key
     if not tls.enabled:
         return {}, problems
-    if tls.version == "tlsv1.3":
-        problems.append(
-            Problem(
-                "tls.version",
-                "librdkafka cannot require TLS 1.3 (it negotiates TLS 1.2 or 1.3)",
-                "use 'TLS' or 'TLSv1.2'",
-            )
-        )
     protocol = user.get("security.protocol", "").strip().upper()
     if protocol in ("PLAINTEXT", "SASL_PLAINTEXT"):
         problems.append(
@@ -275,6 +124,8 @@ def tls_settings(tls: TlsSettings, user: Mapping[str, str]) -> tuple[dict[str, s
         uses_sasl = any(name.startswith("sasl.") for name in user)
         out["security.protocol"] = "SASL_SSL" if uses_sasl else "SSL"
     out["ssl.endpoint.identification.algorithm"] = "https" if tls.verify_hostname else "none"
+    if not tls.verify:
+        out["enable.ssl.certificate.verification"] = "false"
     return out, problems
 
 
@@ -366,12 +217,13 @@ _JAVA_RENAMED: dict[str, Callable[[str], tuple[dict[str, str], Problem | None]]]
     "ssl.protocol": _no_equivalent("librdkafka negotiates TLS 1.2 or 1.3; remove it"),
     "ssl.enabled.protocols": _no_equivalent("librdkafka negotiates TLS 1.2 or 1.3; remove it"),
     "ssl.truststore.location": _no_equivalent(
-        "librdkafka reads PEM trust stores: use ssl.ca.location, or tls.trust-store.loader.*"
+        "use tls.trust-store.loader.kind = 'jks-file-path' (JKS or PKCS#12) with tls.trust-store.loader.path"
     ),
-    "ssl.truststore.password": _no_equivalent("librdkafka reads PEM trust stores, which have no password"),
-    "ssl.truststore.type": _no_equivalent("librdkafka reads PEM trust stores: use ssl.ca.location"),
+    "ssl.truststore.password": _no_equivalent("use tls.trust-store.password"),
+    "ssl.truststore.type": _no_equivalent("tls.trust-store.loader.kind reads JKS and PKCS#12 alike; remove it"),
     "ssl.keystore.type": _no_equivalent(
-        "ssl.keystore.location is a PKCS#12 file; for PEM use ssl.certificate.location"
+        "for a JKS key store use tls.key-store.loader.kind = 'jks-file-path' (librdkafka's ssl.keystore.location "
+        "is a PKCS#12 file)"
     ),
     "max.poll.records": _no_equivalent("use the source's batch-size"),
 }
@@ -568,7 +420,7 @@ def client_settings(
                 problems.append(Problem(origin[new], f"contradicts the tls.* settings, which set {new} = {text}"))
             else:
                 out.setdefault(new, text)
-                origin.setdefault(new, _TLS_ORIGIN.get(new.split(".")[1] if "." in new else new, "tls"))
+                origin.setdefault(new, _TLS_ORIGIN.get(new, "tls"))
     if "bootstrap.servers" not in out:
         problems.append(Problem("bootstrap.servers", "required: the brokers to connect to (host:port,host:port)"))
     return out, origin, problems
@@ -603,8 +455,11 @@ class KafkaSourceConfig(ComponentConfig):
     """The original KETE's ``tls.*`` block, translated to librdkafka's ``ssl.*``."""
 
 
-class KafkaSinkConfig(ComponentConfig):
-    """Settings of the ``kafka`` sink. Settings not listed here are librdkafka producer settings."""
+class KafkaSinkConfig(EncodingSettings):
+    """Settings of the ``kafka`` sink. Settings not listed here are librdkafka producer settings.
+
+    KETE's ``content-encoding`` and ``content-transfer-encoding`` are accepted and, as in KETE's
+    kafka destination, not applied (librdkafka's ``compression.type`` compresses record batches)."""
 
     model_config = ConfigDict(extra="allow")
 

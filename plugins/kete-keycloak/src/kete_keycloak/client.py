@@ -20,6 +20,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from kete_core import TlsSettings, client_ssl_context
+
 # A token is replaced this long before it expires (or at half its lifetime, if that is shorter).
 _REFRESH_MARGIN = 15.0
 _BODY_SAMPLE = 300
@@ -261,12 +263,12 @@ def realm_path(realm: str, suffix: str = "") -> str:
     return f"/{urllib.parse.quote(realm, safe='')}{suffix}"
 
 
-def make_ssl_context(verify: bool, ca_file: str | None) -> ssl.SSLContext | None:
-    """The TLS context for Keycloak: None (defaults) unless a CA file is given or checks are off."""
+def make_ssl_context(verify: bool, ca_file: str | None, path: str = "keycloak") -> ssl.SSLContext | None:
+    """The TLS context for Keycloak (kete's TLS facility): None (defaults) unless a CA file is given, which
+    is trusted besides the system's CAs, or checks are off.
+
+    :param path: the config path of the settings, for errors (a CA file that cannot be read).
+    """
     if verify and not ca_file:
         return None
-    context = ssl.create_default_context(cafile=ca_file)
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    return client_ssl_context(TlsSettings(verify=verify, ca_file=ca_file), path)

@@ -9,10 +9,29 @@ The listener logs each event as one message of ``key="value"`` pairs under the l
     operationType="CREATE", realmId="…", realmName="master", clientId="…", userId="…",
     ipAddress="10.0.0.7", resourceType="USER", resourcePath="users/…"
 
-Values are quoted (``quotes``, default ``"``) and a quote inside a value is written ``\\"``;
-Keycloak does not escape backslashes, so a ``\\"`` that ends a value (followed by ``, key=`` or
-the end) is read as a backslash and the closing quote. Unquoted values (``quotes`` set to none)
-run to the next ``, key=``. A value Keycloak had as null is written ``null`` and read as absent.
+How Keycloak writes a value (``JBossLoggingEventListenerProvider.sanitize`` and
+``StringUtil.sanitizeSpacesAndQuotes``, Keycloak 24 to 26.7): the quote character (option
+``quotes``, default ``"``), then the value with every whitespace character other than a space (and
+the no-break space) turned into a space and every quote character written ``\\"``, then the quote
+character. Backslashes are **not** escaped, and a null value is written ``"null"``.
+
+So every quote character inside a written value follows a backslash. A closing quote ends the
+message or is followed by ``, key=`` and an opening quote; an escaped quote can look like one
+(a value ending in a backslash is written ``"a\\"``, a username typed as ``x", error=`` is written
+``"x\\", error="``), but of all the ways to split a record into pairs exactly one keeps every quote
+inside a value escaped: splitting at such a quote leaves a later value with an unescaped quote or
+no closing quote. The parser takes that one split, so nothing a stranger types (a username on the
+login page) can end a value early or add a pair.
+
+With ``quotes`` set to ``none`` values are not quoted and not escaped: they run to the next
+``, key=``, and a value holding ``, key=`` cannot be told apart from two pairs. With ``sanitize``
+off, quotes inside values are not escaped either. Keep both options at their defaults.
+
+The record's fields come first, in Keycloak's order (user events: ``type``, ``realmId``,
+``realmName``, ``clientId``, ``userId``, ``sessionId`` when set, ``ipAddress``, ``error`` when set;
+admin events: ``operationType``, the acting admin's ``realmId``, ``realmName``, ``clientId``,
+``userId``, ``ipAddress``, then ``resourceType``, ``resourcePath``, ``error`` when set); every pair
+after them is a detail, except an admin event's trailing ``representation``.
 
 Admin records name the **acting** admin's realm (``realmId``/``realmName``), client (internal id),
 user and address, not the realm the resource lives in: they go to ``authDetails``.
@@ -21,6 +40,7 @@ user and address, not the realm the resource lives in: they go to ``authDetails`
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,12 +51,16 @@ import orjson
 
 LOGGER = "org.keycloak.events"
 
-USER_FIELDS = ("id", "type", "realmId", "realmName", "clientId", "userId", "sessionId", "ipAddress", "error")
-ADMIN_FIELDS = ("id", "operationType", "resourceType", "resourcePath", "error", "representation")
+# The fields at the start of a record, in the order Keycloak writes them (optional ones included).
+USER_FIELDS = ("type", "realmId", "realmName", "clientId", "userId", "sessionId", "ipAddress", "error")
+ADMIN_FIELDS = (
+    "operationType", "realmId", "realmName", "clientId", "userId", "ipAddress", "resourceType", "resourcePath", "error",
+)  # fmt: skip
 ADMIN_AUTH_FIELDS = ("realmId", "realmName", "clientId", "userId", "ipAddress")
 
-_KEY = re.compile(r"[^\s=,\"']+")
-_NEXT_PAIR = re.compile(r", (?=[^\s=,\"']+=)")
+_KEY_CHARS = r"[^\s=,\"']+"
+_KEY = re.compile(_KEY_CHARS)
+_NEXT_PAIR = re.compile(rf", (?={_KEY_CHARS}=)")
 _PLAIN = re.compile(
     r"^(?P<time>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d{1,9})?)\s+(?P<level>[A-Z]+)\s+"
     r"\[(?P<logger>[^\]\s]+)\]\s+(?P<rest>.*)$"
@@ -62,50 +86,115 @@ class BadRecord(ValueError):
 
 
 def parse_pairs(message: str) -> list[tuple[str, str | None]]:
-    """The ``key=value`` pairs of an event message, in order; raise :class:`BadRecord` if malformed."""
-    pairs: list[tuple[str, str | None]] = []
+    """The ``key=value`` pairs of an event message, in order; raise :class:`BadRecord` if malformed.
+
+    The first value tells how the record is written: quoted (it starts with a character that
+    cannot begin an event type: Keycloak's ``quotes``) or not (``quotes = none``). Quoted, every
+    value starts with the quote (the previous value's closing quote is found by what follows it)."""
+    first = _key(message, 0)
+    opening = message[first.end() + 1 : first.end() + 2]
+    if opening and not (opening.isalnum() or opening == "_"):
+        return _quoted_pairs(message, opening)
+    return _unquoted_pairs(message)
+
+
+def _key(message: str, at: int) -> re.Match[str]:
+    match = _KEY.match(message, at)
+    if match is None or message[match.end() : match.end() + 1] != "=":
+        raise BadRecord(f"expected key=value at character {at + 1}: {message[at : at + 40]!r}")
+    return match
+
+
+@functools.cache
+def _next_pair(quote: str) -> re.Pattern[str]:
+    """What follows a closing quote when another pair follows: ``, key=`` and the opening quote."""
+    return re.compile(rf", {_KEY_CHARS}={re.escape(quote)}")
+
+
+def _quoted_pairs(message: str, quote: str) -> list[tuple[str, str | None]]:
+    """The pairs of a quoted record: the one split in which every quote inside a value is escaped
+    (see the module documentation for why there is only one). Each value ends at its first
+    possible closing quote unless the rest of the record then does not read."""
+    next_pair = _next_pair(quote)
     size = len(message)
-    at = 0
-    while at < size:
-        key_match = _KEY.match(message, at)
-        if key_match is None or message[key_match.end() : key_match.end() + 1] != "=":
-            raise BadRecord(f"expected key=value at character {at + 1}: {message[at : at + 40]!r}")
-        key = key_match.group()
-        at = key_match.end() + 1
-        quote = message[at : at + 1]
-        if quote in ('"', "'"):
-            value, at = _quoted(message, at + 1, quote, key)
-            if at < size:
-                if not message.startswith(", ", at):
-                    raise BadRecord(f"expected ', ' after the value of {key!r} at character {at + 1}")
-                at += 2
+    split: list[tuple[int, str, int, int]] = []  # key position, key, value start, closing quote
+    failed: set[int] = set()  # key positions from which the rest does not read
+    error: BadRecord | None = None
+    at, key, start, end = 0, "", 0, -1
+    resume = False
+    while True:
+        if not resume:
+            match = _key(message, at)
+            key, start = match.group(), match.end() + 2
+            end = message.find(quote, start)
+        elif message[end - 1] == "\\":
+            end = message.find(quote, end + 1)  # the closing quote tried was an escaped quote
         else:
-            following = _NEXT_PAIR.search(message, at)
-            end = following.start() if following else size
-            value = message[at:end]
-            at = following.end() if following else size
+            end = -1  # an unescaped quote cannot be inside the value
+        resume = False
+        while end >= 0 and at not in failed:
+            if end == size - 1 or next_pair.match(message, end + 1) is not None:
+                break
+            if message[end - 1] != "\\":
+                error = error or BadRecord(
+                    f"the value of {key!r} holds an unescaped {quote} at character {end + 1} "
+                    "(is the jboss-logging listener's sanitize option off?)"
+                )
+                end = -1
+                break
+            end = message.find(quote, end + 1)
+        if end >= 0 and at not in failed:
+            split.append((at, key, start, end))
+            if end == size - 1:
+                return _values(message, quote, split)
+            at = end + 3  # past the quote and ", "
+            continue
+        error = error or BadRecord(f"the value of {key!r} has no closing quote")
+        failed.add(at)
+        if not split:
+            raise error
+        # A value ending in `", key=` offers a closing quote too soon: the rest did not read.
+        at, key, start, end = split.pop()
+        resume = True
+
+
+def _values(message: str, quote: str, split: list[tuple[int, str, int, int]]) -> list[tuple[str, str | None]]:
+    escaped = "\\" + quote
+    pairs: list[tuple[str, str | None]] = []
+    for _, key, start, end in split:
+        value = message[start:end].replace(escaped, quote)
         pairs.append((key, None if value == "null" else value))
     return pairs
 
 
-def _quoted(message: str, at: int, quote: str, key: str) -> tuple[str, int]:
-    """The value of a quoted field starting at *at* (after the opening quote), and where it ends."""
-    parts = []
-    while True:
-        end = message.find(quote, at)
-        if end < 0:
-            raise BadRecord(f"the value of {key!r} has no closing quote")
-        if end > at and message[end - 1] == "\\" and not _value_ends(message, end + 1):
-            parts.append(message[at : end - 1])
-            parts.append(quote)
-            at = end + 1
-            continue
-        parts.append(message[at:end])
-        return "".join(parts), end + 1
+def _unquoted_pairs(message: str) -> list[tuple[str, str | None]]:
+    pairs: list[tuple[str, str | None]] = []
+    size = len(message)
+    at = 0
+    while at < size:
+        match = _key(message, at)
+        at = match.end() + 1
+        following = _NEXT_PAIR.search(message, at)
+        end = following.start() if following else size
+        value = message[at:end]
+        pairs.append((match.group(), None if value == "null" else value))
+        at = following.end() if following else size
+    return pairs
 
 
-def _value_ends(message: str, at: int) -> bool:
-    return at == len(message) or (message.startswith(", ", at) and _NEXT_PAIR.match(message, at) is not None)
+def _leading_fields(
+    pairs: list[tuple[str, str | None]], order: tuple[str, ...]
+) -> tuple[dict[str, str | None], list[tuple[str, str | None]]]:
+    """The record's fields (the leading pairs that follow *order*, some left out) and the pairs after."""
+    fields: dict[str, str | None] = {}
+    position = 0
+    for index, (key, value) in enumerate(pairs):
+        try:
+            position = order.index(key, position) + 1
+        except ValueError:
+            return fields, pairs[index:]
+        fields[key] = value
+    return fields, []
 
 
 def to_event(pairs: list[tuple[str, str | None]], time_ms: int, admin_realm: str = "acting") -> dict[str, Any]:
@@ -118,32 +207,25 @@ def to_event(pairs: list[tuple[str, str | None]], time_ms: int, admin_realm: str
         raise BadRecord("empty event record")
     first = pairs[0][0]
     if first == "type":
+        fields, rest = _leading_fields(pairs, USER_FIELDS)
         event: dict[str, Any] = {"time": time_ms}
-        details: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in USER_FIELDS and key not in event:
-                if value is not None:
-                    event[key] = value
-            else:
-                details[key] = value
+        event.update((key, value) for key, value in fields.items() if value is not None)
         if "type" not in event:
             raise BadRecord("the event type is null")
-        if details:
-            event["details"] = details
+        if rest:
+            event["details"] = dict(rest)
         return event
     if first == "operationType":
+        fields, rest = _leading_fields(pairs, ADMIN_FIELDS)
         event = {"time": time_ms}
-        auth: dict[str, Any] = {}
-        details = {}
-        for key, value in pairs:
-            if key in ADMIN_AUTH_FIELDS and key not in auth:
-                if value is not None:
-                    auth[key] = value
-            elif key in ADMIN_FIELDS and key not in event:
-                if value is not None:
-                    event[key] = value
-            else:
-                details[key] = value
+        auth = {key: fields[key] for key in ADMIN_AUTH_FIELDS if fields.get(key) is not None}
+        for key in ("operationType", "resourceType", "resourcePath", "error"):
+            if fields.get(key) is not None:
+                event[key] = fields[key]
+        if rest and rest[-1][0] == "representation":
+            if rest[-1][1] is not None:
+                event["representation"] = rest[-1][1]
+            rest = rest[:-1]
         for key in ("operationType", "resourceType"):
             if key not in event:
                 raise BadRecord(f"admin event record without {key}")
@@ -153,8 +235,8 @@ def to_event(pairs: list[tuple[str, str | None]], time_ms: int, admin_realm: str
                     event[key] = auth[key]
         if auth:
             event["authDetails"] = auth
-        if details:
-            event["details"] = details
+        if rest:
+            event["details"] = dict(rest)
         return event
     raise BadRecord(f"an event record starts with type= or operationType=, not {first}=")
 

@@ -78,6 +78,7 @@ class AdminApiSource(Source):
         self.gaps = 0
         self.realm_names: dict[str, str] = {}
         self._client: KeycloakClient | None = None
+        self._ssl = make_ssl_context(config.tls_verify, config.ca_file, f"sources.{name}")
         self._state = PollerState()
         self._fresh = True
         self._realms: list[str] | None = None
@@ -115,7 +116,7 @@ class AdminApiSource(Source):
             config.client_id,
             config.client_secret.get_secret_value(),
             timeout=config.request_timeout,
-            ssl_context=make_ssl_context(config.tls_verify, config.ca_file),
+            ssl_context=self._ssl,
         )
         while not intake.stopping.is_set():
             await self._cycle(intake)
@@ -287,11 +288,15 @@ class AdminApiSource(Source):
             log.info("source '%s': Keycloak at %s: %s mode", self.name, self.config.server, self.mode)
         if self.mode == "legacy" and not self._legacy_warned:
             self._legacy_warned = True
+            why = (
+                'mode = "legacy" is set'
+                if self.config.mode == "legacy"
+                else f"Keycloak at {self.config.server} is older than 26.2 (events have no ids and come newest first)"
+            )
             log.warning(
-                "source '%s': Keycloak at %s is older than 26.2 (events have no ids and come newest first): "
-                "legacy mode; events are told apart by their content, so duplicates are possible",
+                "source '%s': %s: legacy mode; events are told apart by their content, so duplicates are possible",
                 self.name,
-                self.config.server,
+                why,
             )
         if self.mode == "legacy":
             await self._poll_legacy(intake, realm, stream)
@@ -456,21 +461,27 @@ class AdminApiSource(Source):
 
     def _explain(self, exc: KeycloakError, realm: str | None = None) -> str:
         if isinstance(exc, KeycloakForbidden) and realm is not None:
-            client_realm = self.config.resolved_client_realm
-            where = (
-                "of the realm-management client"
-                if client_realm == realm
-                else f"of the '{realm}-realm' client in realm '{client_realm}'"
-            )
-            return (
-                f"realm '{realm}': the service account of client '{self.config.client_id}' lacks the role "
-                f"'view-events' {where}: {exc.message}"
-            )
+            return f"realm '{realm}': {self._missing_role(realm)}: {exc.message}"
         if isinstance(exc, KeycloakNotFound) and realm is not None:
             return f"realm '{realm}' does not exist or is not visible: {exc.message}"
         if isinstance(exc, KeycloakBadRequest) and self.config.mode == "ids":
             return f'{exc.message}; a Keycloak older than 26.2 needs mode = "legacy" (or "auto")'
         return exc.message
+
+    def _missing_role(self, realm: str) -> str:
+        """What the service account lacks to read *realm*'s events. Keycloak keeps a realm's admin
+        roles on its ``realm-management`` client, and for master's admins on the ``<realm>-realm``
+        clients of the master realm (``master-realm`` for master itself)."""
+        client_realm = self.config.resolved_client_realm
+        account = f"the service account of client '{self.config.client_id}'"
+        if client_realm == "master":
+            return f"{account} lacks the role 'view-events' of the '{realm}-realm' client in realm 'master'"
+        if client_realm == realm:
+            return f"{account} lacks the role 'view-events' of the realm-management client"
+        return (
+            f"{account} lives in realm '{client_realm}', and only a client of realm '{realm}' (role 'view-events' "
+            f"of its realm-management client) or of realm 'master' can read realm '{realm}'"
+        )
 
     def _report(self, intake: Intake) -> None:
         """Log problems when they appear (and every few minutes while they last); set readiness."""

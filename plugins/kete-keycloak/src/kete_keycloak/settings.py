@@ -61,7 +61,7 @@ class AdminApiSourceConfig(ComponentConfig):
     tls_verify: bool = True
     """Check Keycloak's certificate."""
     ca_file: str | None = None
-    """PEM file of the CA that signed Keycloak's certificate."""
+    """PEM file of the CA that signed Keycloak's certificate, trusted besides the system's CAs."""
 
     @field_validator("server")
     @classmethod
