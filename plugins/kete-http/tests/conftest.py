@@ -294,7 +294,8 @@ async def webhook():
     started: list[Webhook] = []
 
     async def start(client_ssl: ssl.SSLContext | None = None, **settings) -> Webhook:
-        source = HttpSource("hook", HttpSourceConfig.model_validate({"port": 0, **settings}))
+        # No drain by default: stopping a test's source closes it at once (the drain has its own tests).
+        source = HttpSource("hook", HttpSourceConfig.model_validate({"port": 0, "drain-time": 0, **settings}))
         intake = RecordingIntake()
         task = asyncio.create_task(source.run(intake))
         await asyncio.wait_for(source.listening.wait(), 5)

@@ -107,6 +107,17 @@ async def test_signature_is_p2_compatible_hmac_over_the_exact_bytes(ev, receiver
     assert request.headers["Content-Encoding"] == "gzip"  # the signature covers the compressed bytes sent
 
 
+async def test_a_signed_timestamp_goes_with_the_signature(ev, receiver, make_sink):
+    sink = make_sink(url=receiver.url, signing={"secret": "shh", "timestamp-header": "X-Kete-Timestamp"})
+    before = int(time.time())
+    await sink.send([ev.user(id="a")])
+    (request,) = receiver.requests
+    stamp = request.headers["X-Kete-Timestamp"]
+    assert before <= int(stamp) <= time.time()
+    signed = stamp.encode() + b"." + request.body
+    assert request.headers["X-Keycloak-Signature"] == hmac.new(b"shh", signed, hashlib.sha256).hexdigest()
+
+
 @pytest.mark.parametrize(
     ("encoding", "transfer", "decode"),
     [

@@ -191,6 +191,8 @@ class HttpSink(Sink):
             reserved.add("authorization")
         if config.signing is not None:
             reserved.add(config.signing.header.lower())
+            if config.signing.timestamp_header is not None:
+                reserved.add(config.signing.timestamp_header.lower())
         if config.event_id_header:
             reserved.add(config.event_id_header.lower())
         static: dict[str, str] = {}
@@ -301,7 +303,7 @@ class HttpSink(Sink):
                 return PermanentError(f"{event!r}: the event id contains control characters")
             headers[config.event_id_header] = event.id
         if config.signing is not None:
-            headers[config.signing.header] = config.signing.sign(body)
+            headers.update(config.signing.headers(body))
         return body, headers
 
     async def _deliver(self, session: aiohttp.ClientSession, group: _Group, message: Message) -> BaseException | None:
