@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kete_core.contracts import (
     ComponentConfig,
     DeliveryResults,
+    Escape,
     Intake,
     Matcher,
     Message,
@@ -36,6 +37,7 @@ from kete_core.errors import (
     MalformedEvent,
     PermanentError,
     PluginError,
+    RenderError,
     SourceError,
     Unavailable,
 )
@@ -132,6 +134,7 @@ __all__ = [
     "Duration",
     "EncodingSettings",
     "ErrorAction",
+    "Escape",
     "Event",
     "FileLoader",
     "Identity",
@@ -151,6 +154,7 @@ __all__ = [
     "Position",
     "Receipt",
     "Rejection",
+    "RenderError",
     "Renderer",
     "Serializer",
     "ServerTlsSettings",

@@ -19,7 +19,7 @@ from typing import ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from kete_core.errors import ConfigError, ConfigWarning
+from kete_core.errors import ConfigError, ConfigWarning, RenderError
 from kete_core.event import Event
 
 
@@ -78,14 +78,21 @@ class Template(Protocol):
     variables: frozenset[str]
     """The names of the variables the template uses."""
 
-    def render(self, event: Event) -> str:
-        """Return the setting's value for *event*. Must not raise for a well-formed event."""
+    def render(self, event: Event) -> str | RenderError:
+        """Return the setting's value for *event*, or a :class:`~kete_core.errors.RenderError`
+        (returned, not raised) when a variable it uses has no value for *event* or the escape
+        refused a value. Never raises for an event."""
         ...
 
-    def render_all(self, events: Iterable[Event]) -> list[str]:
+    def render_all(self, events: Iterable[Event]) -> list[str | RenderError]:
         """Return :meth:`render`'s value for each of *events*, in order: how a sink renders a
         batch, at less cost per event than one call each."""
         ...
+
+
+Escape = Callable[[str], str]
+"""Makes a variable's value fit where the template puts it (percent-encoding for a URL); raises
+``ValueError`` to refuse a value, which renders as a :class:`~kete_core.errors.RenderError`."""
 
 
 VariableGetter = Callable[[Event], "str | None"]
@@ -110,8 +117,11 @@ class Renderer(ABC):
         self.variables = variables
 
     @abstractmethod
-    def compile(self, text: str) -> Template:
-        """Compile *text* once, at load. Raise ``ValueError`` naming any unknown variable."""
+    def compile(self, text: str, escape: Escape | None = None) -> Template:
+        """Compile *text* once, at load. Raise ``ValueError`` naming any unknown variable.
+
+        *escape*, when given, is applied to each variable's value as it is substituted (not to the
+        template's own text)."""
 
 
 # --------------------------------------------------------------------------- serializers
@@ -180,13 +190,25 @@ class SinkContext:
     path: str
     renderer: Renderer
     serializer: Serializer
+    addresses: dict[str, Template] = field(default_factory=dict, compare=False)
+    """The address templates compiled through :meth:`address`, by setting (for ``kete check``)."""
 
-    def template(self, setting: str, text: str) -> Template:
-        """Compile the templated setting *setting* (e.g. ``"topic"``); errors name its config path."""
+    def template(self, setting: str, text: str, escape: Escape | None = None) -> Template:
+        """Compile the templated setting *setting* (e.g. ``"headers.x-realm"``); errors name its
+        config path. For a setting that names where an event goes, use :meth:`address`."""
         try:
-            return self.renderer.compile(text)
+            return self.renderer.compile(text, escape)
         except ValueError as exc:
             raise ConfigError(str(exc), path=f"{self.path}.{setting}") from exc
+
+    def address(self, setting: str, text: str, escape: Escape | None = None) -> Template:
+        """Compile a setting that names where an event goes: a URL, topic, path or key. An event it
+        renders a :class:`~kete_core.errors.RenderError` for must fail (for this route) rather
+        than go to an address with a hole in it; ``kete check`` warns about addresses that use
+        variables some of the route's events have no value for."""
+        template = self.template(setting, text, escape)
+        self.addresses[setting] = template
+        return template
 
 
 DeliveryResults = Sequence[BaseException | None] | None

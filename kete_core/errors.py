@@ -119,6 +119,14 @@ class PermanentError(Exception):
     """Raised (or returned) by a sink for a message that no retry can deliver, e.g. a bad topic name."""
 
 
+class RenderError(PermanentError):
+    """A template cannot give its value for one event: a variable it uses has no value for the
+    event (``${resourceTypeLowerCase}`` on a user event), or the value is refused where it goes
+    (``..`` as a URL path segment). Templates return it rather than raise it; a sink fails that
+    event alone with it (return it in the event's place), and kete dead-letters it for the route.
+    """
+
+
 def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
     """Return ``"did you mean 'x'?"`` for the closest candidate, or None when nothing is as close
     as *cutoff* (0 to 1)."""

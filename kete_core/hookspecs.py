@@ -131,7 +131,8 @@ def kete_template_variables() -> Mapping[str, VariableGetter] | None:
     that is already defined is a configuration error.
 
     :returns: a mapping of variable name to a function giving the variable's value for an event
-        (None when the event has no value: the placeholder is then left as written).
+        (None when the event has no value: an address using it then fails that event for its route,
+        a header using it is not sent).
     """
 
 

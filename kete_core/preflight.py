@@ -1,8 +1,10 @@
 """What ``kete check`` warns about: a configuration kete can run that will probably not do what
-was meant (nothing to read, nowhere to deliver, an input that does not exist)."""
+was meant (nothing to read, nowhere to deliver, an input that does not exist, an address some of a
+route's events have no value for)."""
 
 from __future__ import annotations
 
+from kete_core.addresses import address_warnings
 from kete_core.application import Application
 from kete_core.errors import ConfigWarning
 
@@ -29,4 +31,4 @@ def preflight(app: Application) -> list[ConfigWarning]:
         )
     for source in app.sources:
         warnings.extend(source.warnings())
-    return warnings
+    return warnings + address_warnings(app)

@@ -6,6 +6,7 @@ from kete_core import memo
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.cases import camel_case, kebab_case, pascal_case
 from kete_core.contracts import ComponentConfig
+from kete_core.errors import PermanentError, RenderError
 from kete_core.event import parse_event
 
 USER = parse_event({"type": "LOGIN_ERROR", "realmName": "my_realm", "error": "invalid_user_credentials"})
@@ -52,14 +53,41 @@ def render(text: str, event=USER, variables=None) -> str:
     ],
 )
 def test_all_thirty_variables(variable, user, admin):
-    assert render("${" + variable + "}", USER) == user
-    assert render("${" + variable + "}", ADMIN) == admin
+    for event, expected in ((USER, user), (ADMIN, admin)):
+        rendered = render("${" + variable + "}", event)
+        if expected == "${" + variable + "}":  # no value for this event
+            assert isinstance(rendered, RenderError) and expected in str(rendered)
+        else:
+            assert rendered == expected
 
 
-def test_a_known_variable_without_a_value_stays_as_written():
-    # The original leaves unresolved placeholders in place (its StringSubstitutor does).
-    assert render("keycloak.${kindLowerCase}.${resourceTypeLowerCase}") == "keycloak.event.${resourceTypeLowerCase}"
-    assert render("r-${realmLowerCase}", parse_event({"type": "LOGIN"})) == "r-${realmLowerCase}"
+def test_a_known_variable_without_a_value_fails_the_event_with_the_reason():
+    # The original left the placeholder in place, which made the address invalid and the send fail;
+    # kete says so instead of rendering an address with a literal ${...} in it.
+    rendered = render("keycloak.${kindLowerCase}.${resourceTypeLowerCase}.${operationTypeLowerCase}")
+    assert isinstance(rendered, RenderError) and isinstance(rendered, PermanentError)
+    assert str(rendered) == (
+        "'keycloak.${kindLowerCase}.${resourceTypeLowerCase}.${operationTypeLowerCase}': "
+        "${resourceTypeLowerCase}, ${operationTypeLowerCase} has no value for this event "
+        "(only admin events have a resource and an operation type)"
+    )
+    nameless = render("r-${realmLowerCase}", parse_event({"type": "LOGIN"}))
+    assert str(nameless) == "'r-${realmLowerCase}': ${realmLowerCase} has no value for this event"
+    secret = render("http://u:pw@h/${resourceTypeLowerCase}")
+    assert "pw" not in str(secret) and "http://***@h/" in str(secret)
+
+
+def test_an_escape_applies_to_values_only_and_may_refuse_one():
+    def escape(value: str) -> str:
+        if value == "my_realm":
+            raise ValueError("not this one")
+        return value.replace("-", "%2D")
+
+    template = KeteRenderer(ComponentConfig(), {}).compile("a-${realmLowerCase}", escape)
+    assert template.render(ADMIN) == "a-acme%2Dstaging"
+    refused = template.render(USER)
+    assert isinstance(refused, RenderError)
+    assert str(refused) == "'a-${realmLowerCase}': the value 'my_realm' of ${realmLowerCase} is refused: not this one"
 
 
 def test_literal_text_and_several_variables():
@@ -112,8 +140,8 @@ def test_render_all_gives_what_render_gives_for_each_event(monkeypatch):
         "${clientIdUpperCase}",
     ]:
         fresh = renderer.compile(text)
-        batch = fresh.render_all(iter(events))
-        assert batch == [renderer.compile(text).render(event) for event in events], text
+        batch = [repr(value) for value in fresh.render_all(iter(events))]
+        assert batch == [repr(renderer.compile(text).render(event)) for event in events], text
         assert fresh.render_all([]) == []
     assert renderer.compile("${realmLowerCase}").render_all(events)[2] == "id-1"
 

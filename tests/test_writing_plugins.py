@@ -46,7 +46,8 @@ def test_the_example_sink_passes_the_sink_contract(site, pytester, monkeypatch):
     assert tests.read_text() in (ROOT / "docs" / "writing-plugins.md").read_text()
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
     result = pytester.runpytest_subprocess(str(tests), "-p", "no:cacheprovider", "--rootdir", str(ROOT))
-    result.assert_outcomes(passed=6)
+    # Skipped: the check of an address with no value for an event, as SQLite rows have no address.
+    result.assert_outcomes(passed=6, skipped=1)
 
 
 def test_the_installed_example_is_listed_and_matches(site):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kete_core.contracts import ComponentConfig, DeliveryResults, Message, Sink, SinkContext
+from kete_core.errors import RenderError
 
 
 class DiscardSinkConfig(ComponentConfig):
@@ -26,11 +27,13 @@ class DiscardSink(Sink):
 
     def __init__(self, config: DiscardSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        self.key = context.template("key", config.key) if config.key is not None else None
+        self.key = context.address("key", config.key) if config.key is not None else None
         self.messages = 0
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
-        if self.key is not None:
-            self.key.render_all([message.event for message in messages])
         self.messages += len(messages)
+        if self.key is not None:
+            keys = self.key.render_all([message.event for message in messages])
+            if any(isinstance(key, RenderError) for key in keys):
+                return [key if isinstance(key, RenderError) else None for key in keys]
         return None

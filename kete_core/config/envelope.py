@@ -109,7 +109,7 @@ def _describe(error: ValidationError) -> ConfigError:
     if error.validator == "type":
         # The value itself is not shown: it may be a secret typed in the wrong place.
         expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        names = " or ".join(_TYPE_NAMES.get(name, name) for name in expected)
+        names = " or ".join(_TYPE_NAMES.get(str(name), str(name)) for name in expected)
         return ConfigError(f"expected {names}, not {_type_name(error.instance)}", path=path or None)
     if "propertyNames" in error.schema_path:
         return ConfigError(f"invalid name {error.instance!r}", path=path, hint="use letters, digits, '_', '-', '.'")

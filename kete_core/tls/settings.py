@@ -10,27 +10,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, SecretStr
+from pydantic import ConfigDict, SecretStr
 
-from kete_core.contracts import ComponentConfig, _kebab
+from kete_core.contracts import ComponentConfig
+from kete_core.fields import Lowercase
 
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-TlsVersion = Annotated[Literal["tls", "ssl", "tlsv1.2", "tlsv1.3"], BeforeValidator(_lower)]
+TlsVersion = Annotated[Literal["tls", "ssl", "tlsv1.2", "tlsv1.3"], Lowercase]
 """KETE's ``tls.version``, the protocol of Java's ``SSLContext``: the highest version offered. ``TLS`` (and
 Java's alias ``SSL``) and ``TLSv1.3`` offer TLS 1.2 and 1.3, ``TLSv1.2`` only TLS 1.2. Older versions are
 refused, as current JDKs disable them."""
 
-StoreType = Annotated[Literal["jks", "pkcs12", "jceks", "pem"], BeforeValidator(_lower)]
+StoreType = Annotated[Literal["jks", "pkcs12", "jceks", "pem"], Lowercase]
 """KETE's ``type``, the Java ``KeyStore`` type. Accepted so KETE configurations load; kete reads the store's
 format from its content (as Java's dual-format JKS/PKCS12 key stores do)."""
 
-ManagerAlgorithm = Annotated[
-    Literal["pkix", "sunpkix", "x509", "x.509", "sunx509", "newsunx509"], BeforeValidator(_lower)
-]
+ManagerAlgorithm = Annotated[Literal["pkix", "sunpkix", "x509", "x.509", "sunx509", "newsunx509"], Lowercase]
 """The JVM's ``trust-manager-algorithm``/``key-manager-algorithm`` names. Accepted so KETE configurations
 load; OpenSSL always validates certificate paths as PKIX does."""
 
@@ -43,9 +37,9 @@ class LoaderSettings(ComponentConfig):
     exactly one of ``path``, ``text`` or ``base64``.
     """
 
-    model_config = ConfigDict(extra="allow", alias_generator=_kebab, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="allow")
 
-    kind: Annotated[str, BeforeValidator(_lower)]
+    kind: Annotated[str, Lowercase]
     path: str | None = None
     text: SecretStr | None = None
     base64: SecretStr | None = None

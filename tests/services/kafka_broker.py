@@ -39,7 +39,6 @@ from kete_core.testing.services import (
     ServiceStartError,
     ServiceUnavailable,
     cache_dir,
-    find_java,
     free_ports,
     java_version_text,
     kill_group,
@@ -50,6 +49,9 @@ from kete_core.testing.services import (
     spawn,
     stop_group,
     wait_ready,
+)
+from kete_core.testing.services import (
+    find_java as find_java_for,
 )
 
 POM_PATH = Path(__file__).resolve().parent / "kafka" / "pom.xml"
@@ -213,10 +215,10 @@ def ensure_kafka_libs(version: str | None = None, *, verbose: bool = False) -> P
     return libs
 
 
-def find_kafka_java() -> str:
+def find_java() -> str:
     """Path of a Java 17+ ``java`` (``$JAVA_HOME`` first, then ``PATH``) for the broker."""
     try:
-        return find_java("the Kafka test broker")
+        return find_java_for("the Kafka test broker")
     except ServiceUnavailable as exc:
         raise BrokerUnavailable(str(exc)) from exc
 
@@ -426,7 +428,7 @@ class KafkaBroker:
         """Format the log dir on first use, start the broker, and wait until it answers metadata requests."""
         if self.is_running():
             return
-        java = find_kafka_java()
+        java = find_java()
         libs = ensure_kafka_libs(self.version)
         started = time.monotonic()
         if not self.ports:

@@ -48,7 +48,6 @@ from kete_core.testing.services import (
     ServiceUnavailable,
     cache_dir,
     file_lock,
-    find_java,
     free_ports,
     group_members,
     log_tail,
@@ -56,6 +55,9 @@ from kete_core.testing.services import (
     spawn,
     stop_group,
     wait_ready,
+)
+from kete_core.testing.services import (
+    find_java as find_java_for,
 )
 
 HOST = "127.0.0.1"
@@ -162,10 +164,10 @@ def distribution_dir(version: str) -> Path:
     return cache_dir() / f"keycloak-{version}"
 
 
-def find_keycloak_java() -> str:
+def find_java() -> str:
     """Path of a Java 17+ ``java`` (``$JAVA_HOME`` first, then ``PATH``); raises :class:`KeycloakUnavailable`."""
     try:
-        return find_java("the Keycloak test server")
+        return find_java_for("the Keycloak test server")
     except ServiceUnavailable as exc:
         raise KeycloakUnavailable(str(exc)) from exc
 
@@ -208,7 +210,7 @@ def ensure_distribution(version: str = KEYCLOAK_VERSION, *, verbose: bool = Fals
     stamp = json.dumps({"version": version, "build": BUILD_OPTIONS})
     if marker.is_file() and marker.read_text() == stamp:
         return home
-    java = find_keycloak_java()
+    java = find_java()
     with file_lock(cache_dir() / f"keycloak-{version}.lock"):
         if marker.is_file() and marker.read_text() == stamp:
             return home
@@ -418,7 +420,7 @@ class KeycloakServer:
         """Prepare the distribution (and template database), start the server and wait until it serves."""
         if self.running:
             return
-        java = find_keycloak_java()
+        java = find_java()
         home = ensure_distribution(self.version)
         template = None
         if self.use_template:

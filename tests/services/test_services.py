@@ -142,3 +142,15 @@ def test_a_missing_program_skips_locally_and_fails_under_ci(pytester, monkeypatc
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(**outcome)
     result.stdout.fnmatch_lines(["*not-a-program is missing: apt-get install not-a-package*"])
+
+
+def test_the_guide_s_service_example_is_a_working_spec(tmp_path):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "writing-plugins.md").read_text()
+    [block] = [block for block in doc.split("```python\n")[1:] if "REDIS = ServiceSpec(" in block]
+    namespace: dict = {"pytest": pytest}
+    exec(block.split("```")[0], namespace)
+    redis = Service(namespace["REDIS"], tmp_path, ports={"client": 6390}, program="/usr/bin/redis-server")
+    assert namespace["REDIS"].command(redis) == [
+        "/usr/bin/redis-server", "--port", "6390", "--bind", "127.0.0.1", "--save", "",
+    ]  # fmt: skip
+    assert "redis" in namespace  # the session fixture of the example

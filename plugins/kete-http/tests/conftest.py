@@ -33,6 +33,8 @@ class Recorded:
     headers: CIMultiDict
     body: bytes
     peer_cert: dict | None = None
+    raw_path: str = ""
+    """The request target exactly as it arrived."""
 
     def json(self):
         return orjson.loads(self.body)
@@ -81,7 +83,9 @@ class Receiver:
             body = await request.read()
             transport = request.transport
             peer = transport.get_extra_info("peercert") if transport is not None else None
-            recorded = Recorded(request.method, request.path_qs, CIMultiDict(request.headers), body, peer)
+            recorded = Recorded(
+                request.method, request.path_qs, CIMultiDict(request.headers), body, peer, request.raw_path
+            )
             self.requests.append(recorded)
             if self.delay:
                 await asyncio.sleep(self.delay)
@@ -290,7 +294,8 @@ async def webhook():
     started: list[Webhook] = []
 
     async def start(client_ssl: ssl.SSLContext | None = None, **settings) -> Webhook:
-        source = HttpSource("hook", HttpSourceConfig.model_validate({"port": 0, **settings}))
+        # No drain by default: stopping a test's source closes it at once (the drain has its own tests).
+        source = HttpSource("hook", HttpSourceConfig.model_validate({"port": 0, "drain-time": 0, **settings}))
         intake = RecordingIntake()
         task = asyncio.create_task(source.run(intake))
         await asyncio.wait_for(source.listening.wait(), 5)

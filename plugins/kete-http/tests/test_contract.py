@@ -16,7 +16,12 @@ class TestHttpSink(SinkContract):
 
     @pytest.fixture
     def sink_settings(self, receiver):
-        return {"url": f"{receiver.url}/events/${{realmLowerCase}}", "max-concurrency": 1, "retry-attempts": 1}
+        return {
+            "url": f"{receiver.url}/events/${{realmLowerCase}}",
+            "headers": {"x-realm": "${realmLowerCase}", "x-type": "${eventTypeUpperCase}"},
+            "max-concurrency": 1,
+            "retry-attempts": 1,
+        }
 
     @pytest.fixture
     def read_back(self, receiver):

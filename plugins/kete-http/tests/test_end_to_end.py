@@ -18,6 +18,7 @@ import orjson
 
 from kete_core.pipeline import Pipeline
 from kete_core.testing import load_app, read_jsonl
+from kete_core.testing.contracts import running
 
 
 def _sign(body: bytes, secret: bytes) -> str:
@@ -217,33 +218,30 @@ destination.timeout-seconds = "60s"
 """
     )
     app = load_app(config)
-    pipeline = Pipeline(app)
-    running = asyncio.create_task(pipeline.run())
-    try:
+    async with running(app) as run:
         source = app.sources[0]
         await asyncio.wait_for(source.listening.wait(), 5)
         url = f"http://127.0.0.1:{source.port}/"
         answers: dict[str, tuple[int, str | None]] = {}
-        async with aiohttp.ClientSession() as client:
+        try:
+            async with aiohttp.ClientSession() as client:
 
-            async def post(number: int) -> None:
-                body = {"type": "LOGIN", "id": str(number), "realmName": "acme"}
-                async with client.post(url, json=body) as response:
-                    answers[str(number)] = (response.status, response.headers.get("Retry-After"))
+                async def post(number: int) -> None:
+                    body = {"type": "LOGIN", "id": str(number), "realmName": "acme"}
+                    async with client.post(url, json=body) as response:
+                        answers[str(number)] = (response.status, response.headers.get("Retry-After"))
 
-            # The destination answers nothing until the gate opens: a request held inside kete
-            # would still be waiting here, and this guard (not a speed target) would end the test.
-            await asyncio.wait_for(asyncio.gather(*(post(number) for number in range(60))), 20)
-            assert not receiver.gate.is_set()
-        accepted = sorted(number for number, (status, _) in answers.items() if status == 202)
-        refused = [answer for answer in answers.values() if answer[0] != 202]
-        assert refused and all(answer == (503, "1") for answer in refused)
-        assert len(accepted) >= 17  # one in the sink, a full queue of 16 behind it
-    finally:
-        receiver.gate.set()
-        pipeline.request_stop()
-        stats = await asyncio.wait_for(running, 30)
-    assert stats.routes["slow"].delivered == len(accepted)
+                # The destination answers nothing until the gate opens: a request held inside kete
+                # would still be waiting here, and this guard (not a speed target) would end the test.
+                await asyncio.wait_for(asyncio.gather(*(post(number) for number in range(60))), 20)
+                assert not receiver.gate.is_set()
+        finally:
+            receiver.gate.set()
+    accepted = sorted(number for number, (status, _) in answers.items() if status == 202)
+    refused = [answer for answer in answers.values() if answer[0] != 202]
+    assert refused and all(answer == (503, "1") for answer in refused)
+    assert len(accepted) >= 17  # one in the sink, a full queue of 16 behind it
+    assert run.stats is not None and run.stats.routes["slow"].delivered == len(accepted)
     assert sorted(r.json()["id"] for r in receiver.requests) == accepted
 
 

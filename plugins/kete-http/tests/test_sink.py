@@ -17,7 +17,7 @@ from aiohttp import web
 from kete_http.settings import HttpSinkConfig
 from kete_http.sink import HttpError, HttpSink
 
-from kete_core.errors import ConfigError, ConfigErrors, PermanentError
+from kete_core.errors import ConfigError, ConfigErrors, PermanentError, RenderError
 
 try:
     from kete_core.errors import Unavailable
@@ -105,6 +105,17 @@ async def test_signature_is_p2_compatible_hmac_over_the_exact_bytes(ev, receiver
     (request,) = receiver.requests
     assert request.headers["X-Hub-Signature"] == "sha1=" + hmac.new(b"shh", request.body, hashlib.sha1).hexdigest()
     assert request.headers["Content-Encoding"] == "gzip"  # the signature covers the compressed bytes sent
+
+
+async def test_a_signed_timestamp_goes_with_the_signature(ev, receiver, make_sink):
+    sink = make_sink(url=receiver.url, signing={"secret": "shh", "timestamp-header": "X-Kete-Timestamp"})
+    before = int(time.time())
+    await sink.send([ev.user(id="a")])
+    (request,) = receiver.requests
+    stamp = request.headers["X-Kete-Timestamp"]
+    assert before <= int(stamp) <= time.time()
+    signed = stamp.encode() + b"." + request.body
+    assert request.headers["X-Keycloak-Signature"] == hmac.new(b"shh", signed, hashlib.sha256).hexdigest()
 
 
 @pytest.mark.parametrize(
@@ -371,13 +382,42 @@ async def test_concurrency_is_bounded_and_connections_are_reused(ev, receiver, m
     assert len(connector._conns) == 1 and len(next(iter(connector._conns.values()))) == 4  # 4 kept-alive connections
 
 
-async def test_rendered_url_may_not_gain_delimiters(ev, receiver, make_sink):
-    sink = make_sink(url=receiver.url + "/realms/${realmLowerCase}/events")
-    results = await sink.send([ev.user(realm="a/b"), ev.user(realm="ok"), ev.user(realm="x?y=1"), ev.user(realm="a@b")])
-    assert isinstance(results[0], PermanentError) and "delimiters" in str(results[0])
-    assert results[1] is None
-    assert isinstance(results[2], PermanentError) and isinstance(results[3], PermanentError)
-    assert [request.path for request in receiver.requests] == ["/realms/ok/events"]
+async def test_values_in_the_url_are_percent_encoded_each_value_its_own_url(ev, receiver, make_sink):
+    sink = make_sink(
+        url=receiver.url + "/realms/${realmLowerCase}/events?type=${eventTypeLowerCase}&realm=${realmLowerCase}"
+    )
+    realms = ["a b", "a%20b", "a/b", "x?y=1#f", "a&b=c", "a@b:c,d;e", "é€", "ok", "..", "."]
+    results = await sink.send([ev.user(realm=realm, id=str(number)) for number, realm in enumerate(realms)])
+    assert results is not None and results[:-2] == [None] * (len(realms) - 2)
+    for refused in results[-2:]:
+        assert isinstance(refused, PermanentError) and "move up the path" in str(refused)
+    raw = {request.json()["id"]: request.raw_path for request in receiver.requests}
+    encoded = ["a%20b", "a%2520b", "a%2Fb", "x%3Fy%3D1%23f", "a%26b%3Dc", "a%40b%3Ac%2Cd%3Be", "%C3%A9%E2%82%AC", "ok"]
+    assert raw == {
+        str(number): f"/realms/{value}/events?type=login&realm={value}" for number, value in enumerate(encoded)
+    }
+    assert len(set(raw.values())) == len(raw)  # "a b" and "a%20b" are two values, so two URLs
+
+
+async def test_the_configured_url_is_encoded_once_and_a_value_cannot_name_a_host(ev, receiver, make_sink):
+    sink = make_sink(url=receiver.url + "/in box/${realmLowerCase}?q=a%26b%25")
+    results = await sink.send([ev.user(realm="a%")])
+    assert results is None and receiver.requests[0].raw_path == "/in%20box/a%25?q=a%26b%25"
+    hosted = make_sink(url="http://${realmLowerCase}.localhost:1/")
+    (refused,) = await hosted.send([ev.user(realm="a b")])
+    assert isinstance(refused, PermanentError) and "host name" in str(refused)
+
+
+async def test_a_url_variable_with_no_value_fails_that_event_and_an_empty_header_is_not_sent(ev, receiver, make_sink):
+    sink = make_sink(url=receiver.url + "/${resourceTypeLowerCase}", headers={"X-Op": "${operationTypeLowerCase}"})
+    results = await sink.send([ev.user(id="u"), ev.admin(id="a")])
+    assert results is not None and isinstance(results[0], RenderError) and results[1] is None
+    assert "${resourceTypeLowerCase} has no value for this event" in str(results[0])
+    (request,) = receiver.requests
+    assert request.raw_path == "/user" and request.headers["X-Op"] == "create"
+    headers_only = make_sink(url=receiver.url + "/all", headers={"X-Op": "${operationTypeLowerCase}"})
+    assert await headers_only.send([ev.user(id="u")]) is None
+    assert "X-Op" not in receiver.requests[-1].headers
 
 
 async def test_header_values_may_not_carry_control_characters(ev, receiver, make_sink):

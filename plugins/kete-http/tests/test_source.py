@@ -7,7 +7,9 @@ import base64
 import gzip
 import hashlib
 import hmac
+import logging
 import socket
+import time
 import zlib
 
 import aiohttp
@@ -118,7 +120,6 @@ async def test_webhook_shapes_are_normalised(webhook):
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
-        ({"type": "system.PING"}, "not Keycloak user or admin events"),
         ({"type": "admin.USER"}, "is not <RESOURCE_TYPE>-<OPERATION>"),
         ({"type": "access."}, "names no event type"),
         ({"time": 1}, "not a Keycloak event"),
@@ -133,6 +134,27 @@ async def test_malformed_events_are_refused_with_the_reason(webhook, payload, re
     assert not hook.intake.batches  # nothing of the request was accepted
     (rejection,) = hook.intake.rejections
     assert rejection.source == "hook" and reason in rejection.reason and "127.0.0.1 POST /" in rejection.where
+
+
+async def test_p2_application_events_are_answered_2xx_recorded_and_not_routed(webhook):
+    """Issue 16 item 23: p2-inc retries anything but 2xx for 15 minutes, so its own events are
+    accepted, kept out of routing and recorded for ``kete rejected`` with the reason."""
+    hook = await webhook()
+    app_event = {"uid": "u9", "time": 5, "type": "order-created", "realmId": None, "id": None,
+                 "authDetails": {"realmId": "acme", "clientId": "shop", "userId": "u-1", "username": "svc"}}  # fmt: skip
+    assert (await hook.post(app_event))[:2] == (202, {"accepted": 0, "not-routed": 1})
+    ping = {"uid": "u10", "time": 6, "type": "system.PING"}
+    assert (await hook.post([LOGIN, app_event, ping, ADMIN]))[:2] == (202, {"accepted": 2, "not-routed": 2})
+    assert [event.event_type for event in hook.intake.events] == ["LOGIN", "USER_CREATE"]
+    first, second, third = hook.intake.rejections
+    assert "p2-inc application event ('order-created'" in first.reason and "not routed" in first.reason
+    assert first.where == "127.0.0.1 POST /" and b'"order-created"' in first.raw
+    assert second.where == "127.0.0.1 POST / event 1" and third.where == "127.0.0.1 POST / event 2"
+    assert "p2-inc system event ('system.PING')" in third.reason
+    # A request refused as a whole records nothing: the sender sends it again.
+    hook.intake.busy = True
+    assert (await hook.post([LOGIN, app_event]))[0] == 503
+    assert len(hook.intake.rejections) == 3
 
 
 async def test_malformed_json_is_refused_with_the_reason(webhook):
@@ -169,13 +191,88 @@ async def test_signature_covers_the_compressed_body(webhook):
 @pytest.mark.parametrize("settings", [{"bearer-token": "tok"}, {"basic-username": "kc", "basic-password": "pw"}])
 async def test_bearer_and_basic_authentication(webhook, settings):
     hook = await webhook(**settings)
-    basic = "Basic " + base64.b64encode(b"kc:pw").decode()  # what vymalo/keycloak-webhook sends
-    good = {"Authorization": "Bearer tok" if "bearer-token" in settings else basic}
+    credentials = "tok" if "bearer-token" in settings else base64.b64encode(b"kc:pw").decode()
+    scheme = "Bearer" if "bearer-token" in settings else "Basic"  # Basic: what vymalo/keycloak-webhook sends
+    good = {"Authorization": f"{scheme} {credentials}"}
     assert (await hook.post(LOGIN, headers=good))[0] == 202
+    # The scheme is case-insensitive (RFC 9110), the credentials are not.
+    for written in (scheme.lower(), scheme.upper()):
+        assert (await hook.post(LOGIN, headers={"Authorization": f"{written} {credentials}"}))[0] == 202
+    assert (await hook.post(LOGIN, headers={"Authorization": f"{scheme} {credentials.upper()}"}))[0] == 401
     status, _, headers = await hook.post(LOGIN, headers={"Authorization": "Bearer nope"})
     assert status == 401 and "WWW-Authenticate" in headers
     assert (await hook.post(LOGIN))[0] == 401
-    assert len(hook.intake.batches) == 1
+    assert len(hook.intake.batches) == 3
+
+
+async def test_a_signed_timestamp_limits_replays_to_the_tolerance(webhook):
+    hook = await webhook(signing={"secret": "shh", "timestamp-header": "X-Kete-Timestamp", "tolerance": "60s"})
+    body = orjson.dumps(LOGIN)
+
+    def signed(stamp: int) -> dict[str, str]:
+        digest = hmac.new(b"shh", f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        return {"X-Kete-Timestamp": str(stamp), "X-Keycloak-Signature": digest}
+
+    now = int(time.time())
+    assert (await hook.post(body, raw=True, headers=signed(now)))[0] == 202
+    assert (await hook.post(body, raw=True, headers=signed(now - 30)))[0] == 202  # inside the window
+    status, answer, _ = await hook.post(body, raw=True, headers=signed(now - 600))
+    assert status == 401 and "X-Kete-Timestamp timestamp is more than 60 s from this clock" in answer["error"]
+    later = signed(now + 30)
+    later["X-Kete-Timestamp"] = str(now)  # the timestamp is signed: changing it breaks the signature
+    assert (await hook.post(body, raw=True, headers=later))[0] == 401
+    unstamped = {"X-Keycloak-Signature": hmac.new(b"shh", body, hashlib.sha256).hexdigest()}
+    status, answer, _ = await hook.post(body, raw=True, headers=unstamped)
+    assert status == 401 and "missing or malformed X-Kete-Timestamp" in answer["error"]
+    assert len(hook.intake.batches) == 2
+
+
+async def _raw_request(hook, data: bytes, *, wait: float = 10.0) -> bytes:
+    """Send *data* on a new connection; read the answer's head, or until the server closes the
+    connection without one (b"")."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", hook.source.port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        try:
+            return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), wait)
+        except asyncio.IncompleteReadError as exc:
+            return exc.partial
+    finally:
+        writer.close()
+
+
+async def test_silent_slow_and_stalled_clients_are_cut_off(webhook):
+    """Issue 16 item 7: no connection is held forever, however a client behaves."""
+    hook = await webhook(**{"idle-timeout": "300ms", "body-timeout": "300ms"})
+    assert await _raw_request(hook, b"") == b""  # connected, sent nothing: closed
+    assert await _raw_request(hook, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Ty") == b""  # headers never end
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    answer = await _raw_request(hook, head + b'{"type":')  # the body never ends
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert not hook.intake.batches
+
+
+async def test_clients_that_hang_up_or_send_huge_headers_log_a_line_not_a_traceback(webhook, caplog):
+    caplog.set_level("DEBUG", "kete.http")
+    hook = await webhook()
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    for _ in range(3):
+        _, writer = await asyncio.open_connection("127.0.0.1", hook.source.port)
+        writer.write(head + b'{"type":')
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.close()
+    huge = b"POST / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
+    answers = [await _raw_request(hook, huge) for _ in range(5)]
+    assert all(answer.startswith(b"HTTP/1.0 400 ") for answer in answers)
+    await asyncio.sleep(0.2)
+    assert (await hook.post(LOGIN))[0] == 202  # and the source serves on
+    assert not [record for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR]
+    assert "Traceback" not in caplog.text
+    assert caplog.text.count("hung up before its request was read") == 3  # debug
+    malformed = [r for r in caplog.records if "a malformed request from 127.0.0.1" in r.getMessage()]
+    assert len(malformed) == 1 and "Got more than 8190 bytes" in malformed[0].getMessage()  # once a minute
 
 
 async def test_size_and_count_limits(webhook):
@@ -258,6 +355,58 @@ async def test_stopping_finishes_requests_in_flight_then_closes(webhook):
     await asyncio.wait_for(hook.task, 5)
     with pytest.raises(aiohttp.ClientConnectionError):
         await hook.post(LOGIN)
+
+
+async def test_a_stopping_source_answers_503_until_its_listener_closes(webhook):
+    """Issue 16 item 24: p2-inc drops an event when the connection is refused and retries a 503:
+    while kete drains, the port stays open and says when to come back."""
+    hook = await webhook(**{"drain-time": "1s", "retry-after": "3s"})
+    hook.intake.stopping.set()
+    await asyncio.sleep(0.1)
+    status, body, headers = await hook.post(LOGIN)
+    assert (status, body["error"], headers["Retry-After"]) == (503, "kete is stopping", "3")
+    assert headers["Connection"] == "close"  # the retry opens a new connection, maybe to a successor
+    assert hook.intake.ready == (False, "stopping: answering 503 until the listener closes")
+    assert not hook.task.done()
+    await asyncio.wait_for(hook.task, 5)
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await hook.post(LOGIN)
+    assert not hook.intake.batches
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_a_successor_takes_the_port_over_without_a_refused_connection(webhook):
+    """reuse-port: the successor listens on the same port before the old source stops and takes
+    every new connection; the old one answers its kept-alive connection 503 (closing it) while it
+    drains. A sender that retries on 503, as p2-inc does, sees no refused or reset connection."""
+    port = _free_port()
+    old = await webhook(port=port, **{"reuse-port": True, "drain-time": "1s"})
+    async with (
+        aiohttp.ClientSession() as kept_alive,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as fresh,
+    ):
+        async with kept_alive.post(old.url, json={**LOGIN, "id": "before"}) as response:
+            assert response.status == 202
+        new = await webhook(port=port, **{"reuse-port": True})
+        old.intake.stopping.set()
+        async with kept_alive.post(old.url, json={**LOGIN, "id": "e0"}) as response:
+            assert (response.status, response.headers["Retry-After"]) == (503, "1")
+        for number in range(80):  # through the drain and after the old listener closed
+            try:
+                async with fresh.post(old.url, json={**LOGIN, "id": f"e{number}"}) as response:
+                    assert response.status == 202
+            except aiohttp.ClientConnectionError as exc:
+                raise AssertionError(f"request {number}: the connection failed: {exc}") from exc
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(old.task, 5)
+    assert [event.id for event in old.intake.events] == ["before"]
+    assert [event.id for event in new.intake.events] == [f"e{number}" for number in range(80)]
+    assert not new.task.done()
 
 
 async def test_a_port_in_use_is_a_source_error(intake):

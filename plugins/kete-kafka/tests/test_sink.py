@@ -15,7 +15,7 @@ from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.config.tree import canonical
 from kete_core.contracts import ComponentConfig, Message, SinkContext
-from kete_core.errors import PermanentError, Unavailable
+from kete_core.errors import PermanentError, RenderError, Unavailable
 from kete_core.event import parse_event
 
 SERIALIZER = JsonSerializer(ComponentConfig())
@@ -90,12 +90,35 @@ async def test_bad_messages_fail_alone(any_kafka, kafka_topic, kt):
     assert isinstance(outcome.pop("bad-realm"), PermanentError)
     assert "not a legal Kafka topic name" in str(results[1])
     assert "MSG_SIZE_TOO_LARGE" in str(outcome.pop("too-big"))
-    assert f"'{kafka_topic}-${{realmLowerCase}}'" in str(outcome["no-realm"])  # left as written: no realm
-    assert isinstance(outcome.pop("no-realm"), PermanentError)
+    assert (
+        str(outcome["no-realm"])
+        == f"'{kafka_topic}-${{realmLowerCase}}': ${{realmLowerCase}} has no value for this event"
+    )
+    assert isinstance(outcome.pop("no-realm"), RenderError)
     assert set(outcome.values()) == {None}
     records = kt.read_topics(any_kafka.client_config(), [f"{kafka_topic}-acme"], count=6)
     assert sorted(orjson.loads(record.value)["id"] for record in records) == sorted(raw["id"] for raw in good)
     assert {record.key for record in records} == {None}
+
+
+@pytest.mark.kafka
+async def test_a_key_with_no_value_for_an_event_fails_that_event(any_kafka, kafka_topic, kt):
+    sink = make_sink(**{
+        "bootstrap.servers": any_kafka.bootstrap_servers,
+        "topic": kafka_topic,
+        "key": "${resourceTypeLowerCase}",
+        "headers.operation": "${operationTypeLowerCase}",
+    })  # fmt: skip
+    user = message({"id": "u", "type": "LOGIN", "realmName": "acme"})
+    admin = message({"id": "a", "resourceType": "USER", "operationType": "CREATE", "realmName": "acme"})
+    await sink.start()
+    try:
+        results = await sink.send([user, admin])
+    finally:
+        await sink.close()
+    assert results is not None and isinstance(results[0], RenderError) and results[1] is None
+    (record,) = kt.read_topics(any_kafka.client_config(), [kafka_topic], count=1)
+    assert record.key == b"user" and ("operation", b"create") in record.headers
 
 
 async def test_unreachable_cluster_is_unavailable_not_a_failure():

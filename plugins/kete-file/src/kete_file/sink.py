@@ -63,7 +63,7 @@ class FileSink(Sink):
 
     def __init__(self, config: FileSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        self.path = context.template("path", config.path)
+        self.path = context.address("path", config.path)
         segments = config.path.split("/")
         self._segments = len(segments)
         # The segments a variable renders; a literal ".." the operator wrote is theirs to write.
@@ -122,6 +122,9 @@ class FileSink(Sink):
         grouped: dict[str, list[bytes]] = {}
         paths = self.path.render_all([message.event for message in messages])
         for index, (message, rendered) in enumerate(zip(messages, paths, strict=True)):
+            if isinstance(rendered, PermanentError):  # a variable of the path has no value for this event
+                results[index] = rendered
+                continue
             problem = self._check(rendered)
             if problem is None and b"\n" in message.payload:
                 problem = PermanentError("the payload contains a newline; the file sink writes one event per line")

@@ -10,10 +10,17 @@ Recognised shapes, each given as one object or a JSON array of them:
 - vymalo/keycloak-webhook (``WebhookPayload``): ``type`` is the user event type, or
   ``<RESOURCE_TYPE>-<OPERATION>`` for admin events, whose acting client, user and address are
   top-level fields.
+
+p2-inc also forwards events that are not Keycloak's: *application* events that apps publish with
+``POST /realms/<realm>/events`` (any ``type`` outside its ``access.``/``admin.``/``system.``
+families, no realm, no id, the publishing account in ``authDetails``) and its ``system.`` events.
+They are recognised (:class:`NotKeycloakEvent`) and kept out of routing, never read as user or
+admin events.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +28,17 @@ from kete_core import Event, MalformedEvent, parse_event
 
 _ACTOR_FIELDS = ("clientId", "userId", "sessionId", "ipAddress")
 _VYMALO_ACTOR_FIELDS = ("clientId", "userId", "ipAddress")
+# Keycloak's ResourceType names and OperationType values: what a vymalo admin type is made of.
+_VYMALO_ADMIN_TYPE = re.compile(r"[A-Z][A-Z0-9_]*-(?:CREATE|UPDATE|DELETE|ACTION)")
+
+
+class NotKeycloakEvent(Exception):
+    """A webhook sender's event that is not a Keycloak user or admin event (p2-inc's application
+    and ``system.`` events): accepted from the sender, recorded, not routed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _split_admin_type(text: str, original: str) -> tuple[str, str]:
@@ -48,7 +66,9 @@ def _from_p2(data: dict[str, Any], family: str, rest: str) -> dict[str, Any]:
         shaped["resourceType"] = shaped.get("resourceType") or resource
         shaped["operationType"] = shaped.get("operationType") or operation
     else:
-        raise MalformedEvent(f"p2-inc {family} events ({original!r}) are not Keycloak user or admin events")
+        raise NotKeycloakEvent(
+            f"a p2-inc {family} event ({original!r}), not a Keycloak user or admin event: not routed"
+        )
     if isinstance(auth, dict) and auth.get("realmId") and not auth.get("realmName"):
         # p2-inc puts the realm's name in authDetails.realmId (its PR #72).
         shaped["authDetails"] = auth | {"realmName": auth["realmId"]}
@@ -69,10 +89,17 @@ def _from_vymalo(data: dict[str, Any]) -> dict[str, Any]:
     return shaped
 
 
+def _is_p2_application_event(value: dict[str, Any]) -> bool:
+    """p2-inc marks what it sends with ``uid`` and names the publisher in ``authDetails``; neither
+    Keycloak's user events nor vymalo's payloads carry either."""
+    return "uid" in value or isinstance(value.get("authDetails"), dict)
+
+
 def normalise(value: Any, realm_names: Mapping[str, str]) -> Event:
     """The kete event for one decoded JSON object of any recognised shape.
 
     :raises MalformedEvent: with the reason, when *value* is not an event.
+    :raises NotKeycloakEvent: for a sender's own events (p2-inc application and system events).
     """
     if isinstance(value, dict):
         kind = value.get("type")
@@ -80,8 +107,17 @@ def normalise(value: Any, realm_names: Mapping[str, str]) -> Event:
             family, dot, rest = kind.partition(".")
             if dot and family in ("access", "admin", "system"):
                 value = _from_p2(value, family, rest)
+            elif _is_p2_application_event(value):
+                raise NotKeycloakEvent(
+                    f"a p2-inc application event ({kind!r}, published with POST /realms/<realm>/events), "
+                    "not a Keycloak user or admin event: not routed"
+                )
             elif "-" in kind:
                 # Keycloak's user event types never contain '-'; vymalo's admin types always do.
+                if not _VYMALO_ADMIN_TYPE.fullmatch(kind):
+                    raise MalformedEvent(
+                        f"type {kind!r} is neither a Keycloak user event type nor <RESOURCE_TYPE>-<OPERATION>"
+                    )
                 value = _from_vymalo(value)
         elif isinstance(kind, str) and kind.startswith("admin."):
             value = _from_p2(value, "admin", kind[len("admin.") :])

@@ -147,7 +147,16 @@ class HttpSourceConfig(ComponentConfig):
     client certificates signed by those CAs."""
     retry_after: Duration = 1.0
     """What a 503 tells the sender to wait."""
+    idle_timeout: Duration = 60.0
+    """How long a connection may go without a complete request head: from its opening, or from the
+    previous answer on a kept-alive connection. Bounds silent and slow-header clients."""
+    body_timeout: Duration = 30.0
+    """How long reading a request's body may take; a slower client gets 408."""
     shutdown_timeout: Duration = 10.0
     """On stop, how long requests in flight may take to finish."""
+    drain_time: Duration = 2.0
+    """On stop, how long the listener stays open answering 503 with Retry-After before it closes."""
+    reuse_port: bool = False
+    """Listen with SO_REUSEPORT, so that a successor can listen on the same port before this one stops."""
     realm_names: dict[str, str] = {}
     """Realm id → realm name, for events that carry only ``realmId``."""

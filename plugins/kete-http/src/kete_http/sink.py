@@ -18,6 +18,7 @@ import ssl
 import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
@@ -28,6 +29,7 @@ from kete_core import (
     DeliveryResults,
     Message,
     PermanentError,
+    RenderError,
     Sink,
     SinkContext,
     Template,
@@ -41,9 +43,8 @@ from kete_http.settings import HttpSinkConfig
 
 log = logging.getLogger("kete.http")
 
-_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
-_URL_SEPARATORS = "/?#@:\\"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 _CACHE_LIMIT = 10_000
 # KETE drops custom headers named like its message headers, with and without the http ``x-`` form.
 _KETE_HEADERS = {"x-eventkind", "x-eventtype", "content-type", "eventkind", "eventtype", "contenttype"}
@@ -91,6 +92,31 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _encoded(target: str) -> str:
+    """The configured URL template as yarl encodes it, its variables kept: what the text leaves raw
+    (a space, say) is encoded here once, so that each event's URL, whose values :func:`_url_value`
+    encoded, is taken as it is (no second pass decodes ``%40`` or ``%2C`` back)."""
+    variables: list[str] = []
+
+    def mask(match: re.Match[str]) -> str:
+        variables.append(match.group())
+        return f"ketevariable{len(variables) - 1}x"
+
+    text = str(URL(_PLACEHOLDER.sub(mask, target)))
+    for index, variable in enumerate(variables):
+        text = text.replace(f"ketevariable{index}x", variable, 1)
+    return text
+
+
+def _url_value(value: str) -> str:
+    """A variable's value as it goes into the URL: percent-encoded as RFC 3986 says, all but letters,
+    digits and ``-._~`` (so ``a b`` and ``a%20b`` stay two values, and no value adds a ``/``, ``?``
+    or ``#``). ``.`` and ``..`` are refused: as a path segment they would move up the path."""
+    if value in (".", ".."):
+        raise ValueError("as a path segment it would move up the path")
+    return quote(value, safe="")
+
+
 async def _error_detail(response: aiohttp.ClientResponse) -> str:
     """The start of an error answer's body, at most :data:`_ERROR_DETAIL` bytes, marked when cut."""
     data = b""
@@ -130,9 +156,12 @@ class HttpSink(Sink):
         if errors:
             raise ConfigErrors(errors)
         target = config.target()
-        self.url = context.template("url" if config.url else "host", target)
-        self._literal = {char: _PLACEHOLDER.sub("", target).count(char) for char in _URL_SEPARATORS}
-        self._templated_url = bool(self.url.variables)
+        setting = "url" if config.url else "host"
+        try:
+            encoded = _encoded(target)
+        except ValueError as exc:
+            raise ConfigError(f"not a URL: {redact(str(exc))}", path=f"{context.path}.{setting}") from None
+        self.url = context.address(setting, encoded, _url_value)
         self._urls: dict[str, URL | PermanentError] = {}
         self._method = config.method
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
@@ -162,6 +191,8 @@ class HttpSink(Sink):
             reserved.add("authorization")
         if config.signing is not None:
             reserved.add(config.signing.header.lower())
+            if config.signing.timestamp_header is not None:
+                reserved.add(config.signing.timestamp_header.lower())
         if config.event_id_header:
             reserved.add(config.event_id_header.lower())
         static: dict[str, str] = {}
@@ -198,12 +229,12 @@ class HttpSink(Sink):
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
         session = self._open()
         results: list[BaseException | None] = [None] * len(messages)
-        groups: dict[str, _Group | PermanentError] = {}
+        groups: dict[str | RenderError, _Group | PermanentError] = {}
         jobs: list[tuple[int, _Group]] = []
         for index, rendered in enumerate(self.url.render_all([message.event for message in messages])):
             group = groups.get(rendered)
             if group is None:
-                url = self._check(rendered)
+                url = rendered if isinstance(rendered, RenderError) else self._check(rendered)
                 group = groups[rendered] = url if isinstance(url, PermanentError) else _Group(url)
             if isinstance(group, PermanentError):
                 results[index] = group
@@ -235,17 +266,15 @@ class HttpSink(Sink):
         if known is not None:
             return known
         problem = None
-        if self._templated_url and (
-            _UNSAFE.search(rendered) or any(rendered.count(char) != n for char, n in self._literal.items())
-        ):
-            problem = f"rendered URL {redact(rendered)!r} gains URL delimiters or control characters from a variable"
         url: URL | PermanentError
         try:
-            parsed = URL(rendered)
-            if parsed.scheme not in ("http", "https") or not parsed.host:
-                problem = problem or f"rendered URL {redact(rendered)!r} is not an absolute http(s) URL"
+            parsed = URL(rendered, encoded=True)
+            if parsed.scheme not in ("http", "https") or not parsed.raw_host:
+                problem = f"rendered URL {redact(rendered)!r} is not an absolute http(s) URL"
+            elif "%" in parsed.raw_host:
+                problem = f"rendered URL {redact(rendered)!r}: a value in the host name is not a host name"
         except ValueError as exc:
-            problem = problem or f"rendered URL {redact(rendered)!r} is not a URL: {redact(str(exc))}"
+            problem = f"rendered URL {redact(rendered)!r} is not a URL: {redact(str(exc))}"
         url = PermanentError(problem) if problem else parsed
         if len(self._urls) >= _CACHE_LIMIT:
             self._urls.clear()
@@ -258,9 +287,12 @@ class HttpSink(Sink):
         body = self._encoding.encode(message.payload)
         headers = self._static.copy()
         for name, template in self._templates:
-            value = headers[name] = template.render(event)
+            value = template.render(event)
+            if isinstance(value, RenderError) or not value.strip():
+                continue  # a header with no value for this event is not sent, as a blank one
             if _UNSAFE.search(value):
                 return PermanentError(f"{event!r}: header {name} would contain control characters")
+            headers[name] = value
         if _UNSAFE.search(event.event_type):
             return PermanentError(f"{event!r}: the event type contains control characters")
         headers["x-eventkind"] = event.kind
@@ -271,7 +303,7 @@ class HttpSink(Sink):
                 return PermanentError(f"{event!r}: the event id contains control characters")
             headers[config.event_id_header] = event.id
         if config.signing is not None:
-            headers[config.signing.header] = config.signing.sign(body)
+            headers.update(config.signing.headers(body))
         return body, headers
 
     async def _deliver(self, session: aiohttp.ClientSession, group: _Group, message: Message) -> BaseException | None:

@@ -91,8 +91,8 @@ class KafkaSink(Sink):
 
     def __init__(self, config: KafkaSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        self.topic = context.template("topic", config.topic)
-        self.key = None if config.key is None else context.template("key", config.key)
+        self.topic = context.address("topic", config.topic)
+        self.key = None if config.key is None else context.address("key", config.key)
         problems: list[Problem] = []
         self.custom_headers: list[tuple[str, Template]] = []
         for name, text in config.headers.items():
@@ -181,7 +181,9 @@ class KafkaSink(Sink):
 
     # ------------------------------------------------------------------ sending
 
-    def _topic_problem(self, topic: str) -> PermanentError | None:
+    def _topic_problem(self, topic: str | PermanentError) -> PermanentError | None:
+        if isinstance(topic, PermanentError):
+            return topic  # a variable of the topic has no value for this event
         problem = self._topics.get(topic, False)
         if problem is False:
             reason = topic_problem(topic)
@@ -202,7 +204,8 @@ class KafkaSink(Sink):
         if headers is None:
             custom = zip(self.custom_headers, values, strict=True)
             headers = [
-                *((name, value.encode()) for (name, _), value in custom if value.strip()),
+                # A header whose template has no value for this event is not sent, as a blank one.
+                *((name, value.encode()) for (name, _), value in custom if isinstance(value, str) and value.strip()),
                 ("eventkind", event.kind.encode()),
                 ("eventtype", event.event_type.encode()),
                 ("contenttype", content_type.encode()),
@@ -212,10 +215,12 @@ class KafkaSink(Sink):
             self._headers[cache_key] = headers
         return headers
 
-    def _key_for(self, event: Event) -> bytes | None:
+    def _key_for(self, event: Event) -> bytes | PermanentError | None:
         if self.key is None:
             return event.event_type.encode()
         rendered = self.key.render(event)
+        if isinstance(rendered, PermanentError):
+            return rendered
         return rendered.encode() if rendered else None
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
@@ -245,6 +250,9 @@ class KafkaSink(Sink):
             if headers is None:
                 headers = self._headers_for(event, message.content_type)
             key = event.event_type.encode() if plain else self._key_for(event)
+            if isinstance(key, PermanentError):
+                results[index] = key
+                continue
             while True:
                 try:
                     produce(topic, message.payload, key, headers=headers)
