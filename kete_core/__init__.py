@@ -32,6 +32,7 @@ from kete_core.display import redact
 from kete_core.errors import (
     ConfigError,
     ConfigErrors,
+    ConfigWarning,
     KeteError,
     MalformedEvent,
     PermanentError,
@@ -126,6 +127,7 @@ __all__ = [
     "ComponentConfig",
     "ConfigError",
     "ConfigErrors",
+    "ConfigWarning",
     "ContentEncoding",
     "ContentTransferEncoding",
     "DeliveryResults",

@@ -58,10 +58,17 @@ class Batch:
 
 
 class RouteWorker:
-    """The state of one route's worker: its queue, its place in the spool, its destination."""
+    """One route's worker: it delivers the route's batches in spool order, retries, waits out an
+    unreachable destination and dead-letters what it gives up on.
 
-    def __init__(self, route: Route, done: int) -> None:
+    :param route: the route.
+    :param done: the route's done mark in the spool: where its worker starts.
+    :param delivery: what the workers share.
+    """
+
+    def __init__(self, route: Route, done: int, delivery: Delivery) -> None:
         self.route = route
+        self.delivery = delivery
         self.queue: deque[Batch] = deque()
         self.wakeup = asyncio.Event()
         self.overflowed = False
@@ -69,9 +76,11 @@ class RouteWorker:
         self.loaded = done
         self.waiters: deque[tuple[int, Receipt]] = deque()
         self.started = False
+        self.running = False
         self.unavailable: str | None = None
         self.retrying = False
-        self.running = False
+        self.feeders: list[RouteWorker] = []
+        """The workers of the routes that dead-letter into this one: it runs for as long as they do."""
 
     @property
     def stalled(self) -> bool:
@@ -81,6 +90,207 @@ class RouteWorker:
     @property
     def idle(self) -> bool:
         return not (self.queue or self.overflowed or self.busy)
+
+    async def start(self) -> None:
+        """Connect the sink before events flow, so readiness is known early; a failure is only
+        reported here, the first delivery tries again."""
+        try:
+            await self.route.sink.start()
+            self.started = True
+        except Exception as exc:
+            self.unavailable = redact(f"{type(exc).__name__}: {exc}")
+            log.warning("route '%s': the destination is not available yet: %s", self.route.name, self.unavailable)
+        self.running = True
+
+    async def close(self) -> None:
+        if not self.started:
+            return
+        try:
+            await self.route.sink.close()
+        except Exception:
+            log.exception("route '%s': the sink failed to close", self.route.name)
+
+    async def run(self) -> None:
+        """Deliver batches as they come, until the sources ended, nothing is left and no route
+        that dead-letters into this one still runs; or until delivery is aborted."""
+        try:
+            await self._deliver_all()
+        finally:
+            self.running = False
+            if self.route.dead_letter.route is not None:
+                self.delivery.by_name[self.route.dead_letter.route].wakeup.set()
+
+    async def _deliver_all(self) -> None:
+        delivery = self.delivery
+        while not delivery.aborting.is_set():
+            batch = self._next_batch()
+            if batch is None:
+                if delivery.finishing and not any(feeder.running for feeder in self.feeders):
+                    return
+                self.wakeup.clear()
+                await self.wakeup.wait()
+                continue
+            self.busy = True
+            try:
+                finished = await self._deliver(batch)
+            except Exception:
+                # A bug in a hook or a sink must not stall the route: count, keep, go on.
+                log.exception("route '%s': delivery crashed", self.route.name)
+                delivery.stats.routes[self.route.name].failed += len(batch.messages)
+                finished = True
+            finally:
+                self.busy = False
+            if not finished:
+                return
+            delivery.delivered(self, batch)
+
+    def _next_batch(self) -> Batch | None:
+        delivery = self.delivery
+        queue = self.queue
+        if queue:
+            delivery.room.set()
+            batch = queue.popleft()
+            # Batches queue up while the sink works on one: they go out together, so a slow
+            # round trip (a broker's acknowledgement) is paid once for all of them. When the sink
+            # keeps up, nothing waits and each batch goes out as soon as it is accepted.
+            while queue and len(batch.messages) + len(queue[0].messages) <= delivery.batch_limit:
+                following = queue.popleft()
+                batch.messages.extend(following.messages)
+                batch.upto = following.upto
+            return batch
+        if not self.overflowed:
+            return None
+        spool = delivery.spool
+        rows = spool.read(self.route.name, self.loaded, delivery.batch_limit)
+        if len(rows) < delivery.batch_limit:
+            self.overflowed = False
+            upto = spool.next_seq - 1
+        else:
+            upto = rows[-1][0]
+        self.loaded = upto
+        if rows and rows[0][0] <= delivery.resumed_upto:
+            resumed = sum(1 for seq, _ in rows if seq <= delivery.resumed_upto)
+            delivery.stats.routes[self.route.name].resumed += resumed
+        messages = delivery.messages(self.route, [event for _, event in rows])
+        return Batch(messages, upto, time.monotonic())
+
+    async def _attempt(self, messages: list[Message]) -> DeliveryResults | Unavailable:
+        sink = self.route.sink
+        try:
+            if not self.started:
+                await sink.start()
+                self.started = True
+            results = await sink.send(messages)
+        except Unavailable as exc:
+            return exc
+        except Exception as exc:
+            if not self.started:
+                return Unavailable(f"the sink could not start: {type(exc).__name__}: {exc}")
+            return [exc] * len(messages)
+        if results is not None and len(results) != len(messages):
+            error = KeteError(f"the sink returned {len(results)} results for {len(messages)} messages")
+            return [error] * len(messages)
+        return results
+
+    async def _deliver(self, batch: Batch) -> bool:
+        """Deliver or dead-letter *batch*; False when stopped first (the batch stays spooled)."""
+        route = self.route
+        delivery = self.delivery
+        stats = delivery.stats.routes[route.name]
+        hooks = delivery.hooks
+        pending = batch.messages
+        attempt = 0
+        outages = 0
+        first_attempt = time.time()
+        while pending:
+            hooks.before_emit(route.name, pending)
+            results = await self._attempt(pending)
+            if isinstance(results, Unavailable):
+                outages += 1
+                self.unavailable = redact(str(results))
+                if outages == 1 or outages % 10 == 0:
+                    log.warning("route '%s': destination unavailable, waiting for it: %s", route.name, self.unavailable)
+                delivery.room.set()
+                stop = delivery.aborting if not delivery.stopping.is_set() else delivery.stopping
+                if await _pause(route.retry.wait(outages, [results]), until=stop):
+                    return False
+                continue
+            if self.unavailable is not None:
+                log.info("route '%s': destination available again", route.name)
+                self.unavailable = None
+            outages = 0
+            attempt += 1
+            if results is None:
+                delivered, failed = pending, []
+            else:
+                delivered = [message for message, result in zip(pending, results, strict=True) if result is None]
+                failed = [(message, result) for message, result in zip(pending, results, strict=True) if result]
+            if delivered:
+                stats.delivered += len(delivered)
+                hooks.after_emit(route.name, delivered)
+            if not failed:
+                return True
+            pending = await self._retry_or_give_up(failed, attempt, first_attempt)
+            if pending:
+                stats.retried += len(pending)
+                self.retrying = True
+                delivery.room.set()
+                try:
+                    wait = route.retry.wait(attempt, [error for _, error in failed])
+                    if await _pause(wait, until=delivery.aborting):
+                        return False
+                finally:
+                    self.retrying = False
+        return True
+
+    async def _retry_or_give_up(
+        self, failed: list[tuple[Message, BaseException]], attempt: int, first_attempt: float
+    ) -> list[Message]:
+        """The messages to try again; the others are dead-lettered. Each distinct error is one
+        decision of ``kete_on_emit_error``."""
+        route = self.route
+        elapsed = time.time() - first_attempt
+        by_error: dict[int, tuple[BaseException, list[Message]]] = {}
+        for message, error in failed:
+            by_error.setdefault(id(error), (error, []))[1].append(message)
+        retry_errors = set()
+        for key, (error, messages) in by_error.items():
+            action = self.delivery.hooks.on_emit_error(route.name, messages, error, attempt, route.retry, elapsed)
+            if action is ErrorAction.RETRY:
+                retry_errors.add(key)
+            else:
+                await self._dead_letter(messages, error, attempt, first_attempt)
+        return [message for message, error in failed if id(error) in retry_errors]
+
+    async def _dead_letter(
+        self, messages: list[Message], error: BaseException, attempts: int, first_attempt: float
+    ) -> None:
+        route = self.route
+        delivery = self.delivery
+        stats = delivery.stats.routes[route.name]
+        stats.failed += len(messages)
+        stats.dead_lettered += len(messages)
+        ids = ", ".join(str(message.event.id) for message in messages[:5])
+        more = f" and {len(messages) - 5} more" if len(messages) > 5 else ""
+        target = route.dead_letter.route
+        log.error(
+            "route '%s': gave up on %d event(s) after %d attempt(s): %s: %s (event ids: %s%s); dead-lettered to %s",
+            route.name, len(messages), attempts, type(error).__name__, error, ids, more,
+            f"route '{target}'" if target else delivery.dead_letter_dir / f"{route.name}.jsonl",
+        )  # fmt: skip
+        if target is None:
+            await asyncio.to_thread(
+                deadletters.write, delivery.dead_letter_dir, route.name, messages, error, attempts, first_attempt
+            )
+        else:
+            delivery.redirect([message.event for message in messages], target)
+
+
+async def _pause(seconds: float, *, until: asyncio.Event) -> bool:
+    """Sleep *seconds* unless *until* is set first; return True when it was set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(until.wait(), timeout=seconds)
+    return until.is_set()
 
 
 class Delivery:
@@ -107,13 +317,6 @@ class Delivery:
         queue_size: int,
         stopping: asyncio.Event,
     ) -> None:
-        self.workers = [RouteWorker(route, spool.done[route.name]) for route in routes]
-        self.by_name = {worker.route.name: worker for worker in self.workers}
-        # The workers that dead-letter into each route: it runs for as long as they may.
-        self._feeders: dict[str, list[RouteWorker]] = {name: [] for name in self.by_name}
-        for worker in self.workers:
-            if worker.route.dead_letter.route is not None:
-                self._feeders[worker.route.dead_letter.route].append(worker)
         self.spool = spool
         self.hooks = hooks
         self.stats = stats
@@ -124,15 +327,20 @@ class Delivery:
         self.aborting = asyncio.Event()
         self.room = asyncio.Event()
         """Set whenever a route made room; a source waiting to submit looks again."""
-        self._finishing = False
+        self.finishing = False
+        """Set once the sources ended: a worker with nothing left to do ends too."""
         self._tasks: list[asyncio.Task[None]] = []
         self._marks_saved = 0.0
         self._latencies: list[tuple[str, float, int]] = []
+        self.workers = [RouteWorker(route, spool.done[route.name], self) for route in routes]
+        self.by_name = {worker.route.name: worker for worker in self.workers}
         last = spool.next_seq - 1
-        # Spooled events up to here were matched by an earlier run: counted as resumed, not matched.
-        self._resumed_upto = last
+        self.resumed_upto = last
+        """Spooled events up to here were matched by an earlier run: counted as resumed, not matched."""
         for worker in self.workers:
             worker.overflowed = worker.loaded < last
+            if worker.route.dead_letter.route is not None:
+                self.by_name[worker.route.dead_letter.route].feeders.append(worker)
 
     # ------------------------------------------------------------------ handing over
 
@@ -163,7 +371,7 @@ class Delivery:
                 chosen = shared.copy() if count == taken else list(compress(shared, picks))
                 # A complete serialization has no None in it.
                 messages = cast("list[Message]", chosen) if complete else self._without_failures(worker.route, chosen)
-            self._queue(worker, Batch(messages, last, accepted))
+            self.queue(worker, Batch(messages, last, accepted))
             worker.waiters.append((last, receipt))
         receipt.pending = pending
         if not pending:
@@ -173,11 +381,13 @@ class Delivery:
     def advance(self, worker: RouteWorker, last: int) -> None:
         """Let a route that took nothing up to *last* move its done mark past it."""
         if worker.idle:
-            self._mark(worker, last)
+            self.mark(worker, last)
         else:
-            self._queue(worker, Batch([], last, time.monotonic()))
+            self.queue(worker, Batch([], last, time.monotonic()))
 
-    def _queue(self, worker: RouteWorker, batch: Batch) -> None:
+    def queue(self, worker: RouteWorker, batch: Batch) -> None:
+        """Hand *batch* to *worker*: in memory while its queue has room, else it reads the batch
+        back from the spool."""
         if worker.overflowed or len(worker.queue) >= self.queue_size:
             # The batch is in the spool; the worker reads it back when it gets there.
             worker.overflowed = True
@@ -186,7 +396,7 @@ class Delivery:
             worker.loaded = batch.upto
         worker.wakeup.set()
 
-    def _messages(self, route: Route, events: Sequence[Event]) -> list[Message]:
+    def messages(self, route: Route, events: Sequence[Event]) -> list[Message]:
         """*route*'s messages for *events*, without those its serializer failed on (counted)."""
         messages, _ = serialize(route, events, self.hooks)
         return self._without_failures(route, messages)
@@ -196,6 +406,38 @@ class Delivery:
         kept = [message for message in messages if message is not None]
         self.stats.routes[route.name].failed += len(messages) - len(kept)
         return kept
+
+    def mark(self, worker: RouteWorker, upto: int) -> None:
+        """*worker*'s route is done with every event it took up to *upto*: move its mark, and
+        release the receipts of the batches that no route waits for any more."""
+        self.spool.mark_done(worker.route.name, upto)
+        now = time.monotonic()
+        if now - self._marks_saved >= _MARK_INTERVAL:
+            self.spool.save()
+            self._marks_saved = now
+        waiters = worker.waiters
+        while waiters and waiters[0][0] <= upto:
+            waiters.popleft()[1].release()
+        self.room.set()
+
+    def delivered(self, worker: RouteWorker, batch: Batch) -> None:
+        """*worker* delivered (or gave up on) *batch*."""
+        if batch.messages and len(self._latencies) < _LATENCIES_KEPT:
+            self._latencies.append((worker.route.name, time.monotonic() - batch.accepted, len(batch.messages)))
+        self.mark(worker, batch.upto)
+
+    def redirect(self, events: Sequence[Event], target: str) -> None:
+        """Hand *events*, given up on by one route, to route *target*, whatever its matchers: they
+        are spooled for it like a submitted batch."""
+        other = self.by_name[target]
+        self.spool.append(events, [1 << self.spool.bits[target]] * len(events))
+        self.stats.routes[target].matched += len(events)
+        messages = self.messages(other.route, events)
+        last = self.spool.next_seq - 1
+        self.queue(other, Batch(messages, last, time.monotonic()))
+        for worker in self.workers:
+            if worker is not other:
+                self.advance(worker, last)
 
     # ------------------------------------------------------------------ status
 
@@ -214,245 +456,20 @@ class Delivery:
     async def start(self) -> None:
         """Connect each route's sink, so readiness is known early, and start its worker."""
         for worker in self.workers:
-            await self._start_sink(worker)
-            worker.running = True
-        self._tasks = [
-            asyncio.create_task(self._work(worker), name=f"route {worker.route.name}") for worker in self.workers
-        ]
+            await worker.start()
+        self._tasks = [asyncio.create_task(worker.run(), name=f"route {worker.route.name}") for worker in self.workers]
 
     async def finish(self) -> None:
         """Deliver everything handed over (unless aborted), then close the sinks."""
-        self._finishing = True
+        self.finishing = True
         for worker in self.workers:
             worker.wakeup.set()
         await asyncio.gather(*self._tasks)
         for worker in self.workers:
-            await self._close(worker)
+            await worker.close()
 
     def abort(self) -> None:
         """Stop delivering; what is not delivered yet stays in the spool."""
         self.aborting.set()
         for worker in self.workers:
             worker.wakeup.set()
-
-    async def _start_sink(self, worker: RouteWorker) -> None:
-        """A failure is only reported here: the first delivery tries again."""
-        try:
-            await worker.route.sink.start()
-            worker.started = True
-        except Exception as exc:
-            worker.unavailable = redact(f"{type(exc).__name__}: {exc}")
-            log.warning("route '%s': the destination is not available yet: %s", worker.route.name, worker.unavailable)
-
-    async def _close(self, worker: RouteWorker) -> None:
-        if not worker.started:
-            return
-        try:
-            await worker.route.sink.close()
-        except Exception:
-            log.exception("route '%s': the sink failed to close", worker.route.name)
-
-    # ------------------------------------------------------------------ the worker
-
-    def _next_batch(self, worker: RouteWorker) -> Batch | None:
-        queue = worker.queue
-        if queue:
-            self.room.set()
-            batch = queue.popleft()
-            # Batches queue up while the sink works on one: they go out together, so a slow
-            # round trip (a broker's acknowledgement) is paid once for all of them. When the sink
-            # keeps up, nothing waits and each batch goes out as soon as it is accepted.
-            while queue and len(batch.messages) + len(queue[0].messages) <= self.batch_limit:
-                following = queue.popleft()
-                batch.messages.extend(following.messages)
-                batch.upto = following.upto
-            return batch
-        if not worker.overflowed:
-            return None
-        rows = self.spool.read(worker.route.name, worker.loaded, self.batch_limit)
-        if len(rows) < self.batch_limit:
-            worker.overflowed = False
-            upto = self.spool.next_seq - 1
-        else:
-            upto = rows[-1][0]
-        worker.loaded = upto
-        if rows and rows[0][0] <= self._resumed_upto:
-            resumed = sum(1 for seq, _ in rows if seq <= self._resumed_upto)
-            self.stats.routes[worker.route.name].resumed += resumed
-        messages = self._messages(worker.route, [event for _, event in rows])
-        return Batch(messages, upto, time.monotonic())
-
-    def _mark(self, worker: RouteWorker, upto: int) -> None:
-        self.spool.mark_done(worker.route.name, upto)
-        now = time.monotonic()
-        if now - self._marks_saved >= _MARK_INTERVAL:
-            self.spool.save()
-            self._marks_saved = now
-        waiters = worker.waiters
-        while waiters and waiters[0][0] <= upto:
-            waiters.popleft()[1].release()
-        self.room.set()
-
-    async def _work(self, worker: RouteWorker) -> None:
-        try:
-            await self._deliver_all(worker)
-        finally:
-            worker.running = False
-            if worker.route.dead_letter.route is not None:
-                self.by_name[worker.route.dead_letter.route].wakeup.set()
-
-    async def _deliver_all(self, worker: RouteWorker) -> None:
-        """Deliver *worker*'s batches as they come, until finishing leaves it nothing to do and
-        no route that dead-letters into it is still running (or until aborted)."""
-        feeders = self._feeders[worker.route.name]
-        while not self.aborting.is_set():
-            batch = self._next_batch(worker)
-            if batch is None:
-                if self._finishing and not any(feeder.running for feeder in feeders):
-                    return
-                worker.wakeup.clear()
-                await worker.wakeup.wait()
-                continue
-            worker.busy = True
-            try:
-                finished = await self._deliver(worker, batch)
-            except Exception:
-                # A bug in a hook or a sink must not stall the route: count, keep, go on.
-                log.exception("route '%s': delivery crashed", worker.route.name)
-                self.stats.routes[worker.route.name].failed += len(batch.messages)
-                finished = True
-            finally:
-                worker.busy = False
-            if not finished:
-                return
-            if batch.messages and len(self._latencies) < _LATENCIES_KEPT:
-                self._latencies.append((worker.route.name, time.monotonic() - batch.accepted, len(batch.messages)))
-            self._mark(worker, batch.upto)
-
-    async def _attempt(self, worker: RouteWorker, messages: list[Message]) -> DeliveryResults | Unavailable:
-        sink = worker.route.sink
-        try:
-            if not worker.started:
-                await sink.start()
-                worker.started = True
-            results = await sink.send(messages)
-        except Unavailable as exc:
-            return exc
-        except Exception as exc:
-            if not worker.started:
-                return Unavailable(f"the sink could not start: {type(exc).__name__}: {exc}")
-            return [exc] * len(messages)
-        if results is not None and len(results) != len(messages):
-            error = KeteError(f"the sink returned {len(results)} results for {len(messages)} messages")
-            return [error] * len(messages)
-        return results
-
-    async def _pause(self, seconds: float, *, until: asyncio.Event) -> bool:
-        """Sleep *seconds* unless *until* is set first; return True when it was set."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(until.wait(), timeout=seconds)
-        return until.is_set()
-
-    async def _deliver(self, worker: RouteWorker, batch: Batch) -> bool:
-        """Deliver or dead-letter *batch*; False when stopped first (the batch stays spooled)."""
-        route = worker.route
-        stats = self.stats.routes[route.name]
-        hooks = self.hooks
-        pending = batch.messages
-        attempt = 0
-        outages = 0
-        first_attempt = time.time()
-        while pending:
-            hooks.before_emit(route.name, pending)
-            results = await self._attempt(worker, pending)
-            if isinstance(results, Unavailable):
-                outages += 1
-                worker.unavailable = redact(str(results))
-                if outages == 1 or outages % 10 == 0:
-                    log.warning(
-                        "route '%s': destination unavailable, waiting for it: %s", route.name, worker.unavailable
-                    )
-                self.room.set()
-                stop = self.aborting if not self.stopping.is_set() else self.stopping
-                if await self._pause(route.retry.wait(outages, [results]), until=stop):
-                    return False
-                continue
-            if worker.unavailable is not None:
-                log.info("route '%s': destination available again", route.name)
-                worker.unavailable = None
-            outages = 0
-            attempt += 1
-            if results is None:
-                delivered, failed = pending, []
-            else:
-                delivered = [message for message, result in zip(pending, results, strict=True) if result is None]
-                failed = [(message, result) for message, result in zip(pending, results, strict=True) if result]
-            if delivered:
-                stats.delivered += len(delivered)
-                hooks.after_emit(route.name, delivered)
-            if not failed:
-                return True
-            pending = await self._retry_or_give_up(worker, failed, attempt, first_attempt)
-            if pending:
-                stats.retried += len(pending)
-                worker.retrying = True
-                self.room.set()
-                try:
-                    if await self._pause(
-                        route.retry.wait(attempt, [error for _, error in failed]), until=self.aborting
-                    ):
-                        return False
-                finally:
-                    worker.retrying = False
-        return True
-
-    async def _retry_or_give_up(
-        self, worker: RouteWorker, failed: list[tuple[Message, BaseException]], attempt: int, first_attempt: float
-    ) -> list[Message]:
-        """The messages to try again; the others are dead-lettered. Each distinct error is one
-        decision of ``kete_on_emit_error``."""
-        route = worker.route
-        elapsed = time.time() - first_attempt
-        by_error: dict[int, tuple[BaseException, list[Message]]] = {}
-        for message, error in failed:
-            by_error.setdefault(id(error), (error, []))[1].append(message)
-        retry_errors = set()
-        for key, (error, messages) in by_error.items():
-            action = self.hooks.on_emit_error(route.name, messages, error, attempt, route.retry, elapsed)
-            if action is ErrorAction.RETRY:
-                retry_errors.add(key)
-            else:
-                await self._dead_letter(worker, messages, error, attempt, first_attempt)
-        return [message for message, error in failed if id(error) in retry_errors]
-
-    async def _dead_letter(
-        self, worker: RouteWorker, messages: list[Message], error: BaseException, attempts: int, first_attempt: float
-    ) -> None:
-        route = worker.route
-        stats = self.stats.routes[route.name]
-        stats.failed += len(messages)
-        stats.dead_lettered += len(messages)
-        ids = ", ".join(str(message.event.id) for message in messages[:5])
-        more = f" and {len(messages) - 5} more" if len(messages) > 5 else ""
-        target = route.dead_letter.route
-        log.error(
-            "route '%s': gave up on %d event(s) after %d attempt(s): %s: %s (event ids: %s%s); dead-lettered to %s",
-            route.name, len(messages), attempts, type(error).__name__, error, ids, more,
-            f"route '{target}'" if target else self.dead_letter_dir / f"{route.name}.jsonl",
-        )  # fmt: skip
-        if target is None:
-            await asyncio.to_thread(
-                deadletters.write, self.dead_letter_dir, route.name, messages, error, attempts, first_attempt
-            )
-            return
-        other = self.by_name[target]
-        bit = 1 << self.spool.bits[target]
-        events = [message.event for message in messages]
-        self.spool.append(events, [bit] * len(events))
-        self.stats.routes[target].matched += len(events)
-        serialized = self._messages(other.route, events)
-        last = self.spool.next_seq - 1
-        self._queue(other, Batch(serialized, last, time.monotonic()))
-        for each in self.workers:
-            if each is not other:
-                self.advance(each, last)

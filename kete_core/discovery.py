@@ -55,6 +55,13 @@ KETE_KINDS: dict[tuple[str, str], str | None] = {
     **{("serializer", name): None for name in _KETE_SERIALIZERS_TO_COME},
 }
 
+# Distributions named above that are planned but not published: the hint names them without a
+# "pip install", which would fetch whatever else holds the name on the package index. A name leaves
+# this set in the commit that adds its plugin under plugins/.
+PLANNED: frozenset[str] = frozenset(
+    {"kete-amqp", "kete-mqtt", "kete-nats", "kete-redis", "kete-stomp", "kete-pulsar", "kete-zeromq"}
+)
+
 # Which distribution provides a component kind kete knows of, for "pip install ..." hints.
 KNOWN_PROVIDERS: dict[tuple[str, str], str | None] = {
     **KETE_KINDS,
@@ -182,8 +189,12 @@ def _provider_hint(kind: str, name: str) -> str:
     """Where kind *name* comes from: a distribution to install, or none yet."""
     provider = KNOWN_PROVIDERS[(kind, name)]
     origin = f"'{name}' is one of the original KETE's {noun(kind)}s" if (kind, name) in KETE_KINDS else ""
-    if provider is None:
-        return f"{origin}, but no kete distribution provides it yet; docs/writing-plugins.md shows how to write one"
+    if provider is None or provider in PLANNED:
+        planned = f" ({provider} is planned)" if provider else ""
+        return (
+            f"{origin}, but no kete distribution provides it yet{planned}; "
+            "docs/writing-plugins.md shows how to write one"
+        )
     lead = f"{origin}; it" if origin else f"'{name}'"
     try:
         installed_version = version(provider)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -29,9 +30,12 @@ def _message(error: Any) -> str:
     password typed under the wrong name must not end up in a log."""
     message = str(error["msg"])
     value = error.get("input")
-    if isinstance(value, str) and value.strip():
-        for shown in (repr(value), f'"{value}"', value):
-            message = message.replace(shown, "the value")
+    if not isinstance(value, str) or not value.strip():
+        return message
+    for quoted in (repr(value), f'"{value}"'):
+        message = message.replace(quoted, "'…'")
+    if len(value) >= 4:  # shorter text would match words of the message itself
+        message = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", "…", message)
     return message
 
 

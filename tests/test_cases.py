@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,11 +13,10 @@ import pytest
 
 from kete_core.cases import CASES
 from kete_core.event import parse_event
+from kete_core.testing.services import ServiceUnavailable, cache_dir, find_java, maven_artifacts, unavailable
 from tests.seeds import seed_admin_types, seed_user_event_types
-from tests.services.kafka_broker import BrokerUnavailable, find_java
 
-GUAVA = "33.5.0-jre"  # the version the original KETE's pom.xml pins
-HARNESS = Path(__file__).resolve().parent / "java" / "KeteCases.java"
+JAVA = Path(__file__).resolve().parent / "java"  # the harness, and the pom that pins KETE's Guava
 NAMES = ["UpperCase", "LowerCase", "KebabCase", "PascalCase", "CamelCase"]
 
 # value: upper, lower, kebab, pascal, camel, as Guava's algorithm gives them
@@ -52,17 +50,10 @@ def test_a_realm_with_a_hyphen_renders_as_the_original_names_it():
     assert template.render(event) == "Demo-realm/demo-realm/demo-realm"
 
 
-def _guava_jar() -> Path:
-    """Guava from Maven Central, fetched into ~/.m2 on first use."""
-    repository = Path(os.environ.get("MAVEN_REPOSITORY", Path.home() / ".m2" / "repository"))
-    jar = repository / "com" / "google" / "guava" / "guava" / GUAVA / f"guava-{GUAVA}.jar"
-    if not jar.is_file():
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise BrokerUnavailable("Maven (mvn) is needed once to download Guava from Maven Central")
-        artifact = f"-Dartifact=com.google.guava:guava:{GUAVA}"
-        subprocess.run([mvn, "-B", "-q", "dependency:get", artifact, "-Dtransitive=false"], check=True, timeout=600)
-    return jar
+def _guava() -> str:
+    """Guava's class path, fetched from Maven Central into the test cache on first use."""
+    libs = maven_artifacts(JAVA / "pom.xml", cache_dir() / "guava-33.5.0-jre", purpose="Guava")
+    return os.pathsep.join(str(jar) for jar in sorted(libs.glob("*.jar")))
 
 
 def _values() -> list[str]:
@@ -78,14 +69,12 @@ def _values() -> list[str]:
 
 def test_casings_are_what_guava_gives(tmp_path):
     try:
-        java, jar = find_java("Guava, to check the casings"), _guava_jar()
-    except BrokerUnavailable as exc:
-        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-            pytest.fail(f"CI=true, so the Guava comparison must run, but: {exc}", pytrace=False)
-        pytest.skip(str(exc))
+        java, classpath = find_java("KETE's casings with Guava"), _guava()
+    except ServiceUnavailable as exc:
+        unavailable(exc)
     values = _values()
     result = subprocess.run(
-        [java, "-Duser.language=en", "-Duser.country=US", "-cp", str(jar), str(HARNESS)],
+        [java, "-Duser.language=en", "-Duser.country=US", "-cp", classpath, str(JAVA / "KeteCases.java")],
         input="\n".join(values) + "\n",
         capture_output=True,
         text=True,

@@ -77,9 +77,10 @@ def test_errors_of_a_broken_renderer_do_not_hide_the_routes(tmp_path):
     assert [error.path for error in caught.value.errors] == ["kete.renderer", "routes.r.destination.path"]
 
 
-def test_a_component_without_settings_says_so(tmp_path):
+@pytest.mark.parametrize("setting", ['destination.colour = "red"', "serializer.pretty = true"])
+def test_a_component_without_settings_says_so(tmp_path, setting):
     with pytest.raises(ConfigErrors) as caught:
-        load_app(write(tmp_path, '[routes.r]\ndestination.kind = "stdout"\ndestination.colour = "red"\n'))
+        load_app(write(tmp_path, f'[routes.r]\ndestination.kind = "stdout"\n{setting}\n'))
     [error] = caught.value.errors
     assert error.hint == "it takes no settings"
     assert "known settings: \n" not in str(caught.value) and not str(caught.value).endswith("known settings: ")
@@ -130,3 +131,14 @@ def test_a_complete_configuration_has_no_warning(tmp_path):
     text = '[sources.s]\nkind = "file"\npath = "events.jsonl"\n[routes.r]\ndestination.kind = "stdout"\n'
     result = run_kete("check", str(write(tmp_path, text)), cwd=tmp_path)
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_a_plugin_validator_quoting_the_value_is_not_echoed_either(tmp_path):
+    text = (
+        '[sources.kc]\nkind = "keycloak-log"\npath = "k.log"\ntimezone = "hunter2/zone"\n'
+        '[routes.r]\ndestination.kind = "stdout"\n'
+    )
+    result = run_kete("check", str(write(tmp_path, text)))
+    assert result.returncode == 2
+    assert "sources.kc.timezone: Value error, unknown time zone '…'" in result.stderr
+    assert "hunter2" not in result.stderr

@@ -4,7 +4,6 @@ ISO-8859-1 fallback; and KETE's legacy unprefixed ``enabled``."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from kete_core.config import load_config
 from kete_core.config.properties import PropertiesError, decode, java_trim, parse_properties
 from kete_core.errors import ConfigErrors
 from kete_core.testing import run_kete
-from tests.services.kafka_broker import BrokerUnavailable, find_java
+from kete_core.testing.services import ServiceUnavailable, find_java, unavailable
 
 HARNESS = Path(__file__).resolve().parent / "java" / "LoadProperties.java"
 
@@ -46,11 +45,9 @@ def java(tmp_path_factory: pytest.TempPathFactory) -> dict[bytes, dict[str, str]
     """What Java reads from each file of this module: the key → value map, or the message of its
     refusal (one JVM for all of them)."""
     try:
-        command = find_java("Java, to read .properties files as Java does")
-    except BrokerUnavailable as exc:
-        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-            pytest.fail(f"CI=true, so the Java comparison must run, but: {exc}", pytrace=False)
-        pytest.skip(str(exc))
+        command = find_java("Java's own .properties reader")
+    except ServiceUnavailable as exc:
+        unavailable(exc)
     files = [text.encode() for text in [*FILES.values(), *MALFORMED.values()]] + [ISO_8859_1]
     folder = tmp_path_factory.mktemp("properties")
     paths = []

@@ -24,7 +24,7 @@ from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.config.tree import canonical
 from kete_core.contracts import ComponentConfig, SinkContext
-from kete_core.errors import Unavailable
+from kete_core.errors import ConfigErrors, Unavailable
 from kete_core.testing import read_jsonl, run_kete, write_jsonl
 from kete_core.tls.testing import Pki
 from tests.services.kafka_broker import BrokerUnavailable, KafkaBroker
@@ -180,3 +180,53 @@ async def test_a_broker_certificate_from_an_untrusted_ca_is_refused(mtls_kafka, 
     with pytest.raises(Unavailable):
         await untrusting.start()
     await untrusting.close()
+
+
+def test_java_client_store_settings_are_read_by_kete(mtls_kafka, kafka_topic, kt, tmp_path):
+    """A KETE configuration written for the Java client (``ssl.truststore.*``, ``ssl.keystore.*`` with JKS
+    files) delivers over mutual TLS: kete reads the stores and hands librdkafka PEM."""
+    broker, pki = mtls_kafka
+    trust = pki.write("java-trust.jks", pki.keytool_store("JKS", key=False, password="trust-me"))
+    keys = pki.write(
+        "java-keys.jks", pki.keytool_store("JKS", key=True, password="store-pass", key_password="key-pass")
+    )
+    events = kt.make_events(10)
+    write_jsonl(tmp_path / "events.jsonl", events)
+    config = _config(
+        tmp_path,
+        '[sources.replay]\nkind = "file"\npath = "events.jsonl"',
+        "[routes.kafka.destination]",
+        'kind = "kafka"',
+        f'bootstrap.servers = "{broker.ssl_bootstrap_servers}"',
+        f'topic = "{kafka_topic}"',
+        'security.protocol = "SSL"',
+        f'ssl.truststore.location = "{trust}"',
+        'ssl.truststore.password = "trust-me"',
+        'ssl.truststore.type = "JKS"',
+        f'ssl.keystore.location = "{keys}"',
+        'ssl.keystore.password = "store-pass"',
+        'ssl.key.password = "key-pass"',
+    )
+    result = run_kete("run", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    records = kt.read_topics(broker.client_config(), [kafka_topic], count=10)
+    assert sorted(orjson.loads(record.value)["id"] for record in records) == sorted(e["id"] for e in events)
+
+
+def test_java_client_store_errors_name_the_java_setting(tmp_path):
+    pki = Pki(tmp_path / "pki")
+    p12 = pki.write("keys.p12", pki.store_bytes("pkcs12", key=True, password="right-one"))
+    settings = {
+        "bootstrap.servers": "127.0.0.1:9", "topic": "t", "security.protocol": "SSL",
+        "ssl.truststore.location": str(tmp_path / "missing.jks"),
+        "ssl.keystore.location": str(p12), "ssl.keystore.password": "wrong-one",
+    }  # fmt: skip
+    serializer = JsonSerializer(ComponentConfig())
+    context = SinkContext("r", "routes.r.destination", KeteRenderer(ComponentConfig(), {}), serializer)
+    with pytest.raises(ConfigErrors) as caught:
+        KafkaSink(KafkaSinkConfig.model_validate(canonical(settings)), context)
+    found = {error.path: error.message for error in caught.value.errors}
+    assert set(found) == {"routes.r.destination.ssl.truststore.location", "routes.r.destination.ssl.keystore.password"}
+    assert "No such file" in found["routes.r.destination.ssl.truststore.location"]
+    assert "wrong password" in found["routes.r.destination.ssl.keystore.password"]
+    assert "right-one" not in str(caught.value) and "wrong-one" not in str(caught.value)

@@ -54,6 +54,12 @@ def sink_events(directory: Path) -> list[dict[str, Any]]:
     return events
 
 
+def written_line(path: Path, needle: str) -> bytes | None:
+    """The first line the file sink wrote to *path* that holds *needle*, as bytes (None yet)."""
+    lines = path.read_bytes().splitlines() if path.exists() else []
+    return next((raw for raw in lines if needle.encode() in raw), None)
+
+
 def wait_until(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:

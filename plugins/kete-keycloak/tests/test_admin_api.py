@@ -192,12 +192,8 @@ async def test_an_admin_event_has_the_original_s_bytes(keycloak, tmp_path, kk):
     await kk.until(lambda: kk.sink_events(out), what="kete's first event")
     user_id = await asyncio.to_thread(kk.create_user, base, client_token(base), kk.unique("bytes"))
 
-    def line() -> bytes | None:
-        path = out / "admin-event.jsonl"
-        lines = path.read_bytes().splitlines() if path.exists() else []
-        return next((raw for raw in lines if f'"resourcePath":"users/{user_id}"'.encode() in raw), None)
-
-    written = await kk.until(line, what="the USER CREATE event")
+    needle = f'"resourcePath":"users/{user_id}"'
+    written = await kk.until(lambda: kk.written_line(out / "admin-event.jsonl", needle), what="the USER CREATE event")
     await kete.stop()
     (rest,) = [e for e in get_events(base, admin_token(base), admin=True, resourcePath=f"users/{user_id}")
                if e["operationType"] == "CREATE"]  # fmt: skip

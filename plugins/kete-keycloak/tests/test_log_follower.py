@@ -331,12 +331,8 @@ async def test_admin_events_end_as_the_original_s(keycloak, tmp_path, kk):
     user_id = await asyncio.to_thread(kk.create_user, base, client_token(base), kk.unique("tail"))
     kete = kk.KeteInProcess(kk.write_config(tmp_path, source(keycloak.log_file, **{"start-at": "beginning"})))
 
-    def line() -> bytes | None:
-        path = out / "admin-event.jsonl"
-        lines = path.read_bytes().splitlines() if path.exists() else []
-        return next((raw for raw in lines if f'"resourcePath":"users/{user_id}"'.encode() in raw), None)
-
-    written = await kk.until(line, what="the USER CREATE record")
+    needle = f'"resourcePath":"users/{user_id}"'
+    written = await kk.until(lambda: kk.written_line(out / "admin-event.jsonl", needle), what="the USER CREATE record")
     await kete.stop()
     assert written.startswith(b'{"id":null,"time":')
     assert written.endswith(

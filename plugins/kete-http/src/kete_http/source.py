@@ -6,8 +6,11 @@ recognises. A request is accepted whole or rejected whole: the answer is ``202``
 not an event, ``503`` with ``Retry-After`` whenever accepting would wait (kete's spool or a slow
 route's queue is full: :attr:`~kete_core.Intake.congested`) or kete is stopping, ``401`` for failed
 authentication, ``413`` for too large a body or too many events and ``415`` for a content type
-or encoding the source does not read. A request whose client hung up before its turn to be
-submitted is not accepted: the sender will send it again.
+or encoding the source does not read, ``408`` for a body slower than ``body-timeout``. A request
+whose client hung up before its turn to be submitted is not accepted: the sender will send it again.
+A sender's own events (p2-inc application and system events) are answered ``202``, recorded and
+not routed. On stop the port stays open for ``drain-time``, answering ``503``; with ``reuse-port``
+a successor can take it over first (:mod:`kete_http.handover`).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ not define itself are client settings. They arrive as a nested tree (``bootstrap
 settings of KETE configurations written for the Java client are translated: ``sasl.jaas.config``
 becomes ``sasl.username``/``sasl.password``, ``buffer.memory`` becomes
 ``queue.buffering.max.kbytes``, the String/ByteArray (de)serializers are dropped, and the ``tls.*``
-block (kete's TLS facility, with all of KETE's certificate loaders) becomes ``ssl.*``. What has no
-librdkafka equivalent is an error, never ignored.
+block and the Java client's ``ssl.truststore.*``/``ssl.keystore.*`` (read by kete's TLS facility, so
+JKS stores work) become ``ssl.*``. What has no librdkafka equivalent is an error, never ignored.
 Finally librdkafka itself checks every name and value: a client is created (not connected) with
 the settings, so an unknown name, a bad value or a setting of the other client role (a consumer
 setting on the producer) is reported at load, naming the setting.
@@ -132,6 +132,69 @@ def tls_settings(tls: TlsSettings, user: Mapping[str, str]) -> tuple[dict[str, s
 # --------------------------------------------------------------------------- Java client settings
 
 
+# The Java client's key and trust stores (JKS by default there, PKCS#12 or PEM by type), read by kete's
+# TLS facility; Java setting → where the facility's errors name it.
+_JAVA_STORE_ERRORS = {
+    "tls.trust-store.password": "ssl.truststore.password",
+    "tls.trust-store": "ssl.truststore.location",
+    "tls.key-store.password": "ssl.keystore.password",
+    "tls.key-store.key-password": "ssl.key.password",
+    "tls.key-store": "ssl.keystore.location",
+}
+
+
+def _java_store(flat: Mapping[str, str], prefix: str) -> dict[str, Any]:
+    kind = "pem-file-path" if flat.get(f"{prefix}.type", "").strip().upper() == "PEM" else "jks-file-path"
+    store: dict[str, Any] = {"loader": {"kind": kind, "path": flat[f"{prefix}.location"]}}
+    if f"{prefix}.password" in flat:
+        store["password"] = flat[f"{prefix}.password"]
+    return store
+
+
+def java_stores(flat: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str], list[Problem], set[str]]:
+    """The Java client's ``ssl.truststore.*`` and ``ssl.keystore.*`` (JKS, PKCS#12 or PEM files) as librdkafka's
+    ``ssl.ca.pem``, ``ssl.certificate.pem`` and ``ssl.key.pem``, read as the ``tls.*`` stores are.
+
+    :returns: (librdkafka settings, librdkafka name → the Java setting, problems, the Java settings consumed)
+    """
+    stores: dict[str, Any] = {}
+    consumed: set[str] = set()
+    problems: list[Problem] = []
+    for prefix, store in (("ssl.truststore", "trust-store"), ("ssl.keystore", "key-store")):
+        names = {name for name in flat if name.startswith(f"{prefix}.")}
+        if f"{prefix}.location" in flat:
+            stores[store] = _java_store(flat, prefix)
+        elif f"{prefix}.type" in names or prefix == "ssl.truststore":
+            problems += [Problem(name, f"needs {prefix}.location") for name in sorted(names)]
+        else:
+            continue
+        consumed |= names
+    if "key-store" in stores and "ssl.key.password" in flat and "ssl.key.location" not in flat:
+        stores["key-store"]["key-password"] = flat["ssl.key.password"]
+        consumed.add("ssl.key.password")
+    if not stores:
+        return {}, {}, problems, consumed
+    try:
+        material = load_tls(TlsSettings.model_validate(stores), "tls")
+    except (ConfigErrors, ValueError) as exc:
+        errors = exc.errors if isinstance(exc, ConfigErrors) else [ConfigError(str(exc))]
+        for error in errors:
+            where = error.path or ""
+            setting = next((java for tls, java in _JAVA_STORE_ERRORS.items() if where.startswith(tls)), where)
+            problems.append(Problem(setting, error.message, error.hint))
+        return {}, {}, problems, consumed
+    out: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    ca = material.ca_pem()
+    if ca is not None:
+        out["ssl.ca.pem"], origin["ssl.ca.pem"] = ca, "ssl.truststore.location"
+    certificate, key = material.certificate_pem(), material.private_key_pem()
+    if certificate is not None and key is not None:
+        out["ssl.certificate.pem"], origin["ssl.certificate.pem"] = certificate, "ssl.keystore.location"
+        out["ssl.key.pem"], origin["ssl.key.pem"] = key, "ssl.keystore.location"
+    return out, origin, problems, consumed
+
+
 _JAAS_MODULE = re.compile(r"^\s*([\w.$]+)\s+(required|requisite|sufficient|optional)\b(.*?);?\s*$", re.DOTALL)
 _JAAS_OPTION = re.compile(r'(\w[\w.-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))')
 _SERIALIZER_PACKAGE = re.compile(
@@ -216,15 +279,6 @@ _JAVA_RENAMED: dict[str, Callable[[str], tuple[dict[str, str], Problem | None]]]
     ),
     "ssl.protocol": _no_equivalent("librdkafka negotiates TLS 1.2 or 1.3; remove it"),
     "ssl.enabled.protocols": _no_equivalent("librdkafka negotiates TLS 1.2 or 1.3; remove it"),
-    "ssl.truststore.location": _no_equivalent(
-        "use tls.trust-store.loader.kind = 'jks-file-path' (JKS or PKCS#12) with tls.trust-store.loader.path"
-    ),
-    "ssl.truststore.password": _no_equivalent("use tls.trust-store.password"),
-    "ssl.truststore.type": _no_equivalent("tls.trust-store.loader.kind reads JKS and PKCS#12 alike; remove it"),
-    "ssl.keystore.type": _no_equivalent(
-        "for a JKS key store use tls.key-store.loader.kind = 'jks-file-path' (librdkafka's ssl.keystore.location "
-        "is a PKCS#12 file)"
-    ),
     "max.poll.records": _no_equivalent("use the source's batch-size"),
 }
 
@@ -387,7 +441,13 @@ def client_settings(
         out[name] = value
         origin[name] = setting
 
+    java, java_origin, found, consumed = java_stores(flat)
+    problems += found
+    for name, value in java.items():
+        put(name, value, java_origin[name])
     for name, value in flat.items():
+        if name in consumed:
+            continue
         if name in managed:
             problems.append(Problem(name, managed[name]))
         elif name in ("key.serializer", "value.serializer", "key.deserializer", "value.deserializer"):
