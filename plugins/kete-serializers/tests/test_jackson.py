@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,32 +38,24 @@ def sweep() -> list[Event]:
 
 
 @pytest.fixture(scope="module")
-def jackson(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
-    """Runs ``JacksonFormats`` (compiled with the machine's javac) on lines of input."""
+def jackson() -> Runner:
+    """Runs ``JacksonFormats.java`` (Java's single-file source launcher, as tests/test_cases.py runs
+    its harness) on lines of input."""
     try:
         java = find_java("the Jackson cross-check")
-        javac = shutil.which("javac", path=str(Path(java).parent)) or shutil.which("javac")
-        if javac is None:
-            raise ServiceUnavailable(
-                "javac is needed for the Jackson cross-check: apt-get install openjdk-17-jdk-headless"
-            )
         libs = maven_artifacts(HERE / "pom.xml", cache_dir() / "jackson-2.19.2", purpose="the Jackson dataformats")
     except ServiceUnavailable as exc:
         unavailable(exc)
-    classes = tmp_path_factory.mktemp("jackson-classes")
-    classpath = f"{libs}/*"
-    subprocess.run([javac, "-d", str(classes), "-cp", classpath, str(HERE / "JacksonFormats.java")], check=True)
 
     def run(mode: str, kind: str, lines: list[str]) -> list[str]:
-        command = [java, "-cp", f"{classes}:{classpath}", "JacksonFormats", mode, kind]
-        done = subprocess.run(
-            command, input="".join(f"{line}\n" for line in lines), capture_output=True, text=True, check=True
-        )
+        command = [java, "-cp", f"{libs}/*", str(HERE / "JacksonFormats.java"), mode, kind]
+        text = "".join(f"{line}\n" for line in lines)
+        done = subprocess.run(command, input=text, capture_output=True, text=True, encoding="utf-8", check=True)
         answers = done.stdout.split("\n")[:-1]  # not splitlines(): U+2028 is no line end here
         assert len(answers) == len(lines), done.stderr
         return answers
 
-    yield run
+    return run
 
 
 def serializer(kind: str) -> Any:
