@@ -27,8 +27,8 @@ GROUPS: dict[str, str] = {
 }
 """Component kind → entry-point group."""
 
-_KETE_SERIALIZERS = ("yaml", "xml", "toml", "properties", "url-encoded-form", "multipart-form")
-_KETE_SERIALIZERS_TO_COME = ("csv", "cbor", "smile", "avro", "protobuf", "template")
+_KETE_SERIALIZERS = ("yaml", "xml", "csv", "toml", "properties", "url-encoded-form", "multipart-form")
+_KETE_SERIALIZERS_TO_COME = ("cbor", "smile", "avro", "protobuf", "template")
 
 # The original KETE's destination (29) and serializer (13) kinds, its ``@Component`` names, and the
 # kete distribution that provides each, or None where none is decided yet (issues 17 to 20 plan

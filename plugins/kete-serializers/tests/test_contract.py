@@ -29,6 +29,10 @@ class TestXml(SerializerContract):
         ]
 
 
+class TestCsv(SerializerContract):
+    kind = "csv"  # writes every event kete accepts: its columns are Keycloak's typed fields
+
+
 class TestToml(SerializerContract):
     kind = "toml"
 

@@ -81,6 +81,23 @@ def test_xml_has_no_declaration_and_empty_elements_for_null() -> None:
     assert b"<v>a&lt;b&amp;c>d]]&gt;e&#xd;&#x85;</v>" in serialize("xml", odd)
 
 
+def test_csv_has_the_beans_columns_and_leaves_nested_fields_empty() -> None:
+    # The columns and quoting of CsvMapper.schemaFor(Event.class / AdminEvent.class) on Keycloak 26.
+    assert serialize("csv", USER) == (
+        b"clientId,details,error,id,ipAddress,realmId,realmName,sessionId,time,type,userId\n"
+        b"account,,invalid_user_credentials,e1,127.0.0.1,acme-id,acme,,1700000000001,LOGIN_ERROR,user-1\n"
+    )
+    assert serialize("csv", ADMIN) == (
+        b"authDetails,details,error,id,operationType,realmId,realmName,representation,resourceId,resourcePath,"
+        b'resourceType,resourceTypeAsString,time\n,,,a2,CREATE,acme-id,acme,"{""username"":""new""}",user-2,'
+        b"users/user-2,USER,USER,1700000000002\n"
+    )
+    odd = parse_event(user_event(5, error="a b", clientId="x" * 25, userId="a-b.c_d"))
+    assert serialize("csv", odd).endswith(
+        b'"' + b"x" * 25 + b'",,"a b",e5,127.0.0.1,acme-id,acme,,1700000000005,LOGIN,a-b.c_d\n'
+    )
+
+
 def test_toml_writes_dotted_keys_and_null_as_empty_string() -> None:
     payload = serialize("toml", ADMIN)
     assert b"authDetails.realmId = 'master-id'\n" in payload and b"details = ''\n" in payload
@@ -139,6 +156,7 @@ def test_the_nesting_notation_is_checked() -> None:
     [
         ("yaml", "application/yaml"),
         ("xml", "application/xml"),
+        ("csv", "text/csv"),
         ("toml", "application/toml"),
         ("properties", "text/plain"),
         ("url-encoded-form", "application/x-www-form-urlencoded"),

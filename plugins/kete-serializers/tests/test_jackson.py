@@ -13,16 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kete_serializers.csv_serializer import ADMIN_COLUMNS, NESTED, USER_COLUMNS
 from kete_serializers.form_serializers import form_fields
 
-from kete_core import Event, parse_event
+from kete_core import EVENT, Event, parse_event
 from kete_core.testing import sample_events
 from kete_core.testing.contracts import load
 from kete_core.testing.services import ServiceUnavailable, cache_dir, find_java, maven_artifacts, unavailable
 
 pytestmark = pytest.mark.java
 HERE = Path(__file__).resolve().parent / "java"
-JACKSON_FORMATS = ("yaml", "xml", "toml", "properties")
+JACKSON_FORMATS = ("yaml", "xml", "toml", "properties", "csv")
 SWEEP = [*range(0x300), 0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF, 0x1F600]
 Runner = Callable[[str, str, list[str]], list[str]]
 
@@ -66,7 +67,7 @@ def serializer(kind: str) -> Any:
 @pytest.mark.parametrize("kind", JACKSON_FORMATS)
 def test_kete_writes_the_bytes_jackson_writes(jackson: Runner, events: list[Event], kind: str) -> None:
     events = events + sample_events() + sweep()
-    written = jackson("write", kind, [json.dumps({"kind": e.kind, "event": e.to_kete()}) for e in events])
+    written = jackson("write", kind, [json.dumps({"kind": e.kind, "event": jackson_input(kind, e)}) for e in events])
     ours = serializer(kind)
     compared = 0
     for event, theirs in zip(events, written, strict=True):
@@ -81,6 +82,16 @@ def test_kete_writes_the_bytes_jackson_writes(jackson: Runner, events: list[Even
         assert payload == base64.b64decode(theirs), event
         compared += 1
     assert compared >= len(events) - 250
+
+
+def jackson_input(kind: str, event: Event) -> dict[str, Any]:
+    """What the Java side writes for *event*: its ``to_kete()``; for csv only the bean's properties, with
+    the nested ones null (Jackson CSV throws on them, kete leaves them empty)."""
+    tree = event.to_kete()
+    if kind != "csv":
+        return tree
+    columns = USER_COLUMNS if event.kind == EVENT else ADMIN_COLUMNS
+    return {column: None if column in NESTED else tree.get(column) for column in columns}
 
 
 def expected(kind: str, value: Any) -> Any:
@@ -105,7 +116,9 @@ def test_jackson_reads_back_every_field(jackson: Runner, events: list[Event], ki
     trees = jackson("read", kind, [base64.b64encode(ours.serialize(event)).decode() for event in events])
     for event, tree in zip(events, trees, strict=True):
         assert not tree.startswith("!"), f"{kind} of {event!r}: {tree}"
-        if kind == "url-encoded-form":
+        if kind == "csv":
+            assert json.loads(tree) == expected(kind, jackson_input(kind, event)), event
+        elif kind == "url-encoded-form":
             assert json.loads(tree) == dict(form_fields(event, "bracket")), event
         else:
             assert json.loads(tree) == expected(kind, event.to_kete()), event

@@ -1,6 +1,8 @@
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
+import com.fasterxml.jackson.dataformat.csv.CsvMapper;
+import com.fasterxml.jackson.dataformat.csv.CsvSchema;
 import com.fasterxml.jackson.dataformat.javaprop.JavaPropsMapper;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import com.fasterxml.jackson.dataformat.xml.XmlMapper;
@@ -28,6 +30,7 @@ public final class JacksonFormats {
             case "xml": return new XmlMapper();
             case "properties": return new JavaPropsMapper();
             case "toml": return new TomlMapper();
+            case "csv": return new CsvMapper();
             default: throw new IllegalArgumentException("unknown format " + format);
         }
     }
@@ -57,12 +60,21 @@ public final class JacksonFormats {
                     if (mapper instanceof XmlMapper) {  // the root element is the bean's class name
                         writer = writer.withRootName(admin ? "AdminEvent" : "Event");
                     }
+                    if (mapper instanceof CsvMapper) {  // schemaFor(bean): its properties sorted by name, a header
+                        var names = new java.util.TreeSet<String>();
+                        input.get("event").fieldNames().forEachRemaining(names::add);
+                        var schema = CsvSchema.builder();
+                        names.forEach(schema::addColumn);
+                        writer = writer.with(schema.build().withHeader());
+                    }
                     out.println(Base64.getEncoder().encodeToString(writer.writeValueAsBytes(input.get("event"))));
                 } else {
                     byte[] payload = Base64.getDecoder().decode(line);
                     JsonNode tree = form ? readForm(payload)
                         // java.util.Properties reads ISO-8859-1; Jackson's byte reader would sign-extend bytes above 0x7F
                         : mapper instanceof JavaPropsMapper ? mapper.readTree(new String(payload, StandardCharsets.ISO_8859_1))
+                        : mapper instanceof CsvMapper
+                            ? mapper.readerFor(JsonNode.class).with(CsvSchema.emptySchema().withHeader()).readValue(payload)
                         : mapper.readTree(payload);
                     out.println(JSON.writeValueAsString(tree));
                 }
