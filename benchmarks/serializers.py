@@ -43,7 +43,7 @@ def main() -> None:
             times.append(time.perf_counter() - start)
         figures[item.name] = statistics.median(times) / len(events) * 1e6
         ratio = figures[item.name] / figures["json"]
-        print(f"| `{item.name}` | {figures[item.name]:.2f} | {ratio:.1f}× |")
+        print(f"| `{item.name}` | {figures[item.name]:.2f} | {ratio:.1f}x |")
 
 
 if __name__ == "__main__":
