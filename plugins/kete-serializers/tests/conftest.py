@@ -41,7 +41,7 @@ def corpus() -> list[Event]:
             )
     events += [
         parse_event(user_event(2001, details={}, error="", ipAddress=None)),
-        parse_event({"id": "e2002", "type": "LOGIN", "realmId": "r"}),
+        parse_event({"id": "e2002", "time": 1, "type": "LOGIN", "realmId": "r"}),
         parse_event(
             user_event(2003, realm="Ünïcødé realm", details={"weird key": "v", "k:v": "x", "true": "t", "y": "n"})
         ),

@@ -1,6 +1,7 @@
 """The cross-check with the original's own libraries: the Jackson dataformats of its pom (jackson-bom
-2.19.2, fetched from Maven Central into ~/.cache/kete) read what kete writes for the corpus, every field
-equal to the event's, and write the same bytes as kete for the same event (these formats' layout is
+2.19.2) and Keycloak's event classes (26.7), fetched from Maven Central into ~/.cache/kete, read what kete
+writes for the corpus, every field equal to the event's, and write the same bytes as kete for the same
+event as a Keycloak bean (these formats' layout is
 deterministic). The url-encoded form is decoded by ``java.net.URLDecoder``, which the original encodes with."""
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def jackson() -> Runner:
     its harness) on lines of input."""
     try:
         java = find_java("the Jackson cross-check")
-        libs = maven_artifacts(HERE / "pom.xml", cache_dir() / "jackson-2.19.2", purpose="the Jackson dataformats")
+        libs = maven_artifacts(
+            HERE / "pom.xml", cache_dir() / "jackson-2.19.2-keycloak-26.7.3", purpose="the Jackson dataformats"
+        )
     except ServiceUnavailable as exc:
         unavailable(exc)
 
@@ -67,9 +70,10 @@ def serializer(kind: str) -> Any:
 @pytest.mark.parametrize("kind", JACKSON_FORMATS)
 def test_kete_writes_the_bytes_jackson_writes(jackson: Runner, events: list[Event], kind: str) -> None:
     events = events + sample_events() + sweep()
-    written = jackson("write", kind, [json.dumps({"kind": e.kind, "event": jackson_input(kind, e)}) for e in events])
+    written = jackson("write", kind, [json.dumps({"kind": e.kind, "event": e.data}) for e in events])
     ours = serializer(kind)
     compared = 0
+    unknown: set[str] = set()
     for event, theirs in zip(events, written, strict=True):
         try:
             payload = ours.serialize(event)
@@ -78,18 +82,18 @@ def test_kete_writes_the_bytes_jackson_writes(jackson: Runner, events: list[Even
             documented = (kind, str(exc).rpartition(" ")[2]) in {("xml", "name"), ("yaml", "write")}
             assert theirs.startswith("!") or documented, f"{event!r}: {exc}"
             continue
+        if "not one of the values accepted for Enum class" in theirs:
+            unknown.add(event.event_type)  # a type of another Keycloak version: no bean to write it with
+            continue
         assert not theirs.startswith("!"), f"Jackson cannot write {event!r} ({theirs}), but kete did: {payload!r}"
         assert payload == base64.b64decode(theirs), event
         compared += 1
-    assert compared >= len(events) - 250
+    assert compared >= len(events) - 250 and len(unknown) <= 5, unknown
 
 
 def jackson_input(kind: str, event: Event) -> dict[str, Any]:
-    """What the Java side writes for *event*: its ``to_kete()``; for csv only the bean's properties, with
-    the nested ones null (Jackson CSV throws on them, kete leaves them empty)."""
+    """What the Java side reads back from csv: the bean's columns, the nested ones empty."""
     tree = event.to_kete()
-    if kind != "csv":
-        return tree
     columns = USER_COLUMNS if event.kind == EVENT else ADMIN_COLUMNS
     return {column: None if column in NESTED else tree.get(column) for column in columns}
 
