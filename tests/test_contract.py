@@ -150,3 +150,11 @@ def test_the_hook_recorder_sees_every_hook_in_order(tmp_path):
     [emitted] = recorder.calls_of("kete_after_emit")
     assert emitted.route == "out" and [m.event.event_type for m in emitted.messages] == ["LOGIN"]
     assert recorder.calls_of("event_rejected")[0].rejection.where == "memory:1"
+
+
+def test_every_name_the_testing_package_exports_is_what_it_says():
+    # A submodule named like an exported helper would shadow the helper on the package.
+    import kete_core.testing as testing
+
+    for name in testing.__all__:
+        assert not isinstance(getattr(testing, name), type(testing)), name

@@ -7,7 +7,7 @@ pytest-asyncio; the rest only kete itself.
 
 from kete_core.testing.memory import MemorySink, MemorySource, delivered, memory_kinds, registered
 from kete_core.testing.recorder import HookCall, HookRecorder
-from kete_core.testing.running import KeteProcess, load_app, read_jsonl, run_app, run_kete, write_jsonl
+from kete_core.testing.runner import KeteProcess, load_app, read_jsonl, run_app, run_kete, write_jsonl
 
 _CONTRACTS = frozenset({
     "MatcherContract", "RendererContract", "SerializerContract", "SinkContract", "SourceContract", "running",

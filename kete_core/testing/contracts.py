@@ -35,7 +35,7 @@ from kete_core.pipeline import Pipeline
 from kete_core.status import RunStats
 from kete_core.testing.memory import MemorySink, MemorySource, memory_kinds
 from kete_core.testing.recorder import HookRecorder
-from kete_core.testing.running import load_app
+from kete_core.testing.runner import load_app
 from kete_core.validation import validate_settings
 
 ReadBack = Callable[[], "Sequence[bytes] | Awaitable[Sequence[bytes]]"]
