@@ -62,7 +62,7 @@ realm-matchers.not-master = "list:not:master"
 event-matchers.users = 'sql:USER\\_%'
 event-matchers.groups = "sql:GROUP_MEMBERSHIP_%"
 destination.kind = "discard"
-destination.key = "users.${kindKebabCase}.${operationTypeLowerCase}"
+destination.key = "users.${kindKebabCase}.${eventTypeLowerCase}"
 
 [routes.audit]
 event-matchers.everything = "glob:*"
@@ -75,7 +75,7 @@ destination.key = "audit.${realmKebabCase}.${eventTypeLowerCase}"
 realm-matchers.all = "glob:*"
 event-matchers.admin = "regex:.*_(CREATE|UPDATE|DELETE|ACTION)"
 destination.kind = "discard"
-destination.key = "admin.${resourceTypeLowerCase}.${operationTypeLowerCase}"
+destination.key = "admin.${kindKebabCase}.${eventTypeLowerCase}"
 """
 
 
