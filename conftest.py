@@ -10,8 +10,11 @@ import pytest
 
 from kete_core.config.document import data_dir_name
 
-# Real brokers and servers, started once per test session by the tests that ask for them.
-pytest_plugins = ["tests.services.kafka_fixtures", "tests.services.keycloak_fixtures"]
+# Real brokers and servers, started once per test session by the tests that ask for them: every
+# tests/services/*_fixtures.py module, so a new service needs no line here.
+pytest_plugins = sorted(
+    f"tests.services.{path.stem}" for path in (Path(__file__).parent / "tests" / "services").glob("*_fixtures.py")
+)
 
 # The user's own state folder, as kete would find it, read before any test changes the environment.
 USER_STATE = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "kete"

@@ -27,39 +27,71 @@ GROUPS: dict[str, str] = {
 }
 """Component kind → entry-point group."""
 
-_KETE_SERIALIZERS = ("yaml", "xml", "csv", "toml", "properties", "url-encoded-form", "multipart-form")
-_KETE_SERIALIZERS_TO_COME = ("cbor", "smile", "avro", "protobuf", "template")
+_KETE_SERIALIZERS = (
+    "yaml", "xml", "csv", "toml", "properties", "cbor", "smile", "avro", "protobuf", "url-encoded-form",
+    "multipart-form", "template",
+)  # fmt: skip
 
 # The original KETE's destination (29) and serializer (13) kinds, its ``@Component`` names, and the
-# kete distribution that provides each, or None where none is decided yet (issues 17 to 20 plan
-# them). ``redis-streams`` is the name older KETE versions gave ``redis-stream``.
+# kete distribution that provides each (None: none is decided). One line a kind, so that plugins
+# landing side by side do not touch the same lines. ``redis-streams`` is the name older KETE
+# versions gave ``redis-stream``.
 KETE_KINDS: dict[tuple[str, str], str | None] = {
-    **{("sink", name): "kete-amqp" for name in ("amqp-0.9.1", "amqp-1")},
-    **{("sink", name): "kete-mqtt" for name in ("mqtt-3", "mqtt-5")},
-    **{("sink", name): "kete-nats" for name in ("nats", "nats-jetstream")},
-    **{("sink", name): "kete-redis" for name in ("redis-pubsub", "redis-stream", "redis-streams")},
+    ("sink", "kafka"): "kete-kafka",
+    ("sink", "http"): "kete-http",
+    ("sink", "amqp-0.9.1"): "kete-amqp",
+    ("sink", "amqp-1"): "kete-amqp",
+    ("sink", "mqtt-3"): "kete-mqtt",
+    ("sink", "mqtt-5"): "kete-mqtt",
+    ("sink", "nats"): "kete-nats",
+    ("sink", "nats-jetstream"): "kete-nats",
+    ("sink", "redis-pubsub"): "kete-redis",
+    ("sink", "redis-stream"): "kete-redis",
+    ("sink", "redis-streams"): "kete-redis",
     ("sink", "stomp"): "kete-stomp",
     ("sink", "pulsar"): "kete-pulsar",
     ("sink", "zeromq"): "kete-zeromq",
-    ("sink", "kafka"): "kete-kafka",
-    ("sink", "http"): "kete-http",
-    **{("sink", name): None for name in ("websocket", "socketio", "signalr", "grpc", "soap")},
-    **{("sink", name): None for name in ("aws-sqs", "aws-sns", "aws-kinesis", "aws-eventbridge")},
-    **{
-        ("sink", name): None
-        for name in ("azure-eventhubs", "azure-servicebus", "azure-eventgrid", "azure-storage-queue", "azure-webpubsub")
-    },
-    **{("sink", name): None for name in ("gcp-pubsub", "gcp-cloud-tasks")},
+    ("sink", "websocket"): "kete-websocket",
+    ("sink", "signalr"): "kete-signalr",
+    ("sink", "socketio"): "kete-socketio",
+    ("sink", "grpc"): "kete-grpc",
+    ("sink", "soap"): "kete-soap",
+    ("sink", "aws-sqs"): "kete-aws",
+    ("sink", "aws-sns"): "kete-aws",
+    ("sink", "aws-kinesis"): "kete-aws",
+    ("sink", "aws-eventbridge"): "kete-aws",
+    ("sink", "azure-eventhubs"): "kete-azure",
+    ("sink", "azure-servicebus"): "kete-azure",
+    ("sink", "azure-eventgrid"): "kete-azure",
+    ("sink", "azure-storage-queue"): "kete-azure",
+    ("sink", "azure-webpubsub"): "kete-azure",
+    ("sink", "gcp-pubsub"): "kete-gcp",
+    ("sink", "gcp-cloud-tasks"): "kete-gcp",
     ("serializer", "json"): "kete-core",
     **{("serializer", name): "kete-serializers" for name in _KETE_SERIALIZERS},
-    **{("serializer", name): None for name in _KETE_SERIALIZERS_TO_COME},
 }
 
 # Distributions named above that are planned but not published: the hint names them without a
 # "pip install", which would fetch whatever else holds the name on the package index. A name leaves
-# this set in the commit that adds its plugin under plugins/.
+# this set in the commit that adds its plugin under plugins/ (one line a name, for the same reason).
 PLANNED: frozenset[str] = frozenset(
-    {"kete-amqp", "kete-mqtt", "kete-nats", "kete-redis", "kete-stomp", "kete-pulsar", "kete-zeromq"}
+    {
+        "kete-amqp",
+        "kete-mqtt",
+        "kete-nats",
+        "kete-redis",
+        "kete-stomp",
+        "kete-pulsar",
+        "kete-zeromq",
+        "kete-websocket",
+        "kete-signalr",
+        "kete-socketio",
+        "kete-grpc",
+        "kete-soap",
+        "kete-aws",
+        "kete-azure",
+        "kete-gcp",
+    }
 )
 
 # Which distribution provides a component kind kete knows of, for "pip install ..." hints.

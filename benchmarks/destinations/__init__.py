@@ -1,0 +1,3 @@
+"""Web and RPC destinations: kete next to the service's own client
+(`python -m benchmarks.destinations`);
+one module a plugin, each with ``lines(events) -> list[benchmarks.throughput.Line]``."""
