@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
     from kete_core.lines import Chunk, LineReader, Position, end_position
     from kete_core.oauth import OAuthSettings, TokenError, TokenProvider, basic_authorization
-    from kete_core.urls import url_template, url_value
     from kete_core.tls import (
         Base64Source,
         CertificateLoader,
@@ -74,6 +73,7 @@ if TYPE_CHECKING:
         load_tls,
         server_ssl_context,
     )
+    from kete_core.urls import url_template, url_value
 
 # Names loaded on first use: ``kete --help`` and ``kete plugins`` import this package and need none
 # of them, and their modules (a settings model, the configuration loader) take milliseconds.
