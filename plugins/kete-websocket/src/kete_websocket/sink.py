@@ -1,0 +1,210 @@
+"""``destination.kind = "websocket"``: each event as one text (or binary) frame on a connection kept
+open per URL; see the README for settings.
+
+The URL is a template: events of one batch are grouped by their URL, and each group's frames go
+out back to back, then one ping whose pong confirms them all (see :mod:`kete_websocket.connection`).
+A connection that cannot be opened or is lost before the confirmation fails its group; when no
+event of the batch got through for that reason, the batch raises :class:`~kete_core.Unavailable`
+(kete waits and keeps spooling) and the next batch opens a new connection. A refused handshake
+(401, 403, another 4xx) is a :class:`~kete_core.PermanentError` naming the status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+import aiohttp
+from yarl import URL
+
+from kete_core import (
+    ConfigError,
+    ConfigErrors,
+    DeliveryResults,
+    Message,
+    PermanentError,
+    RenderError,
+    Sink,
+    SinkContext,
+    TokenError,
+    TokenProvider,
+    Unavailable,
+    client_ssl_context,
+    load_tls,
+    redact,
+    url_template,
+    url_value,
+)
+from kete_websocket.connection import Connection, ConnectionLost
+from kete_websocket.settings import WebSocketSinkConfig
+
+log = logging.getLogger("kete.websocket")
+
+# Connections kept open at once (one per rendered URL); the oldest is closed beyond this.
+_OPEN_LIMIT = 256
+
+try:
+    _USER_AGENT = f"kete-websocket/{version('kete-websocket')}"
+except PackageNotFoundError:  # running from a source tree
+    _USER_AGENT = "kete-websocket"
+
+
+class _Refused(Exception):
+    """The handshake was refused with 401 while an OAuth token was sent: fetch a fresh one, try once more."""
+
+
+class WebSocketSink(Sink):
+    """Sends each message's payload as one frame; see the module documentation."""
+
+    Config = WebSocketSinkConfig
+    config: WebSocketSinkConfig
+
+    def __init__(self, config: WebSocketSinkConfig, context: SinkContext) -> None:
+        super().__init__(config, context)
+        errors = [ConfigError(message, path=f"{context.path}.{setting}") for setting, message in config.problems()]
+        try:
+            material = load_tls(config.tls, f"{context.path}.tls")
+        except ConfigErrors as exc:
+            errors += exc.errors
+        if errors:
+            raise ConfigErrors(errors)
+        target = config.target()
+        setting = "url" if config.url else "host"
+        try:
+            self.url = context.address(setting, url_template(target), url_value)
+        except ValueError as exc:
+            raise ConfigError(f"not a URL: {redact(str(exc))}", path=f"{context.path}.{setting}") from None
+        self._ssl: ssl.SSLContext | bool = True
+        if config.tls.model_fields_set or target.lower().startswith("wss://"):
+            self._ssl = client_ssl_context(config.tls, f"{context.path}.tls", material)
+        self._headers = {name: value.strip() for name, value in config.headers.items() if value.strip()}
+        self._oauth = TokenProvider(config.oauth) if config.oauth_active else None
+        self._timeout = config.connection_timeout_seconds
+        self._session: aiohttp.ClientSession | None = None
+        self._open: dict[str, Connection] = {}
+
+    async def start(self) -> None:
+        self._client()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(ssl=self._ssl)
+            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": _USER_AGENT})
+        return self._session
+
+    async def close(self) -> None:
+        connections, self._open = list(self._open.values()), {}
+        await asyncio.gather(*(connection.close() for connection in connections))
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(self, messages: Sequence[Message]) -> DeliveryResults:
+        results: list[BaseException | None] = [None] * len(messages)
+        groups: dict[str, list[int]] = {}
+        for index, rendered in enumerate(self.url.render_all([message.event for message in messages])):
+            if isinstance(rendered, RenderError):
+                results[index] = rendered
+            else:
+                groups.setdefault(rendered, []).append(index)
+        outcomes = await asyncio.gather(
+            *(self._deliver(url, [messages[i] for i in group]) for url, group in groups.items())
+        )
+        for group, outcome in zip(groups.values(), outcomes, strict=True):
+            for position, index in enumerate(group):
+                results[index] = outcome[position] if isinstance(outcome, list) else outcome
+        if not any(results):
+            return None
+        down = [error for error in results if isinstance(error, ConnectionLost)]
+        if down and all(isinstance(error, ConnectionLost | PermanentError) for error in results):
+            # Nothing got through and the server is unreachable: kete waits for it without
+            # spending the events' attempts, and the spool keeps them.
+            raise Unavailable(str(down[0]))
+        return results
+
+    async def _deliver(self, url: str, messages: list[Message]) -> list[BaseException | None] | BaseException:
+        """Send *messages* to *url* and confirm them: None, one error for all, or one result each."""
+        frames: list[str | bytes | PermanentError] = [self._frame(message) for message in messages]
+        try:
+            connection = await self._connection(url)
+            for frame in frames:
+                if not isinstance(frame, PermanentError):
+                    await connection.send(frame)
+            await connection.confirm(self._timeout)
+        except (ConnectionLost, PermanentError) as exc:
+            self._open.pop(url, None)
+            return exc
+        except Exception as exc:  # a bug must fail this group only, not the other URLs of the batch
+            log.exception("websocket sink: unexpected failure")
+            return exc
+        return [frame if isinstance(frame, PermanentError) else None for frame in frames]
+
+    def _frame(self, message: Message) -> str | bytes | PermanentError:
+        if self.config.binary_mode:
+            return message.payload
+        try:
+            return message.payload.decode()
+        except UnicodeDecodeError:
+            return PermanentError(
+                f"{message.event!r}: the {message.content_type} payload is not UTF-8 text; set binary-mode = true"
+            )
+
+    async def _connection(self, url: str) -> Connection:
+        connection = self._open.get(url)
+        if connection is not None and connection.lost is None:
+            return connection
+        try:
+            parsed = URL(url, encoded=True)
+        except ValueError as exc:
+            raise PermanentError(f"rendered URL {redact(url)!r} is not a URL: {redact(str(exc))}") from None
+        if parsed.scheme not in ("ws", "wss") or not parsed.raw_host or "%" in parsed.raw_host:
+            raise PermanentError(f"rendered URL {redact(url)!r} is not an absolute ws(s) URL")
+        try:
+            ws = await self._handshake(parsed)
+        except _Refused:
+            try:
+                ws = await self._handshake(parsed)  # once more, with a freshly fetched token
+            except _Refused as exc:
+                raise PermanentError(f"{exc} (also with a freshly fetched OAuth token)") from None
+        if len(self._open) >= _OPEN_LIMIT:
+            oldest = next(iter(self._open))
+            await self._open.pop(oldest).close()
+        connection = self._open[url] = Connection(ws, redact(url), self.config.connection_lost_timeout_seconds)
+        return connection
+
+    async def _handshake(self, url: URL) -> aiohttp.ClientWebSocketResponse:
+        session = self._client()
+        headers = dict(self._headers)
+        token = None
+        shown = redact(str(url))
+        if self._oauth is not None:
+            try:
+                token = await self._oauth.token(session)
+            except TokenError as exc:
+                raise ConnectionLost(str(exc)) from exc
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            return await asyncio.wait_for(
+                session.ws_connect(
+                    url, protocols=self.config.subprotocol, headers=headers, autoping=False, max_msg_size=0
+                ),
+                self._timeout,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            status = exc.status
+            detail = f"{shown}: the server refused the WebSocket handshake: HTTP {status} {exc.message}".rstrip()
+            if status == 401 and token is not None and self._oauth is not None:
+                self._oauth.invalidate(token)
+                raise _Refused(detail) from None
+            if status in (401, 403):
+                raise PermanentError(f"{detail} (check destination.headers and oauth.*)") from None
+            if 400 <= status < 500 and status not in (408, 429):
+                raise PermanentError(detail) from None
+            raise ConnectionLost(detail) from None
+        except TimeoutError:
+            raise ConnectionLost(f"{shown}: no handshake within {self._timeout:g}s") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ConnectionLost(redact(f"{url}: {type(exc).__name__}: {exc}")) from None

@@ -1,0 +1,156 @@
+"""A real aiohttp WebSocket server on 127.0.0.1 for the websocket sink's tests: it records every frame
+with the path and handshake it arrived on, can require a header, and can be stopped and started
+again on the same port."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass, field
+
+import orjson
+import pytest
+from aiohttp import WSMsgType, web
+from kete_websocket.settings import WebSocketSinkConfig
+from kete_websocket.sink import WebSocketSink
+from multidict import CIMultiDict
+
+from kete_core.builtins.json_serializer import JsonSerializer
+from kete_core.builtins.kete_renderer import KeteRenderer
+from kete_core.contracts import ComponentConfig, Message, SinkContext
+from kete_core.event import parse_event
+from kete_core.testing.oauth import TokenEndpoint
+from kete_core.tls.testing import Pki
+
+
+@dataclass
+class Frame:
+    path: str
+    data: str | bytes
+    headers: CIMultiDict
+    protocol: str | None
+
+    def json(self):
+        return orjson.loads(self.data)
+
+
+@dataclass
+class WsServer:
+    """An aiohttp WebSocket server: ``frames`` in arrival order, ``handshakes`` (path, headers)."""
+
+    protocols: tuple[str, ...] = ()
+    require: dict[str, str] = field(default_factory=dict)
+    """Header values a handshake must carry, else it is answered 401."""
+    answer_pings: bool = True
+    frames: list[Frame] = field(default_factory=list)
+    handshakes: list[tuple[str, CIMultiDict]] = field(default_factory=list)
+    port: int = 0
+    ssl_context: ssl.SSLContext | None = None
+    runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{'wss' if self.ssl_context else 'ws'}://127.0.0.1:{self.port}"
+
+    async def start(self) -> WsServer:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self._handle)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port, ssl_context=self.ssl_context).start()
+        self.port = self.runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        headers = CIMultiDict(request.headers)
+        self.handshakes.append((request.path_qs, headers))
+        if any(headers.get(name) != value for name, value in self.require.items()):
+            return web.Response(status=401, text="who are you?")
+        ws = web.WebSocketResponse(protocols=self.protocols, autoping=self.answer_pings)
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                self.frames.append(Frame(request.path_qs, message.data, headers, ws.ws_protocol))
+        return ws
+
+
+@pytest.fixture
+async def start_server():
+    """Start WebSocket servers: ``await start_server(**settings)``; stopped afterwards."""
+    servers: list[WsServer] = []
+
+    async def start(**settings) -> WsServer:
+        server = await WsServer(**settings).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop()
+
+
+@pytest.fixture
+async def server(start_server) -> WsServer:
+    return await start_server()
+
+
+@pytest.fixture
+async def make_sink():
+    """Build websocket sinks from settings (kebab-case keys); every one is closed afterwards."""
+    sinks: list[WebSocketSink] = []
+
+    def build(**settings) -> WebSocketSink:
+        context = SinkContext(
+            route="r",
+            path="routes.r.destination",
+            renderer=KeteRenderer(ComponentConfig(), {}),
+            serializer=JsonSerializer(ComponentConfig()),
+        )
+        sink = WebSocketSink(WebSocketSinkConfig.model_validate(settings), context)
+        sinks.append(sink)
+        return sink
+
+    yield build
+    for sink in sinks:
+        await sink.close()
+
+
+@pytest.fixture
+def ev():
+    """``ev(number, realm="acme", event_type="LOGIN")``: a message with the json serializer's payload."""
+    return message
+
+
+@pytest.fixture
+def wait_for():
+    """``await wait_for(condition, timeout=15)``: poll until *condition()* holds."""
+    return until
+
+
+def message(number: int, realm: str = "acme", event_type: str = "LOGIN") -> Message:
+    event = parse_event({"id": f"e{number}", "type": event_type, "realmName": realm})
+    return Message(event, orjson.dumps(event.to_kete()), "application/json")
+
+
+async def until(condition, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory) -> Pki:
+    return Pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+async def token_endpoint():
+    endpoint = await TokenEndpoint().start()
+    yield endpoint
+    await endpoint.stop()
