@@ -84,7 +84,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-pulsar",
         "kete-zeromq",
         "kete-signalr",
-        "kete-socketio",
         "kete-grpc",
         "kete-soap",
         "kete-aws",
