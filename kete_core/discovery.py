@@ -83,7 +83,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-stomp",
         "kete-pulsar",
         "kete-zeromq",
-        "kete-signalr",
         "kete-grpc",
         "kete-soap",
         "kete-aws",
