@@ -19,9 +19,9 @@ import orjson
 
 from benchmarks.common import make_events
 from kete_core.builtins.json_serializer import JsonSerializer
-from kete_core.config.tree import flatten
 from kete_core.contracts import ComponentConfig
 from kete_core.event import parse_event
+from kete_core.testing import write_config
 
 
 @contextlib.contextmanager
@@ -64,11 +64,13 @@ def kete_rate(
     """Events/s of ``kete run`` replaying *events* to *destination* (start-up included), checked
     against what the server received."""
     before = received()
-    settings = "\n".join(
-        f"destination.{key} = {orjson.dumps(value).decode()}" for key, value in flatten(destination).items()
+    config = write_config(
+        folder / "kete.toml",
+        {
+            "sources": {"replay": {"kind": "file", "path": events}},
+            "routes": {"bench": {"destination": dict(destination)}},
+        },
     )
-    config = folder / "kete.toml"
-    config.write_text(f'[sources.replay]\nkind = "file"\npath = "{events}"\n\n[routes.bench]\n{settings}\n')
     env = {**os.environ, "XDG_STATE_HOME": tempfile.mkdtemp(dir=folder)}  # a fresh spool and checkpoint
     started = time.perf_counter()
     result = subprocess.run(

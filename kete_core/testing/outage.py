@@ -15,8 +15,7 @@ from typing import Any
 
 import orjson
 
-from kete_core.config.tree import flatten
-from kete_core.testing.contracts import user_event
+from kete_core.testing.contracts import user_event, write_config
 from kete_core.testing.runner import KeteProcess
 from kete_core.testing.services import free_ports
 
@@ -74,13 +73,18 @@ async def run_through_an_outage(
     data = directory / "data"
     source = directory / "events.jsonl"
     (metrics,) = free_ports(1)
-    settings = "\n".join(f"destination.{key} = {json.dumps(value)}" for key, value in flatten(destination).items())
-    config = directory / "kete.toml"
-    config.write_text(
-        f'[kete]\ndata-dir = "{data}"\nmetrics.enabled = true\nmetrics.address = "127.0.0.1:{metrics}"\n\n'
-        f'[sources.replay]\nkind = "file"\npath = "{source}"\nfollow = true\npoll-interval = "50ms"\n\n'
-        f'[routes.out]\nretry.wait-duration = "100ms"\nretry.max-wait-duration = "500ms"\nretry.multiplier = 2\n'
-        f"{settings}\n"
+    config = write_config(
+        directory / "kete.toml",
+        {
+            "kete": {"data-dir": data, "metrics": {"enabled": True, "address": f"127.0.0.1:{metrics}"}},
+            "sources": {"replay": {"kind": "file", "path": source, "follow": True, "poll-interval": "50ms"}},
+            "routes": {
+                "out": {
+                    "retry": {"wait-duration": "100ms", "max-wait-duration": "500ms", "multiplier": 2},
+                    "destination": dict(destination),
+                }
+            },
+        },
     )
     sent = []
     for number in range(events):

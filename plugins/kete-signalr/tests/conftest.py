@@ -3,16 +3,10 @@
 
 from __future__ import annotations
 
-import orjson
 import pytest
-from kete_signalr.settings import SignalRSinkConfig
-from kete_signalr.sink import SignalRSink
 from kete_signalr.testing import Hub
 
-from kete_core.builtins.json_serializer import JsonSerializer
-from kete_core.builtins.kete_renderer import KeteRenderer
-from kete_core.contracts import ComponentConfig, Message, SinkContext
-from kete_core.event import parse_event
+from kete_core.testing import json_message, sink_builder
 from kete_core.testing.oauth import TokenEndpoint
 from kete_core.tls.testing import Pki
 
@@ -39,34 +33,15 @@ async def hub(start_hub) -> Hub:
 
 @pytest.fixture
 async def make_sink():
-    """Build signalr sinks from settings (kebab-case keys); every one is closed afterwards."""
-    sinks: list[SignalRSink] = []
-
-    def build(**settings) -> SignalRSink:
-        context = SinkContext(
-            route="r",
-            path="routes.r.destination",
-            renderer=KeteRenderer(ComponentConfig(), {}),
-            serializer=JsonSerializer(ComponentConfig()),
-        )
-        sink = SignalRSink(SignalRSinkConfig.model_validate(settings), context)
-        sinks.append(sink)
-        return sink
-
-    yield build
-    for sink in sinks:
-        await sink.close()
-
-
-def message(number: int, realm: str = "acme", event_type: str = "LOGIN") -> Message:
-    event = parse_event({"id": f"e{number}", "type": event_type, "realmName": realm})
-    return Message(event, orjson.dumps(event.to_kete()), "application/json")
+    """Build signalr sinks: ``make_sink(**settings)`` (kebab-case keys); every one is closed afterwards."""
+    async with sink_builder("signalr") as build:
+        yield build
 
 
 @pytest.fixture
 def ev():
-    """``ev(number, realm="acme", event_type="LOGIN")``: a message with the json serializer's payload."""
-    return message
+    """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
+    return json_message
 
 
 @pytest.fixture

@@ -9,17 +9,11 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import pytest
 import socketio
 from aiohttp import web
-from kete_socketio.settings import SocketIoSinkConfig
-from kete_socketio.sink import SocketIoSink
 
-from kete_core.builtins.json_serializer import JsonSerializer
-from kete_core.builtins.kete_renderer import KeteRenderer
-from kete_core.contracts import ComponentConfig, Message, SinkContext
-from kete_core.event import parse_event
+from kete_core.testing import json_message, sink_builder
 from kete_core.testing.oauth import TokenEndpoint
 from kete_core.tls.testing import Pki
 
@@ -115,34 +109,15 @@ async def server(start_server) -> SioServer:
 
 @pytest.fixture
 async def make_sink():
-    """Build socketio sinks from settings (kebab-case keys); every one is closed afterwards."""
-    sinks: list[SocketIoSink] = []
-
-    def build(**settings) -> SocketIoSink:
-        context = SinkContext(
-            route="r",
-            path="routes.r.destination",
-            renderer=KeteRenderer(ComponentConfig(), {}),
-            serializer=JsonSerializer(ComponentConfig()),
-        )
-        sink = SocketIoSink(SocketIoSinkConfig.model_validate(settings), context)
-        sinks.append(sink)
-        return sink
-
-    yield build
-    for sink in sinks:
-        await sink.close()
-
-
-def message(number: int, realm: str = "acme", event_type: str = "LOGIN") -> Message:
-    event = parse_event({"id": f"e{number}", "type": event_type, "realmName": realm})
-    return Message(event, orjson.dumps(event.to_kete()), "application/json")
+    """Build socketio sinks: ``make_sink(**settings)`` (kebab-case keys); every one is closed afterwards."""
+    async with sink_builder("socketio") as build:
+        yield build
 
 
 @pytest.fixture
 def ev():
-    """``ev(number, realm="acme", event_type="LOGIN")``: a message with the json serializer's payload."""
-    return message
+    """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
+    return json_message
 
 
 @pytest.fixture

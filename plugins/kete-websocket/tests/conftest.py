@@ -11,14 +11,9 @@ from dataclasses import dataclass, field
 import orjson
 import pytest
 from aiohttp import WSMsgType, web
-from kete_websocket.settings import WebSocketSinkConfig
-from kete_websocket.sink import WebSocketSink
 from multidict import CIMultiDict
 
-from kete_core.builtins.json_serializer import JsonSerializer
-from kete_core.builtins.kete_renderer import KeteRenderer
-from kete_core.contracts import ComponentConfig, Message, SinkContext
-from kete_core.event import parse_event
+from kete_core.testing import json_message, sink_builder
 from kete_core.testing.oauth import TokenEndpoint
 from kete_core.tls.testing import Pki
 
@@ -101,40 +96,21 @@ async def server(start_server) -> WsServer:
 
 @pytest.fixture
 async def make_sink():
-    """Build websocket sinks from settings (kebab-case keys); every one is closed afterwards."""
-    sinks: list[WebSocketSink] = []
-
-    def build(**settings) -> WebSocketSink:
-        context = SinkContext(
-            route="r",
-            path="routes.r.destination",
-            renderer=KeteRenderer(ComponentConfig(), {}),
-            serializer=JsonSerializer(ComponentConfig()),
-        )
-        sink = WebSocketSink(WebSocketSinkConfig.model_validate(settings), context)
-        sinks.append(sink)
-        return sink
-
-    yield build
-    for sink in sinks:
-        await sink.close()
+    """Build websocket sinks: ``make_sink(**settings)`` (kebab-case keys); every one is closed afterwards."""
+    async with sink_builder("websocket") as build:
+        yield build
 
 
 @pytest.fixture
 def ev():
-    """``ev(number, realm="acme", event_type="LOGIN")``: a message with the json serializer's payload."""
-    return message
+    """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
+    return json_message
 
 
 @pytest.fixture
 def wait_for():
     """``await wait_for(condition, timeout=15)``: poll until *condition()* holds."""
     return until
-
-
-def message(number: int, realm: str = "acme", event_type: str = "LOGIN") -> Message:
-    event = parse_event({"id": f"e{number}", "type": event_type, "realmName": realm})
-    return Message(event, orjson.dumps(event.to_kete()), "application/json")
 
 
 async def until(condition, timeout: float = 15.0) -> None:

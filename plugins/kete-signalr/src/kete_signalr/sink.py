@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Sequence
 
 import aiohttp
@@ -22,8 +21,6 @@ import orjson
 from yarl import URL
 
 from kete_core import (
-    ConfigError,
-    ConfigErrors,
     DeliveryResults,
     Message,
     PermanentError,
@@ -33,8 +30,7 @@ from kete_core import (
     TokenError,
     TokenProvider,
     Unavailable,
-    client_ssl_context,
-    load_tls,
+    checked_client_ssl,
     redact,
 )
 from kete_signalr.protocol import HANDSHAKE, ConnectionLost, HubConnection, records
@@ -59,19 +55,11 @@ class SignalRSink(Sink):
 
     def __init__(self, config: SignalRSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        errors = [ConfigError(message, path=f"{context.path}.{setting}") for setting, message in config.problems()]
-        try:
-            material = load_tls(config.tls, f"{context.path}.tls")
-        except ConfigErrors as exc:
-            errors += exc.errors
-        if errors:
-            raise ConfigErrors(errors)
+        secure = config.url.strip().lower().startswith("https://")
+        self._ssl = checked_client_ssl(config.tls, context.path, config.problems(), secure=secure)
         self.hub_method = context.address("hub-method", config.hub_method.strip())
         self._url = URL(config.url.strip())
         self._shown = redact(str(self._url))
-        self._ssl: ssl.SSLContext | bool = True
-        if config.tls.model_fields_set or self._url.scheme == "https":
-            self._ssl = client_ssl_context(config.tls, f"{context.path}.tls", material)
         self._headers = {name: value.strip() for name, value in config.headers.items() if value.strip()}
         self._oauth = TokenProvider(config.oauth) if config.oauth_active else None
         self._token = config.access_token.get_secret_value() if config.access_token else None

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import ssl
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,8 +25,6 @@ import orjson
 import socketio
 
 from kete_core import (
-    ConfigError,
-    ConfigErrors,
     DeliveryResults,
     Message,
     PermanentError,
@@ -37,8 +34,7 @@ from kete_core import (
     TokenError,
     TokenProvider,
     Unavailable,
-    client_ssl_context,
-    load_tls,
+    checked_client_ssl,
     redact,
 )
 from kete_socketio.settings import SocketIoSinkConfig
@@ -75,19 +71,11 @@ class SocketIoSink(Sink):
 
     def __init__(self, config: SocketIoSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        errors = [ConfigError(message, path=f"{context.path}.{setting}") for setting, message in config.problems()]
-        try:
-            material = load_tls(config.tls, f"{context.path}.tls")
-        except ConfigErrors as exc:
-            errors += exc.errors
-        if errors:
-            raise ConfigErrors(errors)
-        self.event_name = context.address("event-name", config.event_name.strip())
         self._url = config.url.strip()
+        secure = self._url.lower().startswith(("https://", "wss://"))
+        self._ssl = checked_client_ssl(config.tls, context.path, config.problems(), secure=secure)
+        self.event_name = context.address("event-name", config.event_name.strip())
         self._shown = redact(self._url) + config.namespace_path
-        self._ssl: ssl.SSLContext | bool = True
-        if config.tls.model_fields_set or self._url.lower().startswith(("https://", "wss://")):
-            self._ssl = client_ssl_context(config.tls, f"{context.path}.tls", material)
         self._headers = {name: value.strip() for name, value in config.headers.items() if value.strip()}
         self._oauth = TokenProvider(config.oauth) if config.oauth_active else None
         self._session: aiohttp.ClientSession | None = None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
@@ -22,7 +21,6 @@ from yarl import URL
 
 from kete_core import (
     ConfigError,
-    ConfigErrors,
     DeliveryResults,
     Message,
     PermanentError,
@@ -32,8 +30,7 @@ from kete_core import (
     TokenError,
     TokenProvider,
     Unavailable,
-    client_ssl_context,
-    load_tls,
+    checked_client_ssl,
     redact,
     url_template,
     url_value,
@@ -64,22 +61,14 @@ class WebSocketSink(Sink):
 
     def __init__(self, config: WebSocketSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        errors = [ConfigError(message, path=f"{context.path}.{setting}") for setting, message in config.problems()]
-        try:
-            material = load_tls(config.tls, f"{context.path}.tls")
-        except ConfigErrors as exc:
-            errors += exc.errors
-        if errors:
-            raise ConfigErrors(errors)
         target = config.target()
+        secure = target.lower().startswith("wss://")
+        self._ssl = checked_client_ssl(config.tls, context.path, config.problems(), secure=secure)
         setting = "url" if config.url else "host"
         try:
             self.url = context.address(setting, url_template(target), url_value)
         except ValueError as exc:
             raise ConfigError(f"not a URL: {redact(str(exc))}", path=f"{context.path}.{setting}") from None
-        self._ssl: ssl.SSLContext | bool = True
-        if config.tls.model_fields_set or target.lower().startswith("wss://"):
-            self._ssl = client_ssl_context(config.tls, f"{context.path}.tls", material)
         self._headers = {name: value.strip() for name, value in config.headers.items() if value.strip()}
         self._oauth = TokenProvider(config.oauth) if config.oauth_active else None
         self._timeout = config.connection_timeout_seconds
