@@ -46,7 +46,7 @@ async def test_a_refused_handshake_is_a_clear_permanent_error(start_server, make
     results = await sink.send([ev(1), ev(2)])
     assert all(isinstance(result, PermanentError) for result in results)
     text = str(results[0])
-    assert "refused the WebSocket handshake: HTTP 401" in text and "destination.headers" in text
+    assert "the server refused the connection: HTTP 401" in text and "destination.headers" in text
     assert server.frames == []
 
 

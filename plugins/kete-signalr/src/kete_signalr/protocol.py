@@ -19,6 +19,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from kete_core import ConnectionLost
+
 log = logging.getLogger("kete.signalr")
 
 SEPARATOR = b"\x1e"
@@ -27,10 +29,6 @@ HANDSHAKE = orjson.dumps({"protocol": "json", "version": 1}) + SEPARATOR
 _PING = orjson.dumps({"type": PING}) + SEPARATOR
 # Records written in one WebSocket frame at most (a batch of invocations goes out in few frames).
 _FRAME_RECORDS = 256
-
-
-class ConnectionLost(Exception):
-    """The hub could not be reached, or the connection closed before the hub completed."""
 
 
 class HubError(Exception):

@@ -1,18 +1,14 @@
-"""Settings of the ``signalr`` sink: KETE's keys, plus OAuth and TLS from kete-core."""
+"""Settings of the ``signalr`` sink: KETE's keys; the handshake's (headers, OAuth, TLS) come from
+kete-core's :class:`~kete_core.HandshakeSettings`."""
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
-
 from pydantic import Field, SecretStr
 
-from kete_core import ComponentConfig, Duration, Lowercase, OAuthSettings, TlsSettings
-
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+from kete_core import Duration, HandshakeSettings
 
 
-class SignalRSinkConfig(ComponentConfig):
+class SignalRSinkConfig(HandshakeSettings):
     """``destination.*`` of ``kind = "signalr"``."""
 
     url: str
@@ -26,19 +22,6 @@ class SignalRSinkConfig(ComponentConfig):
     keep_alive_seconds: Duration = Field(default=15.0, gt=0)
     """How often an idle connection sends the hub protocol's ping (the hub drops a client silent
     for its ``ClientTimeoutInterval``, 30 s by default)."""
-    headers: dict[str, str] = {}
-    """Extra headers of the negotiate request and the WebSocket handshake."""
-    authentication_type: Annotated[Literal["none", "oauth"] | None, Lowercase] = None
-    oauth: OAuthSettings = OAuthSettings()
-    """OAuth 2.0 client credentials: the token is the connection's bearer token."""
-    tls: TlsSettings = TlsSettings()
-    pool: dict[str, Any] = {}
-    """KETE's ``pool.*``, accepted so KETE configurations load; kete keeps one connection."""
-
-    @property
-    def oauth_active(self) -> bool:
-        """OAuth is in use, as KETE decides."""
-        return self.oauth.active(self.authentication_type)
 
     def problems(self) -> list[tuple[str, str]]:
         """(setting, message) pairs for settings that cannot work together."""
@@ -47,7 +30,4 @@ class SignalRSinkConfig(ComponentConfig):
             found.append(("url", "url must start with http:// or https://"))
         if not self.hub_method.strip():
             found.append(("hub-method", "hub-method must not be blank"))
-        found += [(f"headers.{name}", "not a valid header name") for name in self.headers if not _TOKEN.match(name)]
-        if self.oauth_active:
-            found += self.oauth.problems()
-        return found
+        return found + super().problems()

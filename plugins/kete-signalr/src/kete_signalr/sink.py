@@ -21,30 +21,26 @@ import orjson
 from yarl import URL
 
 from kete_core import (
+    ConnectionLost,
     DeliveryResults,
+    HandshakeClient,
+    HandshakeRefused,
     Message,
     PermanentError,
     RenderError,
     Sink,
     SinkContext,
-    TokenError,
-    TokenProvider,
-    Unavailable,
-    checked_client_ssl,
+    connection_outcome,
     redact,
 )
-from kete_signalr.protocol import HANDSHAKE, ConnectionLost, HubConnection, records
+from kete_signalr.protocol import HANDSHAKE, HubConnection, records
 from kete_signalr.settings import SignalRSinkConfig
 
 log = logging.getLogger("kete.signalr")
 
 # Azure SignalR Service answers negotiate with a redirect to itself; more than this is a loop.
 _REDIRECTS = 10
-_HINT = " (check access-token, destination.headers and oauth.*)"
-
-
-class _Refused(Exception):
-    """Refused with 401 while an OAuth token was sent: fetch a fresh one and try once more."""
+_HINT = "access-token, destination.headers and oauth.*"
 
 
 class SignalRSink(Sink):
@@ -56,31 +52,21 @@ class SignalRSink(Sink):
     def __init__(self, config: SignalRSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
         secure = config.url.strip().lower().startswith("https://")
-        self._ssl = checked_client_ssl(config.tls, context.path, config.problems(), secure=secure)
+        bearer = config.access_token.get_secret_value() if config.access_token else None
+        self.handshake = HandshakeClient(config, context.path, config.problems(), secure=secure, bearer=bearer)
         self.hub_method = context.address("hub-method", config.hub_method.strip())
         self._url = URL(config.url.strip())
         self._shown = redact(str(self._url))
-        self._headers = {name: value.strip() for name, value in config.headers.items() if value.strip()}
-        self._oauth = TokenProvider(config.oauth) if config.oauth_active else None
-        self._token = config.access_token.get_secret_value() if config.access_token else None
-        self._session: aiohttp.ClientSession | None = None
         self._connection: HubConnection | None = None
 
     async def start(self) -> None:
-        self._client()
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl))
-        return self._session
+        self.handshake.session()
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.handshake.close()
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
         results: list[BaseException | None] = [None] * len(messages)
@@ -103,45 +89,22 @@ class SignalRSink(Sink):
                 outcomes = [exc] * len(calls)
             for (index, _, _), outcome in zip(calls, outcomes, strict=True):
                 results[index] = outcome
-        if not any(results):
-            return None
-        down = [error for error in results if isinstance(error, ConnectionLost)]
-        if down and all(isinstance(error, ConnectionLost | PermanentError) for error in results):
-            raise Unavailable(str(down[0]))
-        return results
+        return connection_outcome(results)
 
     async def _connect(self) -> HubConnection:
-        if self._connection is not None and self._connection.lost is None:
-            return self._connection
-        self._connection = None
-        try:
-            connection = await self._open()
-        except _Refused:
-            try:
-                connection = await self._open()  # once more, with a freshly fetched token
-            except _Refused as exc:
-                raise PermanentError(f"{exc} (also with a freshly fetched OAuth token)") from None
-        self._connection = connection
-        return connection
+        if self._connection is None or self._connection.lost is not None:
+            self._connection = await self.handshake.connect(self._shown, _HINT, self._open)
+        return self._connection
 
-    async def _open(self) -> HubConnection:
-        session = self._client()
-        token = self._token
-        if self._oauth is not None:
-            try:
-                token = await self._oauth.token(session)
-            except TokenError as exc:
-                raise ConnectionLost(str(exc)) from exc
-        url, connection_token, token = await self._negotiate(session, self._url, token)
+    async def _open(self, headers: dict[str, str]) -> HubConnection:
+        session = self.handshake.session()
+        url, connection_token, headers = await self._negotiate(session, self._url, headers)
         socket_url = url.with_scheme("wss" if url.scheme == "https" else "ws").update_query(id=connection_token)
-        headers = dict(self._headers)
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
         timeout = self.config.timeout_seconds
         try:
             ws = await asyncio.wait_for(session.ws_connect(socket_url, headers=headers, max_msg_size=0), timeout)
         except aiohttp.WSServerHandshakeError as exc:
-            raise self._refusal(exc.status, exc.message, token) from None
+            raise HandshakeRefused(exc.status, exc.message) from None
         except TimeoutError:
             raise ConnectionLost(f"{self._shown}: no WebSocket handshake within {timeout:g}s") from None
         except (aiohttp.ClientError, OSError) as exc:
@@ -165,20 +128,17 @@ class SignalRSink(Sink):
         return HubConnection(ws, self._shown, self.config.keep_alive_seconds)
 
     async def _negotiate(
-        self, session: aiohttp.ClientSession, url: URL, token: str | None
-    ) -> tuple[URL, str, str | None]:
-        """The hub URL, connection token and bearer token to connect with, after any redirects."""
+        self, session: aiohttp.ClientSession, url: URL, headers: dict[str, str]
+    ) -> tuple[URL, str, dict[str, str]]:
+        """The hub URL, connection token and headers to connect with, after any redirects."""
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_seconds)
         for _ in range(_REDIRECTS):
-            headers = dict(self._headers)
-            if token:
-                headers["Authorization"] = f"Bearer {token}"
             negotiate = url.with_path(url.path.rstrip("/") + "/negotiate").update_query(negotiateVersion=1)
             try:
                 async with session.post(negotiate, headers=headers, timeout=timeout) as response:
                     body = await response.read()
                     if response.status != 200:
-                        raise self._refusal(response.status, body[:200].decode(errors="replace"), token)
+                        raise HandshakeRefused(response.status, body[:200].decode(errors="replace"))
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 raise ConnectionLost(redact(f"{self._shown}: negotiate: {type(exc).__name__}: {exc}")) from None
             try:
@@ -187,23 +147,14 @@ class SignalRSink(Sink):
                 raise PermanentError(f"{self._shown}: negotiate answered something that is not JSON") from None
             if answer.get("error"):
                 raise PermanentError(f"{self._shown}: negotiate: {answer['error']}")
-            if answer.get("url"):
-                url, token = URL(answer["url"]), answer.get("accessToken") or token
+            if answer.get("url"):  # Azure SignalR Service: connect there, with its token
+                url = URL(answer["url"])
+                if answer.get("accessToken"):
+                    headers = headers | {"Authorization": f"Bearer {answer['accessToken']}"}
                 continue
             transports = {item.get("transport") for item in answer.get("availableTransports") or []}
             if "WebSockets" not in transports:
                 raise PermanentError(f"{self._shown}: the hub offers no WebSockets transport ({sorted(transports)})")
             connection_token = answer.get("connectionToken") or answer.get("connectionId")
-            return url, str(connection_token), token
+            return url, str(connection_token), headers
         raise PermanentError(f"{self._shown}: negotiate redirected more than {_REDIRECTS} times")
-
-    def _refusal(self, status: int, detail: str, token: str | None) -> Exception:
-        text = f"{self._shown}: the hub refused the connection: HTTP {status} {detail}".rstrip()
-        if status == 401 and token is not None and self._oauth is not None:
-            self._oauth.invalidate(token)
-            return _Refused(text)
-        if status in (401, 403):
-            return PermanentError(text + _HINT)
-        if 400 <= status < 500 and status not in (408, 429):
-            return PermanentError(text)
-        return ConnectionLost(text)

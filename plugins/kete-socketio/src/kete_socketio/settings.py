@@ -1,18 +1,14 @@
-"""Settings of the ``socketio`` sink: KETE's keys, plus OAuth and TLS from kete-core."""
+"""Settings of the ``socketio`` sink: KETE's keys; the handshake's (headers, OAuth, TLS) come from
+kete-core's :class:`~kete_core.HandshakeSettings`."""
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
-
 from pydantic import Field
 
-from kete_core import ComponentConfig, Duration, Lowercase, OAuthSettings, TlsSettings
-
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+from kete_core import Duration, HandshakeSettings
 
 
-class SocketIoSinkConfig(ComponentConfig):
+class SocketIoSinkConfig(HandshakeSettings):
     """``destination.*`` of ``kind = "socketio"``."""
 
     url: str
@@ -28,19 +24,6 @@ class SocketIoSinkConfig(ComponentConfig):
     ack: bool = True
     """Count an event delivered when the server calls its acknowledgement callback (kete's
     guarantee); ``false`` counts it once written, as KETE did, for servers whose handlers never ack."""
-    headers: dict[str, str] = {}
-    """Extra headers of the Engine.IO handshake."""
-    authentication_type: Annotated[Literal["none", "oauth"] | None, Lowercase] = None
-    oauth: OAuthSettings = OAuthSettings()
-    """OAuth 2.0 client credentials: the token goes in the handshake's ``Authorization`` header."""
-    tls: TlsSettings = TlsSettings()
-    pool: dict[str, Any] = {}
-    """KETE's ``pool.*``, accepted so KETE configurations load; kete keeps one connection."""
-
-    @property
-    def oauth_active(self) -> bool:
-        """OAuth is in use, as KETE decides."""
-        return self.oauth.active(self.authentication_type)
 
     @property
     def namespace_path(self) -> str:
@@ -55,7 +38,4 @@ class SocketIoSinkConfig(ComponentConfig):
             found.append(("url", "url must start with http://, https://, ws:// or wss://"))
         if not self.event_name.strip():
             found.append(("event-name", "event-name is required"))
-        found += [(f"headers.{name}", "not a valid header name") for name in self.headers if not _TOKEN.match(name)]
-        if self.oauth_active:
-            found += self.oauth.problems()
-        return found
+        return found + super().problems()

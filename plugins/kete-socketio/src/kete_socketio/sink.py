@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,25 +26,24 @@ import orjson
 import socketio
 
 from kete_core import (
+    ConnectionLost,
     DeliveryResults,
+    HandshakeClient,
+    HandshakeRefused,
     Message,
     PermanentError,
     RenderError,
     Sink,
     SinkContext,
-    TokenError,
-    TokenProvider,
-    Unavailable,
-    checked_client_ssl,
+    connection_outcome,
     redact,
 )
 from kete_socketio.settings import SocketIoSinkConfig
 
 log = logging.getLogger("kete.socketio")
 
-
-class ConnectionLost(Exception):
-    """The server could not be reached, or the connection closed before it acknowledged."""
+_HINT = "destination.headers and oauth.*"
+_CONNECT_ERRORS = (socketio.exceptions.ConnectionError, engineio.exceptions.EngineIOError, aiohttp.ClientError, OSError)
 
 
 class _Connection:
@@ -73,27 +73,17 @@ class SocketIoSink(Sink):
         super().__init__(config, context)
         self._url = config.url.strip()
         secure = self._url.lower().startswith(("https://", "wss://"))
-        self._ssl = checked_client_ssl(config.tls, context.path, config.problems(), secure=secure)
+        self.handshake = HandshakeClient(config, context.path, config.problems(), secure=secure)
         self.event_name = context.address("event-name", config.event_name.strip())
         self._shown = redact(self._url) + config.namespace_path
-        self._headers = {name: value.strip() for name, value in config.headers.items() if value.strip()}
-        self._oauth = TokenProvider(config.oauth) if config.oauth_active else None
-        self._session: aiohttp.ClientSession | None = None
         self._connection: _Connection | None = None
 
     async def start(self) -> None:
-        self._client()
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl))
-        return self._session
+        self.handshake.session()
 
     async def close(self) -> None:
         await self._drop()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.handshake.close()
 
     async def _drop(self) -> None:
         connection, self._connection = self._connection, None
@@ -118,16 +108,7 @@ class SocketIoSink(Sink):
                 outcomes = [exc] * len(pending)
             for (index, _, _), outcome in zip(pending, outcomes, strict=True):
                 results[index] = outcome
-        if not any(results):
-            return None
-        down = [error for error in results if isinstance(error, ConnectionLost)]
-        if (
-            down
-            and len(down) == len(pending)
-            and all(isinstance(error, ConnectionLost | PermanentError) for error in results)
-        ):
-            raise Unavailable(str(down[0]))
-        return results
+        return connection_outcome(results)
 
     @staticmethod
     def _data(message: Message) -> Any:
@@ -182,16 +163,13 @@ class SocketIoSink(Sink):
         if connection is not None and not connection.gone.done() and connection.client.connected:
             return connection
         await self._drop()
-        session = self._client()
-        headers = dict(self._headers)
-        if self._oauth is not None:
-            try:
-                headers["Authorization"] = f"Bearer {await self._oauth.token(session)}"
-            except TokenError as exc:
-                raise ConnectionLost(str(exc)) from exc
+        self._connection = await self.handshake.connect(self._shown, _HINT, self._open)
+        return self._connection
+
+    async def _open(self, headers: dict[str, str]) -> _Connection:
         timeout = self.config.timeout_seconds
         client = socketio.AsyncClient(
-            reconnection=False, handle_sigint=False, http_session=session, request_timeout=timeout
+            reconnection=False, handle_sigint=False, http_session=self.handshake.session(), request_timeout=timeout
         )
         connection = _Connection(client)
         namespace = self.config.namespace_path
@@ -200,11 +178,7 @@ class SocketIoSink(Sink):
         client.on("disconnect", lambda *_: connection.lose("the server closed the connection"), namespace=namespace)
         try:
             await client.connect(
-                self._url,
-                headers=headers,
-                namespaces=[namespace],
-                socketio_path=self.config.path,
-                wait_timeout=timeout,
+                self._url, headers=headers, namespaces=[namespace], socketio_path=self.config.path, wait_timeout=timeout
             )
         except (
             socketio.exceptions.ConnectionError,
@@ -212,23 +186,16 @@ class SocketIoSink(Sink):
             aiohttp.ClientError,
             OSError,
         ) as exc:
-            refused = self._refusal(client, refusals, exc)
             with contextlib.suppress(Exception):
                 await client.disconnect()
-            if refused is not None:
-                raise PermanentError(f"{self._shown}: the server refused the connection: {refused}") from None
+            if client.failed_namespaces:  # the server's connect handler said no (CONNECT_ERROR)
+                reasons = [data["message"] for data in refusals if isinstance(data, dict) and "message" in data]
+                reason = reasons[0] if reasons else str(exc)
+                raise PermanentError(
+                    f"{self._shown}: the server refused the connection: {reason} (check {_HINT})"
+                ) from None
+            status = re.search(r"status code (\d{3})", str(exc))
+            if status:
+                raise HandshakeRefused(int(status.group(1)), str(exc)) from None
             raise ConnectionLost(f"{self._shown}: {exc}") from None
-        self._connection = connection
         return connection
-
-    @staticmethod
-    def _refusal(client: socketio.AsyncClient, refusals: list[Any], error: Exception) -> str | None:
-        """The server's reason when it refused the connection (rather than being out of reach)."""
-        text = str(error)
-        hint = " (check destination.headers and oauth.*)"
-        if client.failed_namespaces:  # the server's connect handler said no (CONNECT_ERROR)
-            reasons = [data["message"] for data in refusals if isinstance(data, dict) and "message" in data]
-            return (reasons[0] if reasons else text) + hint
-        if "status code 401" in text or "status code 403" in text:
-            return text + hint
-        return None

@@ -15,11 +15,9 @@ import logging
 
 import aiohttp
 
+from kete_core import ConnectionLost
+
 log = logging.getLogger("kete.websocket")
-
-
-class ConnectionLost(Exception):
-    """The connection closed or stopped answering before the server confirmed what was sent."""
 
 
 class Connection:

@@ -1,18 +1,14 @@
-"""Settings of the ``websocket`` sink: KETE's keys, plus OAuth and TLS from kete-core."""
+"""Settings of the ``websocket`` sink: KETE's keys; the handshake's (headers, OAuth, TLS) come from
+kete-core's :class:`~kete_core.HandshakeSettings`."""
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
-
 from pydantic import Field
 
-from kete_core import CommaList, ComponentConfig, Duration, Lowercase, OAuthSettings, TlsSettings
-
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+from kete_core import CommaList, Duration, HandshakeSettings, is_http_token
 
 
-class WebSocketSinkConfig(ComponentConfig):
+class WebSocketSinkConfig(HandshakeSettings):
     """``destination.*`` of ``kind = "websocket"``."""
 
     url: str | None = None
@@ -29,19 +25,6 @@ class WebSocketSinkConfig(ComponentConfig):
     """Time to connect and complete the handshake, and for the server to confirm a batch."""
     connection_lost_timeout_seconds: Duration = Field(default=60.0, ge=0)
     """Ping an idle connection this often and drop it when no pong comes back in as long; 0: never."""
-    headers: dict[str, str] = {}
-    """Headers of the opening handshake (sent once per connection, not per event)."""
-    authentication_type: Annotated[Literal["none", "oauth"] | None, Lowercase] = None
-    oauth: OAuthSettings = OAuthSettings()
-    """OAuth 2.0 client credentials: the token goes in the handshake's ``Authorization`` header."""
-    tls: TlsSettings = TlsSettings()
-    pool: dict[str, Any] = {}
-    """KETE's ``pool.*``, accepted so KETE configurations load; kete keeps one connection per URL."""
-
-    @property
-    def oauth_active(self) -> bool:
-        """OAuth is in use, as KETE decides."""
-        return self.oauth.active(self.authentication_type)
 
     def problems(self) -> list[tuple[str, str]]:
         """(setting, message) pairs for settings that cannot work together."""
@@ -50,10 +33,8 @@ class WebSocketSinkConfig(ComponentConfig):
             found.append(("url", "set 'url' (ws:// or wss://) or 'host' (with 'port' and 'path')"))
         elif self.url and not self.url.strip().lower().startswith(("ws://", "wss://")):
             found.append(("url", "url must start with 'ws://' or 'wss://'"))
-        found += [(f"headers.{name}", "not a valid header name") for name in self.headers if not _TOKEN.match(name)]
-        found += [("subprotocol", f"not a valid subprotocol: {p!r}") for p in self.subprotocol if not _TOKEN.match(p)]
-        if self.oauth_active:
-            found += self.oauth.problems()
+        found += super().problems()
+        found += [("subprotocol", f"not a valid subprotocol: {p!r}") for p in self.subprotocol if not is_http_token(p)]
         return found
 
     def target(self) -> str:

@@ -14,43 +14,34 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 
 import aiohttp
 from yarl import URL
 
 from kete_core import (
     ConfigError,
+    ConnectionLost,
     DeliveryResults,
+    HandshakeClient,
+    HandshakeRefused,
     Message,
     PermanentError,
     RenderError,
     Sink,
     SinkContext,
-    TokenError,
-    TokenProvider,
-    Unavailable,
-    checked_client_ssl,
+    connection_outcome,
     redact,
     url_template,
     url_value,
 )
-from kete_websocket.connection import Connection, ConnectionLost
+from kete_websocket.connection import Connection
 from kete_websocket.settings import WebSocketSinkConfig
 
 log = logging.getLogger("kete.websocket")
 
 # Connections kept open at once (one per rendered URL); the oldest is closed beyond this.
 _OPEN_LIMIT = 256
-
-try:
-    _USER_AGENT = f"kete-websocket/{version('kete-websocket')}"
-except PackageNotFoundError:  # running from a source tree
-    _USER_AGENT = "kete-websocket"
-
-
-class _Refused(Exception):
-    """The handshake was refused with 401 while an OAuth token was sent: fetch a fresh one, try once more."""
+_HINT = "destination.headers and oauth.*"
 
 
 class WebSocketSink(Sink):
@@ -63,33 +54,22 @@ class WebSocketSink(Sink):
         super().__init__(config, context)
         target = config.target()
         secure = target.lower().startswith("wss://")
-        self._ssl = checked_client_ssl(config.tls, context.path, config.problems(), secure=secure)
+        self.handshake = HandshakeClient(config, context.path, config.problems(), secure=secure)
         setting = "url" if config.url else "host"
         try:
             self.url = context.address(setting, url_template(target), url_value)
         except ValueError as exc:
             raise ConfigError(f"not a URL: {redact(str(exc))}", path=f"{context.path}.{setting}") from None
-        self._headers = {name: value.strip() for name, value in config.headers.items() if value.strip()}
-        self._oauth = TokenProvider(config.oauth) if config.oauth_active else None
         self._timeout = config.connection_timeout_seconds
-        self._session: aiohttp.ClientSession | None = None
         self._open: dict[str, Connection] = {}
 
     async def start(self) -> None:
-        self._client()
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self._ssl)
-            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": _USER_AGENT})
-        return self._session
+        self.handshake.session()
 
     async def close(self) -> None:
         connections, self._open = list(self._open.values()), {}
         await asyncio.gather(*(connection.close() for connection in connections))
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.handshake.close()
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
         results: list[BaseException | None] = [None] * len(messages)
@@ -99,23 +79,15 @@ class WebSocketSink(Sink):
                 results[index] = rendered
             else:
                 groups.setdefault(rendered, []).append(index)
-        outcomes = await asyncio.gather(
-            *(self._deliver(url, [messages[i] for i in group]) for url, group in groups.items())
-        )
+        deliveries = (self._deliver(url, [messages[i] for i in group]) for url, group in groups.items())
+        outcomes = await asyncio.gather(*deliveries)
         for group, outcome in zip(groups.values(), outcomes, strict=True):
             for position, index in enumerate(group):
                 results[index] = outcome[position] if isinstance(outcome, list) else outcome
-        if not any(results):
-            return None
-        down = [error for error in results if isinstance(error, ConnectionLost)]
-        if down and all(isinstance(error, ConnectionLost | PermanentError) for error in results):
-            # Nothing got through and the server is unreachable: kete waits for it without
-            # spending the events' attempts, and the spool keeps them.
-            raise Unavailable(str(down[0]))
-        return results
+        return connection_outcome(results)
 
     async def _deliver(self, url: str, messages: list[Message]) -> list[BaseException | None] | BaseException:
-        """Send *messages* to *url* and confirm them: None, one error for all, or one result each."""
+        """Send *messages* to *url* and confirm them: one error for all, or one result each."""
         frames: list[str | bytes | PermanentError] = [self._frame(message) for message in messages]
         try:
             connection = await self._connection(url)
@@ -151,49 +123,26 @@ class WebSocketSink(Sink):
             raise PermanentError(f"rendered URL {redact(url)!r} is not a URL: {redact(str(exc))}") from None
         if parsed.scheme not in ("ws", "wss") or not parsed.raw_host or "%" in parsed.raw_host:
             raise PermanentError(f"rendered URL {redact(url)!r} is not an absolute ws(s) URL")
-        try:
-            ws = await self._handshake(parsed)
-        except _Refused:
+        shown = redact(url)
+
+        async def open_(headers: dict[str, str]) -> aiohttp.ClientWebSocketResponse:
+            session = self.handshake.session()
+            protocols = self.config.subprotocol
             try:
-                ws = await self._handshake(parsed)  # once more, with a freshly fetched token
-            except _Refused as exc:
-                raise PermanentError(f"{exc} (also with a freshly fetched OAuth token)") from None
+                connecting = session.ws_connect(
+                    parsed, protocols=protocols, headers=headers, autoping=False, max_msg_size=0
+                )
+                return await asyncio.wait_for(connecting, self._timeout)
+            except aiohttp.WSServerHandshakeError as exc:
+                raise HandshakeRefused(exc.status, exc.message) from None
+            except TimeoutError:
+                raise ConnectionLost(f"{shown}: no handshake within {self._timeout:g}s") from None
+            except (aiohttp.ClientError, OSError) as exc:
+                raise ConnectionLost(redact(f"{url}: {type(exc).__name__}: {exc}")) from None
+
+        ws = await self.handshake.connect(shown, _HINT, open_)
         if len(self._open) >= _OPEN_LIMIT:
             oldest = next(iter(self._open))
             await self._open.pop(oldest).close()
-        connection = self._open[url] = Connection(ws, redact(url), self.config.connection_lost_timeout_seconds)
+        connection = self._open[url] = Connection(ws, shown, self.config.connection_lost_timeout_seconds)
         return connection
-
-    async def _handshake(self, url: URL) -> aiohttp.ClientWebSocketResponse:
-        session = self._client()
-        headers = dict(self._headers)
-        token = None
-        shown = redact(str(url))
-        if self._oauth is not None:
-            try:
-                token = await self._oauth.token(session)
-            except TokenError as exc:
-                raise ConnectionLost(str(exc)) from exc
-            headers["Authorization"] = f"Bearer {token}"
-        try:
-            return await asyncio.wait_for(
-                session.ws_connect(
-                    url, protocols=self.config.subprotocol, headers=headers, autoping=False, max_msg_size=0
-                ),
-                self._timeout,
-            )
-        except aiohttp.WSServerHandshakeError as exc:
-            status = exc.status
-            detail = f"{shown}: the server refused the WebSocket handshake: HTTP {status} {exc.message}".rstrip()
-            if status == 401 and token is not None and self._oauth is not None:
-                self._oauth.invalidate(token)
-                raise _Refused(detail) from None
-            if status in (401, 403):
-                raise PermanentError(f"{detail} (check destination.headers and oauth.*)") from None
-            if 400 <= status < 500 and status not in (408, 429):
-                raise PermanentError(detail) from None
-            raise ConnectionLost(detail) from None
-        except TimeoutError:
-            raise ConnectionLost(f"{shown}: no handshake within {self._timeout:g}s") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise ConnectionLost(redact(f"{url}: {type(exc).__name__}: {exc}")) from None
