@@ -19,22 +19,28 @@ class TokenEndpoint:
     client_secret: str = "s3cret"
     expires_in: int | None = 300
     issued: list[str] = field(default_factory=list)
+    forms: list[dict[str, Any]] = field(default_factory=list)
+    """Each request's form, with its ``authorization`` header (None when absent)."""
     runner: web.AppRunner | None = None
+    base: str = ""
+    """The server's root, ``http://127.0.0.1:<port>``."""
     url: str = ""
+    """The token URL."""
 
     @property
     def settings(self) -> dict[str, Any]:
         """The ``oauth.*`` settings for this endpoint (kebab-case keys)."""
         return {"token-url": self.url, "client-id": self.client_id, "client-secret": self.client_secret}
 
-    async def start(self) -> TokenEndpoint:
-        """Listen on a free port; ``url`` is the token URL."""
+    async def start(self, path: str = "/token") -> TokenEndpoint:
+        """Listen on a free port, issuing tokens at *path*."""
         app = web.Application()
-        app.router.add_post("/token", self._token)
+        app.router.add_post(path, self._token)
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/token"
+        self.base = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        self.url = self.base + path
         return self
 
     async def stop(self) -> None:
@@ -44,6 +50,7 @@ class TokenEndpoint:
 
     async def _token(self, request: web.Request) -> web.Response:
         form = dict(await request.post())
+        self.forms.append(form | {"authorization": request.headers.get("Authorization")})
         given = (form.get("client_id"), form.get("client_secret"))
         scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
         if scheme == "Basic":
