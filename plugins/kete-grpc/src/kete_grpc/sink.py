@@ -35,7 +35,6 @@ from kete_core import (
     RenderError,
     Sink,
     SinkContext,
-    Template,
     Unavailable,
     load_tls,
     redact,
