@@ -86,7 +86,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-websocket",
         "kete-signalr",
         "kete-socketio",
-        "kete-soap",
         "kete-aws",
         "kete-azure",
         "kete-gcp",
