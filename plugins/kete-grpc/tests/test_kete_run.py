@@ -49,6 +49,8 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, server):
     assert "route grpc: 20 matched, 19 delivered, 1 failed" in log, log
     assert "route by-resource: 20 matched, 5 delivered, 15 failed" in log, log
     main = [call for call in server.events if call.method == "/com.example.EventService/SendEvent"]
+    [probe] = [call for call in server.calls if call.probe]  # KETE's probe; the templated route has none
+    assert (probe.method, probe.request) == ("/com.example.EventService/SendEvent", b"")
     assert sorted(orjson.loads(call.request)["id"] for call in main) == sorted(event["id"] for event in events)
     for call in main:
         body = orjson.loads(call.request)

@@ -144,6 +144,14 @@ async def test_a_server_that_goes_away_makes_the_route_wait_and_is_found_again(s
     assert [orjson.loads(call.request)["id"] for call in restarted.events] == ["e2", "e3"]
 
 
+async def test_a_server_slower_than_the_deadline_makes_the_route_wait(server, sinks):
+    sink = await sinks(settings(server, **{"timeout-seconds": "300ms", "max-concurrency": 2}))
+    server.delay = 1.0
+    with pytest.raises(Unavailable, match="DEADLINE_EXCEEDED"):
+        await sink.send(messages(*(user_event(n) for n in range(6))))
+    assert len(server.events) == 2  # after the first deadline the rest of the batch is not called
+
+
 async def test_a_server_that_is_down_at_start_is_unavailable(sinks):
     (port,) = free_ports(1)
     sink = await sinks({"host": "127.0.0.1", "port": port, "service": "S", "method": "M", "use-plaintext": True},
