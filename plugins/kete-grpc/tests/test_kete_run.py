@@ -126,3 +126,31 @@ async def test_a_server_restarted_mid_run_loses_nothing(tmp_path, start_server, 
     ids = [orjson.loads(call.request)["id"] for call in (*server.events, *restarted.events)]
     assert sorted(ids) == sorted(f"e{n}" for n in range(20)), "lost or repeated"
     assert not (tmp_path / "data" / "dead-letters").exists()
+
+
+async def test_ketes_mutual_tls_example_runs_unchanged(tmp_path, start_server, server_tls, pki):
+    server = await start_server(server_tls(require_client=True))
+    write_jsonl(tmp_path / "events.jsonl", [user_event(n) for n in range(1, 6)])
+    key_store = pki.write("client.p12", pki.store_bytes("pkcs12", key=True, password="changeit"))
+    config = tmp_path / "kete.properties"
+    config.write_text(
+        f"kete.data-dir={tmp_path / 'data'}\n"
+        "kete.sources.replay.kind=file\n"
+        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}\n"
+        # KETE's "mTLS with custom metadata" example, pointed at the test's server and certificates.
+        "kete.routes.events.destination.kind=grpc\n"
+        "kete.routes.events.destination.host=127.0.0.1\n"
+        f"kete.routes.events.destination.port={server.port}\n"
+        "kete.routes.events.destination.service=EventService\n"
+        "kete.routes.events.destination.method=SendEvent\n"
+        "kete.routes.events.destination.headers.x-tenant=keycloak\n"
+        "kete.routes.events.destination.tls.enabled=true\n"
+        "kete.routes.events.destination.tls.trust-store.loader.kind=pem-file-path\n"
+        f"kete.routes.events.destination.tls.trust-store.loader.path={pki.ca_file}\n"
+        "kete.routes.events.destination.tls.key-store.loader.kind=pkcs12-file-path\n"
+        f"kete.routes.events.destination.tls.key-store.loader.path={key_store}\n"
+        "kete.routes.events.destination.tls.key-store.password=changeit\n"
+    )
+    result = await asyncio.to_thread(run_kete, "run", str(config))
+    assert "route events: 5 matched, 5 delivered, 0 failed" in result.stderr + result.stdout, result.stderr
+    assert [call.metadata["x-tenant"] for call in server.events] == ["keycloak"] * 5
