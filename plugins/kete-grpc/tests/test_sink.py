@@ -100,6 +100,13 @@ async def test_a_refused_event_fails_alone_and_the_others_are_delivered(server, 
     assert "gRPC INTERNAL" in str(results[2])
 
 
+async def test_a_message_too_large_for_the_server_fails_alone_and_never_stalls_the_route(server, sinks):
+    server.decide = lambda call: (grpc.StatusCode.RESOURCE_EXHAUSTED, "Received message larger than max")
+    sink = await sinks(settings(server))
+    [result] = await sink.send(messages(user_event(1)))  # returned for the route's retries, not Unavailable
+    assert isinstance(result, GrpcError) and not result.down
+
+
 async def test_refused_credentials_are_a_clear_permanent_error(server, sinks):
     def decide(call):
         if call.metadata.get("authorization") != "Bearer right":

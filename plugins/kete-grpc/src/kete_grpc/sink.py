@@ -8,10 +8,10 @@ or ``DEADLINE_EXCEEDED`` (any other answer proves the server is there).
 
 One channel (one HTTP/2 connection) per route stays open across batches; the calls of a batch are in
 flight together (``max-concurrency``). A call counts as delivered when the server answers ``OK``.
-``UNAVAILABLE``, ``DEADLINE_EXCEEDED`` and ``RESOURCE_EXHAUSTED`` on every call of a batch make the
-route wait for the server (:class:`~kete_core.Unavailable`); ``ABORTED``, ``INTERNAL``, ``UNKNOWN``,
-``CANCELLED`` and ``DATA_LOSS`` fail the event for the route's retries; any other status fails it
-permanently.
+``UNAVAILABLE`` and ``DEADLINE_EXCEEDED`` on every call of a batch make the route wait for the server
+(:class:`~kete_core.Unavailable`); ``RESOURCE_EXHAUSTED`` (also a message over the server's size limit),
+``ABORTED``, ``INTERNAL``, ``UNKNOWN``, ``CANCELLED`` and ``DATA_LOSS`` fail the event for the route's
+retries; any other status fails it permanently.
 """
 
 from __future__ import annotations
@@ -47,10 +47,12 @@ log = logging.getLogger("kete.grpc")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _ASCII_VALUE = re.compile(r"^[\x20-\x7e]*$")
 _CACHE_LIMIT = 10_000
-_DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED})
+_DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+# RESOURCE_EXHAUSTED is not "down": a server sends it for one message over its size limit, which waiting
+# for the server would never get through.
 _TRANSIENT = frozenset({
-    grpc.StatusCode.ABORTED, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED,
-    grpc.StatusCode.DATA_LOSS,
+    grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.CANCELLED, grpc.StatusCode.DATA_LOSS,
 })  # fmt: skip
 _REFUSED = {
     grpc.StatusCode.UNAUTHENTICATED: "the server refused kete's credentials",
