@@ -83,8 +83,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-stomp",
         "kete-pulsar",
         "kete-zeromq",
-        "kete-grpc",
-        "kete-soap",
         "kete-aws",
         "kete-azure",
         "kete-gcp",
