@@ -8,7 +8,6 @@ from kete_signalr.testing import Hub
 
 from kete_core.testing import json_message, sink_builder
 from kete_core.testing.oauth import TokenEndpoint
-from kete_core.tls.testing import Pki
 
 
 @pytest.fixture
@@ -49,8 +48,3 @@ async def token_endpoint():
     endpoint = await TokenEndpoint().start()
     yield endpoint
     await endpoint.stop()
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory) -> Pki:
-    return Pki(tmp_path_factory.mktemp("pki"))

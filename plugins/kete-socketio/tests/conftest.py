@@ -15,7 +15,6 @@ from aiohttp import web
 
 from kete_core.testing import json_message, sink_builder
 from kete_core.testing.oauth import TokenEndpoint
-from kete_core.tls.testing import Pki
 
 
 @dataclass
@@ -125,8 +124,3 @@ async def token_endpoint():
     endpoint = await TokenEndpoint().start()
     yield endpoint
     await endpoint.stop()
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory) -> Pki:
-    return Pki(tmp_path_factory.mktemp("pki"))

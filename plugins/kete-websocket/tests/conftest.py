@@ -4,7 +4,6 @@ again on the same port."""
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from dataclasses import dataclass, field
 
@@ -15,7 +14,6 @@ from multidict import CIMultiDict
 
 from kete_core.testing import json_message, sink_builder
 from kete_core.testing.oauth import TokenEndpoint
-from kete_core.tls.testing import Pki
 
 
 @dataclass
@@ -105,24 +103,6 @@ async def make_sink():
 def ev():
     """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
     return json_message
-
-
-@pytest.fixture
-def wait_for():
-    """``await wait_for(condition, timeout=15)``: poll until *condition()* holds."""
-    return until
-
-
-async def until(condition, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory) -> Pki:
-    return Pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

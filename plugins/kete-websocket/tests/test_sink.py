@@ -8,6 +8,7 @@ import pytest
 
 from kete_core import ConfigErrors, PermanentError, Unavailable
 from kete_core.testing.services import free_ports
+from tests.services.waiting import until
 
 pytestmark = pytest.mark.websocket
 
@@ -76,14 +77,14 @@ async def test_a_server_that_stops_answering_pings_is_dropped(start_server, make
         await sink.send([ev(1)])
 
 
-async def test_liveness_pings_an_idle_connection(server, make_sink, ev, wait_for):
+async def test_liveness_pings_an_idle_connection(server, make_sink, ev):
     sink = make_sink(url=server.url, **{"connection-lost-timeout-seconds": 0.2})
     await sink.send([ev(1)])
     [connection] = sink._open.values()
     await asyncio.sleep(0.7)
     assert connection.lost is None and next(connection._pings) >= 3  # pinged while idle, answered
     await server.stop()
-    await wait_for(lambda: connection.lost is not None, 5)
+    await until(lambda: connection.lost is not None, 5, what="the lost connection to be noticed")
 
 
 async def test_wss_with_the_tests_certificates(start_server, make_sink, pki, ev):
