@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -72,5 +73,5 @@ def lines(events: int) -> list[Line]:
             client = asyncio.run(_client(port, objects))
             destination = f'kind = "socketio"\nurl = "http://127.0.0.1:{port}"\nevent-name = "keycloak-event"\n'
             kete = kete_rate(folder, events_file, events, destination)
-            note = f"python-socketio {socketio.__version__}, acknowledged, {IN_FLIGHT} in flight"
+            note = f"python-socketio {version('python-socketio')}, acknowledged, {IN_FLIGHT} in flight"
             return [Line("socketio (python-socketio server)", kete, client, note)]
