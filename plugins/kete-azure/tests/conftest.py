@@ -41,7 +41,11 @@ class Queues:
     """Queues of the session's Azurite, made and read with the SDK (``azure-storage-queue``)."""
 
     def __init__(self, connection_string: str) -> None:
-        self.service = QueueServiceClient.from_connection_string(connection_string)
+        # Quick retries: a pooled connection dies with each emulator restart, and the default
+        # back-off (15 s, then 18 s, ...) would stall the test rather than the sink.
+        self.service = QueueServiceClient.from_connection_string(
+            connection_string, retry_total=3, initial_backoff=0.1, increment_base=1, random_jitter_range=0
+        )
         self.made: list[str] = []
 
     def make(self, prefix: str = "kete") -> str:

@@ -39,13 +39,11 @@ async def test_kete_properties_run_unchanged(tmp_path, azurite, queues):
 
 
 async def test_every_event_arrives_through_an_emulator_restart(tmp_path, azurite, queues):
-    suffix = queues.make("acme")[len("acme-") :]
-    queues.service.create_queue(f"partner-portal-{suffix}")
-    queues.made.append(f"partner-portal-{suffix}")
+    suffix = queues.make("login")[len("login-") :]
     destination = {
         "kind": "azure-storage-queue",
         "connection-string": azurite.connection_string,
-        "queue": f"${{realmKebabCase}}-{suffix}",
+        "queue": f"${{eventTypeLowerCase}}-{suffix}",
         "timeout-seconds": 2,
     }
 

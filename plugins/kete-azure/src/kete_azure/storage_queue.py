@@ -53,9 +53,15 @@ _CREDENTIALS = "connection-string, account-key or sas-token"
 _SAS_SCOPE_CODES = frozenset({"AuthorizationPermissionMismatch", "AuthorizationResourceTypeMismatch"})
 
 
+def error_code(exc: HttpResponseError) -> str:
+    """The service's error code (``QueueNotFound``), or the HTTP reason."""
+    code = exc.error_code
+    return str(getattr(code, "value", code) or exc.reason or "")
+
+
 def refused_credentials(exc: HttpResponseError) -> bool:
     """Whether the service refused the request's signature or token (not its content)."""
-    code = str(getattr(exc, "error_code", "") or "")
+    code = error_code(exc)
     return isinstance(exc, ClientAuthenticationError) or (exc.status_code in (401, 403) and code.startswith("Auth"))
 
 
@@ -105,9 +111,16 @@ class StorageQueueSink(Sink):
         """Checks that the service answers and takes the credentials (a SAS token may be limited to
         messages: the service refusing it the account's properties for that reason is fine)."""
         try:
+            await self._check()
+        except BaseException:
+            await self.close()  # kete may never call close() on a sink that did not start
+            raise
+
+    async def _check(self) -> None:
+        try:
             await self._client().get_service_properties(timeout=int(self.config.timeout_seconds))
         except HttpResponseError as exc:
-            code = str(exc.error_code or "")
+            code = error_code(exc)
             if self.account.sas_token is not None and code in _SAS_SCOPE_CODES:
                 return
             if refused_credentials(exc):
@@ -165,9 +178,9 @@ class StorageQueueSink(Sink):
         try:
             await queue.send_message(payload, **options)
         except ResourceNotFoundError as exc:
-            return PermanentError(f"{where}: {exc.error_code or 'not found'} (the queue must exist)")
+            return PermanentError(f"{where}: {error_code(exc)} (the queue must exist)")
         except HttpResponseError as exc:
-            code = exc.error_code or exc.reason or ""
+            code = error_code(exc)
             if refused_credentials(exc):
                 return ConnectionLost(f"{where}: the credentials were refused ({exc.status_code} {code}; check {_CREDENTIALS})")
             status = exc.status_code or 0
