@@ -238,7 +238,8 @@ def _provider_hint(kind: str, name: str) -> str:
     except PackageNotFoundError:
         return f"{lead} is provided by {provider}: pip install {provider}"
     if (kind, name) in NOT_YET:
-        return f"{lead} is planned for {provider}, which does not provide it yet ({provider} {installed_version} is installed)"
+        shipped = f"{provider} {installed_version} is installed"
+        return f"{lead} is planned for {provider}, which does not provide it yet ({shipped})"
     outdated = f"{provider} {installed_version} does not have it"
     return f"{lead} is provided by {provider}, but {outdated}: pip install --upgrade {provider}"
 

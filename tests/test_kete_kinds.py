@@ -105,7 +105,10 @@ def test_a_kind_its_installed_distribution_does_not_ship_yet(monkeypatch):
     with pytest.raises(PluginError) as caught:
         discovery.load("sink", "kafka-streams", path="routes.r.destination.kind")
     message = str(caught.value)
-    assert "'kafka-streams' is planned for kete-kafka, which does not provide it yet (kete-kafka 0.1.0 is installed)" in message
+    assert (
+        "'kafka-streams' is planned for kete-kafka, which does not provide it yet (kete-kafka 0.1.0 is installed)"
+        in message
+    )
     assert "pip install" not in message
 
 

@@ -45,9 +45,8 @@ def _storage_queue(folder: Path, events_file: Path, events: int) -> Line:
         connection = f"AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};QueueEndpoint={url}"
         client = asyncio.run(_storage_queue_client(connection, payloads(events_file)))
         asyncio.run(_make_queue(connection, "kete"))
-        kete = kete_rate(
-            folder, events_file, events, f'kind = "azure-storage-queue"\nconnection-string = "{connection}"\nqueue = "kete"\n'
-        )
+        destination = f'kind = "azure-storage-queue"\nconnection-string = "{connection}"\nqueue = "kete"\n'
+        kete = kete_rate(folder, events_file, events, destination)
     return Line("azure-storage-queue (Azurite)", kete, client, "one PutMessage per event, in order")
 
 

@@ -56,9 +56,7 @@ class Azurite:
     @property
     def connection_string(self) -> str:
         """A connection string with the account key and this endpoint."""
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};QueueEndpoint={self.url};"
-        )
+        return f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};QueueEndpoint={self.url};"
 
     def stop(self) -> None:
         """Stop the emulator; its queues and messages stay on disk for ``start``."""

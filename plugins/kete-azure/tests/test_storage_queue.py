@@ -95,7 +95,7 @@ async def test_a_sas_token_connection_string_puts_messages(azurite, queue, queue
 async def test_wrong_credentials_are_a_clear_error_and_lose_nothing(azurite, queue, queues, make_sink, ev):
     wrong = base64.b64encode(b"not the key").decode()
     sink = make_sink(KIND, **{"url": azurite.url, "account-name": ACCOUNT_NAME, "account-key": wrong, "queue": queue})
-    with pytest.raises(PermanentError, match="refused the credentials .*check connection-string, account-key"):
+    with pytest.raises(PermanentError, match=r"refused the credentials .*check connection-string, account-key"):
         await sink.start()
     with pytest.raises(Unavailable, match="the credentials were refused"):
         await sink.send([ev(1), ev(2)])
@@ -110,16 +110,23 @@ def _errors(make_sink, **settings) -> list[str]:
 
 def test_kete_cross_checks_of_the_credentials(make_sink):
     [text] = _errors(make_sink, queue="q", **{"connection-string": "UseDevelopmentStorage=true", "account-name": "a"})
-    assert "routes.r.destination.account-name" in text and "connection-string and account-name are mutually exclusive" in text
+    assert (
+        "routes.r.destination.account-name" in text
+        and "connection-string and account-name are mutually exclusive" in text
+    )
     [text] = _errors(make_sink, queue="q")
     assert "either account-key, sas-token, or connection-string is required" in text
     [text] = _errors(make_sink, queue="q", **{"account-key": "a2V5", "sas-token": "sv=1"})
     assert "account-key and sas-token are mutually exclusive" in text
     [text] = _errors(make_sink, queue="q", **{"account-key": "a2V5"})
     assert "account-name is required" in text
-    [text] = _errors(make_sink, queue="q", **{"account-name": "acct", "account-key": "a2V5", "url": "https://other.example"})
+    [text] = _errors(
+        make_sink, queue="q", **{"account-name": "acct", "account-key": "a2V5", "url": "https://other.example"}
+    )
     assert "url must contain the account-name" in text
-    [text] = _errors(make_sink, queue="q", **{"connection-string": "AccountName=a;AccountKey=k;SharedAccessSignature=s"})
+    [text] = _errors(
+        make_sink, queue="q", **{"connection-string": "AccountName=a;AccountKey=k;SharedAccessSignature=s"}
+    )
     assert "must not contain both AccountKey and SharedAccessSignature" in text
     [text] = _errors(make_sink, queue="q", **{"connection-string": "SharedAccessSignature=s"})
     assert "must contain AccountName or QueueEndpoint" in text
@@ -139,8 +146,15 @@ def test_the_endpoint_as_kete_derives_it(make_sink):
     )
     assert url(**{"account-name": "acct", "account-key": "a2V5"}) == "https://acct.queue.core.windows.net"
     assert (
-        url(**{"connection-string": "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.chinacloudapi.cn"})
+        url(
+            **{
+                "connection-string": "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.chinacloudapi.cn"
+            }
+        )
         == "http://acct.queue.core.chinacloudapi.cn"
     )
-    assert url(**{"url": "https://acct.queue.core.windows.net/", "sas-token": "?sv=1"}) == "https://acct.queue.core.windows.net"
+    assert (
+        url(**{"url": "https://acct.queue.core.windows.net/", "sas-token": "?sv=1"})
+        == "https://acct.queue.core.windows.net"
+    )
     assert make_sink(KIND, queue="q", **{"account-name": "a", "sas-token": "?sv=1"}).account.sas_token == "sv=1"

@@ -23,7 +23,11 @@ class TestStorageQueueSink(SinkContract):
         for realm in _REALMS:
             queues.service.create_queue(f"{prefix}-{realm}")
             queues.made.append(f"{prefix}-{realm}")
-        return {"connection-string": azurite.connection_string, "queue": f"{prefix}-${{realmLowerCase}}", "timeout-seconds": 5}
+        return {
+            "connection-string": azurite.connection_string,
+            "queue": f"{prefix}-${{realmLowerCase}}",
+            "timeout-seconds": 5,
+        }
 
     @pytest.fixture
     def read_back(self, queues):
@@ -32,4 +36,10 @@ class TestStorageQueueSink(SinkContract):
     @pytest.fixture
     def unreachable_settings(self, azurite):
         (port,) = free_ports(1)
-        return {"connection-string": azurite.connection_string.replace(azurite.url, f"http://127.0.0.1:{port}/devstoreaccount1"), "queue": "q", "timeout-seconds": 2}
+        return {
+            "connection-string": azurite.connection_string.replace(
+                azurite.url, f"http://127.0.0.1:{port}/devstoreaccount1"
+            ),
+            "queue": "q",
+            "timeout-seconds": 2,
+        }

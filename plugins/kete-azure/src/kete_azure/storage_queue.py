@@ -32,6 +32,7 @@ from azure.core.pipeline.transport import AioHttpTransport
 from azure.storage.queue import BinaryBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
+from kete_azure.settings import StorageAccount, StorageQueueSinkConfig
 from kete_core import (
     ConnectionLost,
     DeliveryResults,
@@ -44,7 +45,6 @@ from kete_core import (
     connection_outcome,
     redact,
 )
-from kete_azure.storage_queue_settings import StorageAccount, StorageQueueSinkConfig
 
 log = logging.getLogger("kete.azure")
 
@@ -73,17 +73,12 @@ class StorageQueueSink(Sink):
 
     def __init__(self, config: StorageQueueSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        account: StorageAccount | None = None
-        try:
-            account = config.account()
-        except ValueError:
-            pass  # reported with every other problem by checked_client_ssl below
-        secure = account is not None and account.url.lower().startswith("https://")
-        self._ssl = checked_client_ssl(config.tls, context.path, config.problems(), secure=secure)
-        assert account is not None  # noqa: S101  (problems() reported it otherwise)
-        self.account = account
+        problems = config.problems()  # raised below, with any tls.* problem, before account() is used
+        secure = not problems and config.account().url.lower().startswith("https://")
+        self._ssl = checked_client_ssl(config.tls, context.path, problems, secure=secure)
+        self.account: StorageAccount = config.account()
         self.queue = context.address("queue", config.queue.strip())
-        self._shown = redact(account.url)
+        self._shown = redact(self.account.url)
         self._service: QueueServiceClient | None = None
         self._queues: dict[str, QueueClient] = {}
 
@@ -182,7 +177,8 @@ class StorageQueueSink(Sink):
         except HttpResponseError as exc:
             code = error_code(exc)
             if refused_credentials(exc):
-                return ConnectionLost(f"{where}: the credentials were refused ({exc.status_code} {code}; check {_CREDENTIALS})")
+                refused = f"the credentials were refused ({exc.status_code} {code}; check {_CREDENTIALS})"
+                return ConnectionLost(f"{where}: {refused}")
             status = exc.status_code or 0
             if 400 <= status < 500 and status not in (408, 429):
                 return PermanentError(f"{where}: {status} {code}")

@@ -1,4 +1,4 @@
-"""Settings of the ``azure-storage-queue`` sink: KETE's keys, defaults and cross-checks
+"""Settings of the kete-azure sinks. ``azure-storage-queue``: KETE's keys, defaults and cross-checks
 (``connection-string`` xor ``account-name``/``account-key``/``sas-token``/``url``; exactly one of an
 account key or a SAS token), plus KETE's content encodings."""
 
@@ -13,7 +13,7 @@ from kete_core import Duration, EncodingSettings, TlsSettings
 
 EMULATOR_ACCOUNT_NAME = "devstoreaccount1"
 # Azurite's and the Storage Emulator's published well-known key, as KETE substitutes it.
-EMULATOR_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # noqa: S105
+EMULATOR_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 EMULATOR_QUEUE_ENDPOINT = "http://127.0.0.1:10001/devstoreaccount1"
 
 
@@ -121,7 +121,9 @@ class StorageQueueSinkConfig(EncodingSettings):
         key = parts.get("AccountKey", "")
         sas = parts.get("SharedAccessSignature", "")
         if not key and not sas:
-            raise ValueError("connection-string: the connection string must contain AccountKey or SharedAccessSignature")
+            raise ValueError(
+                "connection-string: the connection string must contain AccountKey or SharedAccessSignature"
+            )
         if key and sas:
             raise ValueError(
                 "connection-string: the connection string must not contain both AccountKey and SharedAccessSignature"
@@ -131,7 +133,9 @@ class StorageQueueSinkConfig(EncodingSettings):
         url = parts.get("QueueEndpoint", "")
         if url:
             if name and name not in url:
-                raise ValueError("connection-string: the connection string's QueueEndpoint must contain the AccountName")
+                raise ValueError(
+                    "connection-string: the connection string's QueueEndpoint must contain the AccountName"
+                )
         elif not name:
             raise ValueError("connection-string: the connection string must contain AccountName or QueueEndpoint")
         else:
