@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pulsar
 import pytest
@@ -108,3 +109,9 @@ def spawn_kete() -> Iterator[Callable[..., KeteProcess]]:
     yield spawn
     for process in started:
         process.kill()
+
+
+@pytest.fixture
+def pt() -> SimpleNamespace:
+    """The helpers above, for test modules (which cannot import this conftest)."""
+    return SimpleNamespace(read_topic=read_topic, config_file=config_file)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import read_topic
 
 from kete_core.testing import SinkContract
 from kete_core.testing.services import free_ports
@@ -21,10 +20,10 @@ class TestPulsarSink(SinkContract):
         return {"service-url": pulsar_broker.service_url, "topic": f"{pulsar_topic}-${{realmLowerCase}}"}
 
     @pytest.fixture
-    def read_back(self, pulsar_broker, pulsar_topic):
+    def read_back(self, pulsar_broker, pulsar_topic, pt):
         def read():
             pattern = re.compile(f"{re.escape(pulsar_topic)}-.*")
-            return [message.payload for message in read_topic(pulsar_broker.service_url, pattern)]
+            return [message.payload for message in pt.read_topic(pulsar_broker.service_url, pattern)]
 
         return read
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 import tempfile
 import threading
@@ -70,6 +71,33 @@ COMPRESSION = {
     "ZSTD": pulsar.CompressionType.ZSTD,
     "SNAPPY": pulsar.CompressionType.SNAPPY,
 }
+
+
+_NAME_PART = re.compile(r"[-=:.\w]+")
+
+
+def topic_problem(topic: str) -> str | None:
+    """Why *topic* is not a topic name Pulsar takes, or None. Short forms (``events``,
+    ``tenant/namespace/events``) are Pulsar's own; the broker refuses a local name holding ``/``
+    (it would read the name as the retired form with a cluster), and the client would retry the
+    lookup until its operation timeout instead of failing."""
+    rest = topic
+    if "://" in topic:
+        domain, _, rest = topic.partition("://")
+        if domain not in ("persistent", "non-persistent"):
+            return f"the domain must be persistent or non-persistent, not {domain!r}"
+    parts = rest.split("/")
+    if len(parts) not in (1, 3) or ("://" in topic and len(parts) != 3):
+        return "a topic is <domain>://<tenant>/<namespace>/<name>, and the name may not contain '/'"
+    if not parts[-1].strip():
+        return "the topic's name is empty"
+    if len(parts) == 3 and not all(_NAME_PART.fullmatch(part) for part in parts[:2]):
+        return "the tenant and namespace may hold only letters, digits and -=:._"
+    if any(char in parts[-1] for char in "\0\n\r"):
+        return "the topic's name contains a NUL or line-break character"
+    if len(topic.encode()) > 1024:
+        return "the topic name is longer than 1024 bytes"
+    return None
 
 
 class PulsarDeliveryError(Exception):
@@ -148,6 +176,9 @@ class PulsarSink(Sink):
         super().__init__(config, context)
         self.topic: Template = context.address("topic", config.topic)
         self.service = redact(config.service_url)
+        static_problem = None if self.topic.variables else topic_problem(config.topic.strip())
+        if static_problem:
+            raise ConfigError(static_problem, path=f"{context.path}.topic")
         self.properties: dict[str, str] = {}
         for name, value in config.headers.items():
             if name.lower() in RESERVED_PROPERTIES:
@@ -174,6 +205,7 @@ class PulsarSink(Sink):
         self._producers: dict[str, pulsar.Producer] = {}
         self._tls_dir: Path | None = None
         self._trouble: str | None = None
+        self._topics: dict[str, PermanentError | None] = {}
         self._client_log = logging.getLogger("kete.pulsar").getChild(f"client.{context.route}")
         self._last_problem = _LastProblem()
         self._client_log.addHandler(self._last_problem)
@@ -271,6 +303,16 @@ class PulsarSink(Sink):
             except pulsar.PulsarException as exc:
                 log.debug("route '%s': closing a producer: %s", self.context.route, exc)
 
+    def _topic_problem(self, topic: str) -> PermanentError | None:
+        problem = self._topics.get(topic, False)
+        if problem is False:
+            reason = topic_problem(topic)
+            problem = PermanentError(f"rendered topic {topic!r} is not a Pulsar topic name: {reason}") if reason else None
+            if len(self._topics) >= 10_000:
+                self._topics.clear()
+            self._topics[topic] = problem
+        return problem
+
     def _reason(self, result: Result | None, fallback: str) -> str:
         name = result.name if result is not None else fallback
         detail = self._last_problem.text
@@ -314,6 +356,10 @@ class PulsarSink(Sink):
             if isinstance(topic, BaseException):
                 results[index] = topic
                 continue
+            problem = self._topic_problem(topic)
+            if problem is not None:
+                results[index] = problem
+                continue
             try:
                 producer = self._producer(topic)
             except pulsar.PulsarException as exc:
@@ -342,7 +388,7 @@ class PulsarSink(Sink):
         topics: list[str | BaseException] = list(self.topic.render_all([message.event for message in messages]))
         if self._trouble is not None:
             # The last batch found the broker unreachable: ask before queueing more.
-            probe = next((topic for topic in topics if isinstance(topic, str)), None)
+            probe = next((topic for topic in topics if isinstance(topic, str) and not topic_problem(topic)), None)
             await asyncio.to_thread(self._check, probe)
         self._last_problem.text = None
         receipts = _Receipts(len(messages), asyncio.get_running_loop())
