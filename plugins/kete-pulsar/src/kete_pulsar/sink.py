@@ -110,15 +110,32 @@ def result_of(exc: BaseException) -> Result | None:
 
 
 class _LastProblem(logging.Handler):
-    """Keeps the client's last warning (``Connection refused``, ``Unable to authenticate``): its
-    exceptions name only the result, the reason is in its log."""
+    """Reads the client's log: its exceptions name only the result, the reason is in its log. Keeps
+    the last warning (``Connection refused``) and notices connections the broker closes as soon as
+    they are made, which is how it refuses credentials (the client then only times out). Passes
+    warnings and errors on to the ``kete.pulsar`` logger."""
 
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
+        super().__init__(logging.INFO)
         self.text: str | None = None
+        self.refused = 0
+        self._just_connected = False
+
+    def reset(self) -> None:
+        self.text, self.refused, self._just_connected = None, 0, False
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.text = record.getMessage().strip()
+        text = record.getMessage().strip()
+        if "Connected to broker" in text:
+            self._just_connected = True
+        elif "Connection disconnected" in text and self._just_connected:
+            self.refused += 1
+            self._just_connected = False
+        elif "Created producer" in text or "Received success" in text:
+            self._just_connected = False
+        if record.levelno >= logging.WARNING:
+            self.text = text
+            log.handle(record)
 
 
 class _Receipts:
@@ -209,9 +226,10 @@ class PulsarSink(Sink):
         self._client_log = logging.getLogger("kete.pulsar").getChild(f"client.{context.route}")
         self._last_problem = _LastProblem()
         self._client_log.addHandler(self._last_problem)
-        if self._client_log.level == logging.NOTSET:
-            # The C++ client logs every connection and producer at INFO: only its warnings are news.
-            self._client_log.setLevel(logging.WARNING)
+        # The C++ client logs every connection and producer at INFO: the handler reads them and passes on
+        # only its warnings and errors.
+        self._client_log.setLevel(logging.INFO)
+        self._client_log.propagate = False
 
     # ------------------------------------------------------------------ client and producers
 
@@ -315,6 +333,11 @@ class PulsarSink(Sink):
 
     def _reason(self, result: Result | None, fallback: str) -> str:
         name = result.name if result is not None else fallback
+        if self._last_problem.refused and (self.config.authentication_type or "none") != "none":
+            return (
+                f"AuthenticationError: the broker closed each connection as soon as it was made "
+                f"({self._last_problem.refused} times): it refuses the {self.config.authentication_type} credentials"
+            )
         detail = self._last_problem.text
         return f"{name}: {detail}" if detail else name
 
@@ -324,7 +347,7 @@ class PulsarSink(Sink):
 
     def _check(self, topic: str | None) -> None:
         """Connect: make the producer of *topic* (KETE's check at start), or look it up."""
-        self._last_problem.text = None
+        self._last_problem.reset()
         try:
             if topic is None:
                 return
@@ -390,7 +413,7 @@ class PulsarSink(Sink):
             # The last batch found the broker unreachable: ask before queueing more.
             probe = next((topic for topic in topics if isinstance(topic, str) and not topic_problem(topic)), None)
             await asyncio.to_thread(self._check, probe)
-        self._last_problem.text = None
+        self._last_problem.reset()
         receipts = _Receipts(len(messages), asyncio.get_running_loop())
         await asyncio.to_thread(self._publish, messages, topics, receipts)
         await receipts.done
