@@ -348,6 +348,9 @@ class PulsarSink(Sink):
     def _check(self, topic: str | None) -> None:
         """Connect: make the producer of *topic* (KETE's check at start), or look it up."""
         self._last_problem.reset()
+        if self._trouble is not None:
+            # A producer that lost its connection may be stuck reconnecting: new ones make the check real.
+            self._close_producers()
         try:
             if topic is None:
                 return
