@@ -34,7 +34,12 @@ class Received:
 
 
 def read_topic(
-    service_url: str, topics: list[str] | str | re.Pattern[str], *, count: int | None = None, timeout: float = 30.0, idle: float = 1.5
+    service_url: str,
+    topics: list[str] | str | re.Pattern[str],
+    *,
+    count: int | None = None,
+    timeout: float = 30.0,
+    idle: float = 1.5,
 ) -> list[Received]:
     """Every message of *topics* from the earliest: until *count* are read, else until none came for *idle* s."""
     client = pulsar.Client(service_url, operation_timeout_seconds=10, logger=QUIET)

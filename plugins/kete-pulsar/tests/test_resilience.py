@@ -88,7 +88,11 @@ def test_broker_restarted_mid_run_loses_nothing_and_ready_says_why(broker, pulsa
         got.update(orjson.loads(message.payload)["id"] for message in received)
         return wanted <= got
 
-    wait_until(everything_arrived, 90, lambda: f"every event after the restart ({len(got)} of {len(wanted)}); kete log:\n{kete.log[-3000:]}")
+    wait_until(
+        everything_arrived,
+        90,
+        lambda: f"every event after the restart ({len(got)} of {len(wanted)}); kete log:\n{kete.log[-3000:]}",
+    )
     wait_until(lambda: ready(metrics_port)[0] == 200, 30, "/ready to say 200 again")
     assert kete.stop() == 0, kete.log
     assert "destination available again" in kete.log

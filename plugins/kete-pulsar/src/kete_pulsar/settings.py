@@ -1,6 +1,6 @@
 """The Pulsar sink's settings (:class:`PulsarSinkConfig`), with KETE's keys and defaults
-(``destinations/pulsar/PulsarDestinationConfig.java``), and the OAuth 2.0 settings it shares with
-KETE's other OAuth destinations (:class:`OAuthSettings`)."""
+(``destinations/pulsar/PulsarDestinationConfig.java``); ``oauth.*`` is kete's shared
+:class:`kete_core.OAuthSettings`."""
 
 from __future__ import annotations
 
@@ -8,63 +8,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from kete_core import ComponentConfig, Duration, EncodingSettings, Lowercase, TlsSettings
+from kete_core import Duration, EncodingSettings, Lowercase, OAuthSettings, TlsSettings
 
 CompressionType = Literal["NONE", "LZ4", "ZLIB", "ZSTD", "SNAPPY"]
 AuthenticationType = Literal["none", "token", "basic", "oauth"]
 
 DEFAULT_BATCHING_MAX_MESSAGES = 1000
 DEFAULT_BATCHING_MAX_PUBLISH_DELAY = 1.0
-DEFAULT_KEYCLOAK_URL = "http://localhost:8080"
-DEFAULT_INTERNAL_CLIENT_ID = "kete-oauth-client"
 
 
 def _upper(value: Any) -> Any:
     return value.strip().upper() if isinstance(value, str) else value
-
-
-class OAuthSettings(ComponentConfig):
-    """``destination.oauth.*``: an OAuth 2.0 client-credentials token, sent to Pulsar as a token.
-
-    ``mode = "external"`` (default) needs ``token-url``, ``client-id`` and ``client-secret``;
-    ``mode = "internal"`` asks ``<keycloak-url>/realms/<realm>/protocol/openid-connect/token``
-    with the client id ``kete-oauth-client`` unless another is given.
-    """
-
-    enabled: bool | None = None
-    mode: Annotated[Literal["external", "internal"], Lowercase] = "external"
-    token_url: str | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    scope: str | None = None
-    timeout_seconds: Duration = 10.0
-    realm: str | None = None
-    keycloak_url: str = DEFAULT_KEYCLOAK_URL
-
-    def problems(self) -> list[tuple[str, str]]:
-        """(setting, message) pairs for what the token request lacks."""
-        missing = ["realm"] if self.mode == "internal" and not self.realm else []
-        if self.mode == "external":
-            missing += [name for name in ("token_url", "client_id") if not getattr(self, name)]
-        if self.client_secret is None:
-            # kete runs outside Keycloak, so it cannot create the client as KETE's internal mode did.
-            missing.append("client_secret")
-        return [
-            (f"oauth.{name.replace('_', '-')}", f"oauth.{name.replace('_', '-')} is required with oauth.mode = '{self.mode}'")
-            for name in missing
-        ]
-
-    @property
-    def resolved_token_url(self) -> str:
-        """The token endpoint for this mode."""
-        if self.mode == "internal":
-            return f"{self.keycloak_url.rstrip('/')}/realms/{self.realm}/protocol/openid-connect/token"
-        return self.token_url or ""
-
-    @property
-    def resolved_client_id(self) -> str:
-        """The client id for this mode."""
-        return self.client_id or DEFAULT_INTERNAL_CLIENT_ID
 
 
 class PulsarSinkConfig(EncodingSettings):
@@ -118,9 +72,9 @@ class PulsarSinkConfig(EncodingSettings):
             raise ValueError("token is required when authentication-type is 'token'")
         if kind == "basic" and not (self.username or "").strip():
             raise ValueError("username is required when authentication-type is 'basic'")
-        if kind == "oauth":
-            if self.oauth.enabled is False:
-                raise ValueError("oauth.enabled = false contradicts authentication-type = 'oauth'")
+        if kind == "oauth" and self.oauth.enabled is False:
+            raise ValueError("oauth.enabled = false contradicts authentication-type = 'oauth'")
+        if self.oauth.active(kind):
             problems = self.oauth.problems()
             if problems:
                 raise ValueError("; ".join(message for _, message in problems))

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pulsar
 
 from kete_core import (
@@ -30,11 +31,11 @@ from kete_core import (
     Sink,
     SinkContext,
     Template,
+    TokenProvider,
     Unavailable,
     load_tls,
     redact,
 )
-from kete_pulsar.oauth import ClientCredentials
 from kete_pulsar.settings import (
     DEFAULT_BATCHING_MAX_MESSAGES,
     DEFAULT_BATCHING_MAX_PUBLISH_DELAY,
@@ -209,7 +210,9 @@ class PulsarSink(Sink):
                 hint="use pulsar+ssl://<host>:6651 (the Pulsar client takes TLS from the URL's scheme)",
             )
         self.tls = load_tls(config.tls, f"{context.path}.tls") if config.scheme_wants_tls else None
-        self.oauth = ClientCredentials(config.oauth) if config.authentication_type == "oauth" else None
+        self.oauth = TokenProvider(config.oauth) if config.oauth.active(config.authentication_type) else None
+        self._oauth_session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         if config.pool:
             log.info("%s.pool: kete keeps one client and one producer per topic for this route; ignored", context.path)
         if not config.encoding.identity:
@@ -236,6 +239,8 @@ class PulsarSink(Sink):
     def _authentication(self) -> pulsar.Authentication | None:
         config = self.config
         kind = config.authentication_type
+        if self.oauth is not None:
+            return pulsar.AuthenticationToken(self._oauth_token)
         if kind is None:
             # KETE before authentication-type: a token, else a username, selects the method.
             kind = "token" if config.token is not None else "basic" if config.username else "none"
@@ -244,9 +249,18 @@ class PulsarSink(Sink):
         if kind == "basic" and config.username:
             password = config.password.get_secret_value() if config.password else ""
             return pulsar.AuthenticationBasic(config.username.strip(), password)
-        if kind == "oauth" and self.oauth is not None:
-            return pulsar.AuthenticationToken(self.oauth.supplier)
         return None
+
+    def _oauth_token(self) -> str:
+        """The token for the client, which asks on its own I/O thread whenever it connects: kete's
+        token provider runs on kete's event loop (free then, as every client call is on a worker thread)."""
+        assert self.oauth is not None and self._loop is not None and self._oauth_session is not None
+        waiting = asyncio.run_coroutine_threadsafe(self.oauth.token(self._oauth_session), self._loop)
+        try:
+            return waiting.result(self.config.oauth.timeout_seconds + 5)
+        except Exception as exc:  # whatever it is, the client gets no token and the log says why
+            log.error("route '%s': no OAuth token for Pulsar: %s", self.context.route, exc)
+            return ""
 
     def _tls_options(self) -> dict[str, Any]:
         if self.tls is None:
@@ -325,7 +339,9 @@ class PulsarSink(Sink):
         problem = self._topics.get(topic, False)
         if problem is False:
             reason = topic_problem(topic)
-            problem = PermanentError(f"rendered topic {topic!r} is not a Pulsar topic name: {reason}") if reason else None
+            problem = (
+                PermanentError(f"rendered topic {topic!r} is not a Pulsar topic name: {reason}") if reason else None
+            )
             if len(self._topics) >= 10_000:
                 self._topics.clear()
             self._topics[topic] = problem
@@ -368,6 +384,9 @@ class PulsarSink(Sink):
         authenticates and looks the topic up: a broker that is down or refuses the credentials is
         reported here)."""
         if self._client is None:
+            self._loop = asyncio.get_running_loop()
+            if self.oauth is not None and self._oauth_session is None:
+                self._oauth_session = aiohttp.ClientSession()
             self._client = await asyncio.to_thread(self._make_client)
         static = None if self.topic.variables else self.config.topic.strip()
         await asyncio.to_thread(self._check, static)
@@ -452,6 +471,9 @@ class PulsarSink(Sink):
         if client is not None:
             await asyncio.to_thread(self._shutdown, client)
         self._client_log.removeHandler(self._last_problem)
+        session, self._oauth_session = self._oauth_session, None
+        if session is not None:
+            await session.close()
         folder, self._tls_dir = self._tls_dir, None
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
