@@ -111,6 +111,9 @@ def _write_config(service: Service) -> Path:
         "dbStorage_readAheadCacheMaxSizeMb": 16,
         "dbStorage_rocksDB_blockCacheSize": 8 * 1024 * 1024,
         "journalMaxSizeMB": 64,
+        # Keep acknowledged messages: a reader that comes after another reader's subscription still sees them.
+        "defaultRetentionTimeInMinutes": 120,
+        "defaultRetentionSizeInMB": 512,
         "authenticationEnabled": "true",
         "authenticationProviders": "org.apache.pulsar.broker.authentication.AuthenticationProviderToken,"
         "org.apache.pulsar.broker.authentication.AuthenticationProviderBasic",

@@ -67,7 +67,8 @@ def test_broker_restarted_mid_run_loses_nothing_and_ready_says_why(broker, pulsa
         metrics_port=metrics_port,
     )
     kete = spawn_kete(config)
-    assert len(pt.read_topic(broker.service_url, pulsar_topic, count=30, timeout=60)) == 30
+    before = pt.read_topic(broker.service_url, pulsar_topic, count=30, timeout=60)
+    assert len(before) == 30
     broker.stop()
     append(source, events[30:60])
     kete.wait_for_log("destination unavailable, waiting for it", timeout=60)
@@ -78,7 +79,7 @@ def test_broker_restarted_mid_run_loses_nothing_and_ready_says_why(broker, pulsa
     broker.start()
     append(source, events[60:])
     wanted = {event["id"] for event in events}
-    got: set[str] = set()
+    got = {orjson.loads(message.payload)["id"] for message in before}
 
     def everything_arrived() -> bool:
         try:
@@ -91,7 +92,7 @@ def test_broker_restarted_mid_run_loses_nothing_and_ready_says_why(broker, pulsa
     wait_until(
         everything_arrived,
         90,
-        lambda: f"every event after the restart ({len(got)} of {len(wanted)}); kete log:\n{kete.log[-3000:]}",
+        lambda: f"every event after the restart, missing {sorted(wanted - got)}; kete log:\n{kete.log[-1500:]}",
     )
     wait_until(lambda: ready(metrics_port)[0] == 200, 30, "/ready to say 200 again")
     assert kete.stop() == 0, kete.log
