@@ -42,7 +42,7 @@ def read_topic(
     idle: float = 1.5,
 ) -> list[Received]:
     """Every message of *topics* from the earliest: until *count* are read, else until none came for *idle* s."""
-    client = pulsar.Client(service_url, operation_timeout_seconds=10, logger=QUIET)
+    client = pulsar.Client(service_url, operation_timeout_seconds=30, logger=QUIET)
     try:
         consumer = client.subscribe(
             topics,
