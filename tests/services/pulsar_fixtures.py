@@ -159,7 +159,7 @@ PULSAR = ServiceSpec(
     ports=("broker", "web", "bookie"),
     command=_command,
     ready=_ready,
-    start_timeout=120.0,
+    start_timeout=180.0,
 )
 
 
