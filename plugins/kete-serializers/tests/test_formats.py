@@ -4,13 +4,19 @@ expected texts were produced by the original's Jackson mappers; test_jackson.py 
 from __future__ import annotations
 
 import email.parser
+import io
 import tomllib
 from typing import Any
 from urllib.parse import parse_qsl
 
+import cbor2
+import fastavro
 import pytest
+from kete_serializers.avro_serializer import schema
+from kete_serializers.protobuf_serializer import message_class
+from kete_serializers.records import original_record
 
-from kete_core import ConfigError, Event, parse_event
+from kete_core import EVENT, ConfigError, Event, parse_event
 from kete_core.testing import admin_event, user_event
 from kete_core.testing.contracts import load, validate_settings
 
@@ -165,3 +171,36 @@ def test_the_nesting_notation_is_checked() -> None:
 )
 def test_content_types_are_the_originals(kind: str, content_type: str) -> None:
     assert load("serializer", kind, path="test")[0].content_type == content_type
+
+
+def test_cbor_writes_objects_as_indefinite_maps_and_chunks_long_strings() -> None:
+    payload = serialize("cbor", USER)
+    assert payload[:4] == b"\xbfbid" and payload.endswith(b"\xff\xff")  # the details map, then the event
+    assert cbor2.loads(payload) == USER.to_kete()
+    long = parse_event(admin_event(6, representation="x" * 3995 + "😀" + "y" * 10))
+    payload = serialize("cbor", long)
+    # 3996 UTF-16 units a chunk, never half an emoji: 3995 x, then the emoji opens the last chunk
+    assert b"\x7f\x79\x0f\x9b" + b"x" * 3995 + b"\x6e\xf0\x9f\x98\x80" + b"y" * 10 + b"\xff" in payload
+    assert cbor2.loads(payload) == long.to_kete()
+
+
+def test_smile_shares_key_names_within_an_event() -> None:
+    payload = serialize("smile", parse_event(user_event(7, details={"id": "x", "é": "y"})))
+    assert payload.startswith(b":)\n\x01\xfa\x81idAe7\x83time")
+    # "id" again in details is a reference to the first key; a non-ASCII key is a short Unicode name
+    assert payload.endswith(b"\x86details\xfa\x40\x40x\xc0\xc3\xa9\x40y\xfb\xfb")
+
+
+def test_avro_is_one_schemaless_record_of_the_shipped_schemas() -> None:
+    for event in (USER, ADMIN):
+        record = fastavro.schemaless_reader(io.BytesIO(serialize("avro", event)), schema(event.kind), None)
+        assert record == {**original_record(event), **({} if event.kind == EVENT else {"details": None})}
+    assert serialize("avro", ADMIN)[:4] == b"\x02\x04a2"  # union branch 1 (string), length 2, no header
+
+
+def test_protobuf_reads_back_with_the_shipped_descriptors() -> None:
+    user = message_class("Event").FromString(serialize("protobuf", USER))
+    assert (user.type, user.session_id, dict(user.details)) == ("LOGIN_ERROR", "", USER.data["details"])
+    admin = message_class("AdminEvent").FromString(serialize("protobuf", ADMIN))
+    assert (admin.operation_type, admin.resource_type, admin.auth_details.user_id) == ("CREATE", "USER", "root")
+    assert not admin.details  # the original leaves the admin event's details out

@@ -9,7 +9,19 @@ from pathlib import Path
 from kete_core import Event
 from kete_core.testing import load_app, memory_kinds, run_app, run_kete
 
-KINDS = ("yaml", "xml", "csv", "toml", "properties", "url-encoded-form", "multipart-form")
+KINDS = (
+    "yaml",
+    "xml",
+    "csv",
+    "toml",
+    "properties",
+    "url-encoded-form",
+    "multipart-form",
+    "cbor",
+    "smile",
+    "avro",
+    "protobuf",
+)
 
 
 def test_each_kind_in_a_kete_properties_configuration(tmp_path: Path, events: list[Event]) -> None:
