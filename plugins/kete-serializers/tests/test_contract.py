@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import cbor2
@@ -102,3 +103,19 @@ class TestProtobuf(SerializerContract):
 
     def bad_events(self) -> list[Event]:
         return [parse_event(user_event(9, details={"n": 1})), parse_event(user_event(10, sessionId=7))]
+
+
+class TestTemplate(SerializerContract):
+    kind = "template"
+    settings = {
+        "template-file-text": '{"id":"${id}","type":"${type}${operationType}","user":"${details.username}"}',
+        "variable-escape": "json",
+        "content-type": "application/json",
+    }
+
+    def decode(self, payload: bytes) -> None:
+        assert json.loads(payload)["id"].startswith(("e", "a"))  # valid JSON for every event
+        return
+
+    def bad_events(self) -> list[Event]:
+        return [parse_event(user_event(9, details={"username": 1.5}))]

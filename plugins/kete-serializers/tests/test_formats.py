@@ -3,9 +3,11 @@ expected texts were produced by the original's Jackson mappers; test_jackson.py 
 
 from __future__ import annotations
 
+import base64
 import email.parser
 import io
 import tomllib
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -16,7 +18,7 @@ from kete_serializers.avro_serializer import schema
 from kete_serializers.protobuf_serializer import message_class
 from kete_serializers.records import original_record
 
-from kete_core import EVENT, ConfigError, Event, parse_event
+from kete_core import EVENT, ConfigError, ConfigErrors, Event, parse_event
 from kete_core.testing import admin_event, user_event
 from kete_core.testing.contracts import load, validate_settings
 
@@ -204,3 +206,60 @@ def test_protobuf_reads_back_with_the_shipped_descriptors() -> None:
     admin = message_class("AdminEvent").FromString(serialize("protobuf", ADMIN))
     assert (admin.operation_type, admin.resource_type, admin.auth_details.user_id) == ("CREATE", "USER", "root")
     assert not admin.details  # the original leaves the admin event's details out
+
+
+def template(text: str, event: Event, **settings: Any) -> str:
+    return serialize("template", event, **{"template-file-text": text, **settings}).decode()
+
+
+def test_template_writes_the_original_variables_with_filters() -> None:
+    event = parse_event(user_event(8, details={"redirect_uri": 'https://a/b?c=d e&f="g"', "auth_method": "<x>, 'y'"}))
+    text = "${id} ${type} ${realmName} ${details.redirect_uri:url} ${details.redirectUri:JSON} ${details.authMethod}"
+    assert template(text, event, **{"variable-escape": "xml-encode"}) == (
+        'e8 LOGIN acme https%3A%2F%2Fa%2Fb%3Fc%3Dd+e%26f%3D%22g%22 https://a/b?c=d e&f=\\"g\\" &lt;x&gt;, &apos;y&apos;'
+    )
+    assert template("${details.auth_method:csv-quote}|${details.auth_method:b64}", event) == (
+        "\"<x>, 'y'\"|PHg+LCAneSc="
+    )
+    admin = "${operationType} ${resourceType} ${authDetails.userId} ${authDetails.ipAddress}|${sessionId}|"
+    assert template(admin, ADMIN) == "CREATE USER root ||"  # absent and null render empty
+
+
+def test_template_values_are_never_expanded_as_template() -> None:
+    event = parse_event(user_event(9, details={"note": "${type} $${id} ${details.note}"}))
+    assert template("[${details.note}] $${id} ${id", event) == "[${type} $${id} ${details.note}] ${id} ${id"
+
+
+def test_template_sources_and_content_type(tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text("<e>${id}</e>\n", encoding="utf-8")
+    payload = serialize("template", USER, **{"template-file-path": str(path), "content-type": " application/xml "})
+    assert payload == b"<e>e1</e>\n"
+    encoded = base64.b64encode("ü ${type}".encode()).decode()
+    assert serialize("template", USER, **{"template-file-base64": encoded}) == "ü LOGIN_ERROR".encode()
+    cls, info = load("serializer", "template", path="test")
+    serializer = cls(
+        validate_settings(cls.Config, {"template-file-path": str(path), "content-type": "a/b "}, "x", info)
+    )
+    assert serializer.content_type == "a/b"
+
+
+@pytest.mark.parametrize(
+    ("settings", "where", "message"),
+    [
+        ({"template-file-text": "${nope}"}, "template-file-text", "unknown variable 'nope'"),
+        ({"template-file-text": "x ${id:html}"}, "template-file-text", "unknown filter 'html'"),
+        ({"template-file-path": "/nonexistent/template.txt"}, "template-file-path", "No such file or directory"),
+        ({"template-file-path": "/"}, "template-file-path", "Is a directory"),
+        ({"template-file-base64": "%%%"}, "template-file-base64", "not Base64"),
+        ({"template-file-text": "   "}, "", "exactly one of"),
+        ({"template-file-text": "a", "template-file-base64": "YQ=="}, "", "exactly one of"),
+        ({"template-file-text": "a", "variable-escape": "html"}, "variable-escape", "'json-encode'"),
+    ],
+)
+def test_template_settings_are_checked(settings: dict[str, str], where: str, message: str) -> None:
+    cls, info = load("serializer", "template", path="test")
+    with pytest.raises(ConfigErrors) as caught:
+        validate_settings(cls.Config, settings, "routes.r.serializer", info)
+    [error] = caught.value.errors
+    assert error.path == "routes.r.serializer" + (f".{where}" if where else "") and message in str(error)
