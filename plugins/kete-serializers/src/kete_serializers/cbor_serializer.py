@@ -30,6 +30,8 @@ def _head(major: int, value: int) -> bytes:
 
 
 def _text(text: str, path: str) -> bytes:
+    if 2 * len(text) <= MAX_CHUNK_UNITS:  # a character is at most 2 UTF-16 units
+        return _utf8(text, path)
     units = len(text.encode("utf-16-le", "surrogatepass")) // 2
     if units <= MAX_CHUNK_UNITS:
         return _utf8(text, path)

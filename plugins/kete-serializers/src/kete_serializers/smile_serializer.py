@@ -10,6 +10,7 @@ as a back-reference to it (its index in order of first use); strings use the tin
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from kete_core import Event, Serializer
@@ -56,16 +57,26 @@ def _string(text: str, path: str) -> bytes:
     if not text:
         return b"\x20"
     data = _utf8(text, path)
-    units = len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
     ascii_only = len(data) == len(text)
-    if units <= MAX_SHORT_VALUE_BYTES and len(data) <= MAX_SHORT_VALUE_BYTES:
+    if len(data) <= MAX_SHORT_VALUE_BYTES:  # then it has at most as many UTF-16 units, as Jackson checks first
         if ascii_only:
             token = 0x40 + len(data) - 1 if len(data) <= 32 else 0x60 + len(data) - 33
         else:
             token = 0x80 + len(data) - 2 if len(data) <= 33 else 0xA0 + len(data) - 34
         return bytes((token,)) + data
-    long_ascii = ascii_only and 3 * units + 2 <= OUTPUT_BUFFER
+    long_ascii = ascii_only and 3 * len(text) + 2 <= OUTPUT_BUFFER
     return (b"\xe0" if long_ascii else b"\xe4") + data + END_OF_STRING
+
+
+@lru_cache(maxsize=4096)  # events repeat their key names: encode each once
+def _new_name(name: str, path: str) -> bytes:
+    """A key name's first appearance in a document: short ASCII, short Unicode or long."""
+    data = _utf8(name, path)
+    if len(data) == len(name) and len(data) <= 64:
+        return bytes((0x80 + len(data) - 1,)) + data
+    if len(data) <= MAX_SHORT_UNICODE_NAME_BYTES:
+        return bytes((0xC0 + len(data) - 2,)) + data
+    return b"\x34" + data + END_OF_STRING
 
 
 class _Names:
@@ -80,13 +91,7 @@ class _Names:
         index = self.seen.get(name)
         if index is not None:
             return bytes((0x40 + index,)) if index < 64 else bytes((0x30 + (index >> 8), index & 0xFF))
-        data = _utf8(name, path)
-        if len(data) == len(name) and len(data) <= 64:
-            encoded = bytes((0x80 + len(data) - 1,)) + data
-        elif len(data) <= MAX_SHORT_UNICODE_NAME_BYTES:
-            encoded = bytes((0xC0 + len(data) - 2,)) + data
-        else:
-            encoded = b"\x34" + data + END_OF_STRING
+        encoded = _new_name(name, path)
         if len(self.seen) == MAX_SHARED_NAMES:
             self.seen.clear()
         self.seen[name] = len(self.seen)
