@@ -6,7 +6,7 @@ from pathlib import Path
 import orjson
 import pytest
 from kete_file.settings import FileSinkConfig
-from kete_file.sink import FileSink
+from kete_file.sink import FileSink, read_records
 
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
@@ -152,14 +152,7 @@ def test_a_failing_file_does_not_rewrite_the_events_written_before_it(tmp_path):
 
 
 def records(path: Path) -> list[bytes]:
-    """The payloads of a length-prefixed file, checking that it ends with a whole record."""
-    data, found, at = path.read_bytes(), [], 0
-    while at < len(data):
-        length = int.from_bytes(data[at : at + 4])
-        found.append(data[at + 4 : at + 4 + length])
-        at += 4 + length
-    assert at == len(data)
-    return found
+    return read_records(path.read_bytes())
 
 
 def raw_message(payload: bytes, **fields) -> Message:
@@ -200,3 +193,9 @@ def test_lines_refuse_a_binary_serializer_with_a_hint(tmp_path):
     with pytest.raises(ConfigError, match=r"routes.r.destination.framing: .* binary payloads") as caught:
         make_sink(BinaryJson, path=str(tmp_path / "x.bin"))
     assert 'framing = "length-prefixed"' in str(caught.value)
+
+
+def test_reading_records_refuses_a_partial_one():
+    assert read_records(b"\x00\x00\x00\x01a\x00\x00\x00\x00") == [b"a", b""]
+    with pytest.raises(ValueError, match="inside the record at byte 5"):
+        read_records(b"\x00\x00\x00\x01a\x00\x00\x00\x02b")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import cbor2
 import fastavro
+import pytest
+from kete_file.sink import read_records
 from kete_serializers.avro_serializer import schema
 from kete_serializers.protobuf_serializer import message_class
 
@@ -21,19 +23,28 @@ KINDS = (
 )  # fmt: skip
 
 
-def test_each_kind_in_a_kete_properties_configuration(tmp_path: Path, events: list[Event]) -> None:
-    (tmp_path / "events.jsonl").write_text("".join(json.dumps(event.data) + "\n" for event in events[:40]))
+def kete_properties(
+    tmp_path: Path, events: list[Event], kinds: tuple[str, ...], destination: str, extra: list[str]
+) -> Path:
+    """A KETE ``.properties`` file reading *events* from a file, with a route named after each of *kinds*
+    serializing with it to *destination* (``destination.*`` lines, ``{kind}`` filled in), plus *extra* lines."""
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(event.data) + "\n" for event in events))
     lines = [f"kete.sources.in.kind=file\nkete.sources.in.path={tmp_path / 'events.jsonl'}"]
-    for kind in KINDS:
-        route = f"kete.routes.{kind}"
-        lines.append(
-            f"{route}.serializer.kind={kind}\n{route}.destination.kind=memory\n{route}.destination.store={kind}"
-        )
-    lines.append("kete.routes.multipart-form.serializer.nesting-notation=DOT")
-    lines.append("kete.routes.template.serializer.template-file-text=${id} ${type}${operationType};")
-    lines.append("kete.routes.template.serializer.content-type=text/x-kete")
+    for kind in kinds:
+        lines.append(f"kete.routes.{kind}.serializer.kind={kind}")
+        lines += [f"kete.routes.{kind}.{line}" for line in destination.format(kind=kind).splitlines()]
     config = tmp_path / "kete.properties"
-    config.write_text("\n".join(lines) + "\n")
+    config.write_text("\n".join([*lines, *extra]) + "\n")
+    return config
+
+
+def test_each_kind_in_a_kete_properties_configuration(tmp_path: Path, events: list[Event]) -> None:
+    extra = [
+        "kete.routes.multipart-form.serializer.nesting-notation=DOT",
+        "kete.routes.template.serializer.template-file-text=${id} ${type}${operationType};",
+        "kete.routes.template.serializer.content-type=text/x-kete",
+    ]
+    config = kete_properties(tmp_path, events[:40], KINDS, "destination.kind=memory\ndestination.store={kind}", extra)
     with memory_kinds():
         app = load_app(config, {"KETE_STATE_DIR": str(tmp_path / "state")})
         stats = run_app(app)
@@ -49,26 +60,25 @@ def test_each_kind_in_a_kete_properties_configuration(tmp_path: Path, events: li
         assert sinks["template"].messages[0].content_type == "text/x-kete"  # type: ignore[attr-defined]
 
 
-def test_kete_check_names_a_bad_nesting_notation(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("kind", "setting", "value", "message"),
+    [
+        ("url-encoded-form", "nesting-notation", "brackets", "'bracket' or 'dot'"),
+        ("template", "template-file-text", "${id} ${realm}", "unknown variable 'realm'"),
+        ("template", "template-file-path", "/nonexistent/kete.tmpl", "No such file or directory"),
+    ],
+)
+def test_kete_check_names_a_bad_serializer_setting(
+    tmp_path: Path, kind: str, setting: str, value: str, message: str
+) -> None:
     config = tmp_path / "kete.properties"
     config.write_text(
-        "kete.routes.r.serializer.kind=url-encoded-form\nkete.routes.r.serializer.nesting-notation=brackets\n"
+        f"kete.routes.r.serializer.kind={kind}\nkete.routes.r.serializer.{setting}={value}\n"
         "kete.routes.r.destination.kind=stdout\n"
     )
     result = run_kete("check", str(config))
     assert result.returncode == 2
-    assert "routes.r.serializer.nesting-notation" in result.stderr and "'bracket' or 'dot'" in result.stderr
-
-
-def test_kete_check_names_a_template_with_an_unknown_variable(tmp_path: Path) -> None:
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        "kete.routes.r.serializer.kind=template\nkete.routes.r.serializer.template-file-text=${id} ${realm}\n"
-        "kete.routes.r.destination.kind=stdout\n"
-    )
-    result = run_kete("check", str(config))
-    assert result.returncode == 2
-    assert "routes.r.serializer.template-file-text" in result.stderr and "unknown variable 'realm'" in result.stderr
+    assert f"routes.r.serializer.{setting}" in result.stderr and message in result.stderr
 
 
 FRAMED = ("cbor", "smile", "avro", "protobuf", "yaml", "properties", "multipart-form", "template")
@@ -83,30 +93,18 @@ def writable(serializer: Serializer, event: Event) -> bytes | None:
 
 
 def records(path: Path) -> list[bytes]:
-    """The payloads of a length-prefixed file (4 bytes big-endian, then the payload)."""
-    data, found, at = path.read_bytes(), [], 0
-    while at < len(data):
-        length = int.from_bytes(data[at : at + 4])
-        found.append(data[at + 4 : at + 4 + length])
-        at += 4 + length
-    return found
+    return read_records(path.read_bytes())
 
 
 def test_binary_and_multi_line_formats_go_to_files_as_length_prefixed_records(
     tmp_path: Path, events: list[Event]
 ) -> None:
     chosen = events[:20] + events[-6:]
-    (tmp_path / "events.jsonl").write_text("".join(json.dumps(event.data) + "\n" for event in chosen))
-    lines = [f"kete.sources.in.kind=file\nkete.sources.in.path={tmp_path / 'events.jsonl'}"]
-    for kind in FRAMED:
-        route = f"kete.routes.{kind}"
-        lines.append(
-            f"{route}.serializer.kind={kind}\n{route}.destination.kind=file\n"
-            f"{route}.destination.path={tmp_path}/out/{kind}.bin\n{route}.destination.framing=length-prefixed"
-        )
-    lines.append("kete.routes.template.serializer.template-file-text=${id}\\n${details.username}\\n")
-    config = tmp_path / "kete.properties"
-    config.write_text("\n".join(lines) + "\n")
+    destination = (
+        f"destination.kind=file\ndestination.path={tmp_path}/out/{{kind}}.bin\ndestination.framing=length-prefixed"
+    )
+    extra = ["kete.routes.template.serializer.template-file-text=${id}\\n${details.username}\\n"]
+    config = kete_properties(tmp_path, chosen, FRAMED, destination, extra)
     app = load_app(config, {"KETE_STATE_DIR": str(tmp_path / "state")})
     stats = run_app(app)
     for route in app.routes:

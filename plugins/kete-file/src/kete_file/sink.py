@@ -22,6 +22,20 @@ def frame(payload: bytes) -> bytes:
     return len(payload).to_bytes(LENGTH_BYTES) + payload
 
 
+def read_records(data: bytes) -> list[bytes]:
+    """The payloads of length-prefixed *data* (a file the sink wrote with ``framing =
+    "length-prefixed"``); ``ValueError`` when it ends inside a record."""
+    payloads = []
+    at = 0
+    while at < len(data):
+        end = at + LENGTH_BYTES + int.from_bytes(data[at : at + LENGTH_BYTES])
+        if end > len(data):
+            raise ValueError(f"the data ends inside the record at byte {at}")
+        payloads.append(data[at + LENGTH_BYTES : end])
+        at = end
+    return payloads
+
+
 class _OpenFile:
     def __init__(self, path: Path, *, framed: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
