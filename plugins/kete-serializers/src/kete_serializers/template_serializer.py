@@ -6,6 +6,8 @@ See :mod:`kete_serializers.template_engine` for the syntax and variables and
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from kete_core import Event, Serializer
 from kete_serializers.settings import TemplateSerializerConfig
 from kete_serializers.template_engine import ESCAPES, compile_template, render, variables
@@ -16,7 +18,7 @@ class TemplateSerializer(Serializer):
 
     Config = TemplateSerializerConfig
     config: TemplateSerializerConfig
-    binary = False
+    binary: ClassVar[bool] = False
 
     def __init__(self, config: TemplateSerializerConfig) -> None:
         super().__init__(config)
