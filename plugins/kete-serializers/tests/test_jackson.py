@@ -4,7 +4,8 @@
 field equal to the event's, and write the same bytes as kete for the same event as a Keycloak bean where
 the layout is deterministic (the Jackson formats always; Avro and protobuf where the details map has at
 most one entry, since the original wrote it in Java ``HashMap`` order). The url-encoded form is decoded
-by ``java.net.URLDecoder``, which the original encodes with."""
+by ``java.net.URLDecoder``, which the original encodes with, and the multipart form by Jakarta Mail's
+MIME parser (angus-mail 2.0.3)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,10 @@ from kete_core.testing.services import ServiceUnavailable, cache_dir, find_java,
 
 pytestmark = pytest.mark.java
 HERE = Path(__file__).resolve().parent / "java"
-LIBRARIES = "kete-formats-jackson-2.19.2-avro-1.12.0-protobuf-4.33.2-keycloak-26.7.3"
+LIBRARIES = "kete-formats-jackson-2.19.2-avro-1.12.0-protobuf-4.33.2-angus-mail-2.0.3-keycloak-26.7.3"
 JACKSON_FORMATS = ("yaml", "xml", "toml", "properties", "csv", "cbor", "smile")
 RECORD_FORMATS = ("avro", "protobuf")
-READ_KINDS = (*JACKSON_FORMATS, *RECORD_FORMATS, "url-encoded-form")
+READ_KINDS = (*JACKSON_FORMATS, *RECORD_FORMATS, "url-encoded-form", "multipart-form")
 SWEEP = [*range(0x300), 0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF, 0x1F600]
 Answers = dict[tuple[str, str], list[str]]
 
@@ -212,7 +213,7 @@ def test_the_original_reads_back_every_field(original: Answers, events: list[Eve
         assert not tree.startswith("!"), f"{kind} of {event!r}: {tree}"
         if kind == "csv":
             assert json.loads(tree) == expected(kind, jackson_input(event)), event
-        elif kind == "url-encoded-form":
+        elif kind in ("url-encoded-form", "multipart-form"):
             assert json.loads(tree) == dict(form_fields(event, "bracket")), event
         elif kind in RECORD_FORMATS:
             assert json.loads(tree) == expected_record(kind, event), event

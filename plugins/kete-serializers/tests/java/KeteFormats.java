@@ -25,6 +25,9 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import jakarta.mail.internet.ContentDisposition;
+import jakarta.mail.internet.MimeMultipart;
+import jakarta.mail.util.ByteArrayDataSource;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
@@ -48,7 +51,8 @@ import org.keycloak.events.admin.AuthDetails;
  *         Event / AdminEvent bean read from that JSON: Jackson's writerFor(Event.class), or for avro and protobuf
  *         the original's AvroSerializer / ProtobufSerializer records (same fields, same setIfPresent rules)
  *   read KIND BASE64 -> the JSON tree the library reads from that payload (avro: with the original's schema;
- *         protobuf: with its descriptors, enums and all fields by name; url-encoded-form: java.net.URLDecoder)
+ *         protobuf: with its descriptors, enums and all fields by name; url-encoded-form: java.net.URLDecoder;
+ *         multipart-form: Jakarta Mail's MimeMultipart, the parts by name)
  * The Jackson mappers are configured as in the original's serializers/*Serializer.java: new ObjectMapper(new XFactory()).
  */
 public final class KeteFormats {
@@ -214,6 +218,18 @@ public final class KeteFormats {
         return fields;
     }
 
+    /** The parts of a multipart/form-data payload (the original's fixed boundary) by their names. */
+    private static JsonNode readMultipart(byte[] payload) throws Exception {
+        var multipart = new MimeMultipart(new ByteArrayDataSource(payload, "multipart/form-data; boundary=kete-boundary"));
+        var fields = JSON.createObjectNode();
+        for (int i = 0; i < multipart.getCount(); i++) {
+            var part = multipart.getBodyPart(i);
+            String name = new ContentDisposition(part.getHeader("Content-Disposition")[0]).getParameter("name");
+            fields.put(name, new String(part.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+        }
+        return fields;
+    }
+
     private static byte[] write(String kind, JsonNode input) throws Exception {
         boolean admin = input.get("kind").asText().equals("ADMIN_EVENT");
         Class<?> type = admin ? AdminEvent.class : Event.class;
@@ -233,6 +249,7 @@ public final class KeteFormats {
 
     private static JsonNode read(String kind, byte[] payload) throws Exception {
         if (kind.equals("url-encoded-form")) return readForm(payload);
+        if (kind.equals("multipart-form")) return readMultipart(payload);
         // avro and protobuf carry no type: the harness is told which record ("avro-admin", "protobuf-admin").
         if (kind.startsWith("avro")) return avroRead(payload, kind.endsWith("-admin"));
         if (kind.startsWith("protobuf")) return protoRead(payload, kind.endsWith("-admin"));
@@ -245,6 +262,7 @@ public final class KeteFormats {
 
     public static void main(String[] args) throws Exception {
         loadSchemas(Path.of(args[0]));
+        System.setProperty("mail.mime.allowutf8", "true");  // part names are UTF-8, as browsers send them
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         PrintStream out = new PrintStream(System.out, true, "UTF-8");
         for (String line; (line = in.readLine()) != null; ) {
