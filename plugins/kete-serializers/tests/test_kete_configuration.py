@@ -121,3 +121,10 @@ def test_binary_and_multi_line_formats_go_to_files_as_length_prefixed_records(
     names = ["Event" if event.kind == EVENT else "AdminEvent" for event in chosen]
     messages = [message_class(name).FromString(data) for name, data in zip(names, protobuf, strict=True)]
     assert [message.id for message in messages] == [event.id for event in chosen]
+
+
+def test_kete_plugins_lists_every_kind() -> None:
+    result = run_kete("plugins")
+    listed = {tuple(line.split()[:3]) for line in result.stdout.splitlines() if line.startswith("serializer")}
+    assert {("serializer", kind, "kete-serializers") for kind in KINDS} <= listed
+    assert len(KINDS) == 12  # every serializer kind of the original besides json
