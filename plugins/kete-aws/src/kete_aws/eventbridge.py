@@ -7,12 +7,17 @@ refused fails its event (throttled or internal failures are sent again).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from kete_core import Message, PermanentError, RenderError, SinkContext, Template
 from kete_aws.batching import FAILED_INSIDE, THROTTLED, AwsSink, Entry, Outcome, Retry, name_value, text_payload
 from kete_aws.settings import AwsSettings
+
+# ``source`` and ``detail-type``: no control characters, at most 256 and 128 characters.
+_SOURCE = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
+_DETAIL_TYPE = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
 
 
 class EventBridgeSettings(AwsSettings):
@@ -65,6 +70,9 @@ class EventBridgeSink(AwsSink):
             failed = next((value for value in (bus, source, detail_type) if isinstance(value, RenderError)), None)
             if failed is not None:
                 prepared.append(failed)
+                continue
+            if not _SOURCE.match(source) or not _DETAIL_TYPE.match(detail_type):
+                prepared.append(PermanentError(f"source {source!r} or detail-type {detail_type!r} is refused by EventBridge"))
                 continue
             detail = text_payload(encoding.encode(message.payload))
             if isinstance(detail, PermanentError):
