@@ -76,6 +76,10 @@ class AwsWorld:
                 messages = answer.get("Messages", [])
                 if not messages:
                     break
+                self.sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)],
+                )  # a FIFO queue gives no more of a group while one of its messages is in flight
                 for message in messages:
                     attributes = {
                         name: value["StringValue"] for name, value in message.get("MessageAttributes", {}).items()
@@ -90,7 +94,10 @@ class AwsWorld:
         for realm in realms:
             self.queue(self.name(realm, suffix), **attributes)
 
-    def sns_targets(self, realms: tuple[str, ...] = REALMS, suffix: str = "", **attributes: str) -> None:
+    def sns_targets(
+        self, realms: tuple[str, ...] = REALMS, suffix: str = "", *, raw: bool = True, **attributes: str
+    ) -> None:
+        """A topic per realm, each with an SQS subscription (raw: the body is the message itself)."""
         sns = self.client("sns")
         for realm in realms:
             topic = sns.create_topic(Name=self.name(realm, suffix), Attributes=attributes)["TopicArn"]
@@ -100,7 +107,7 @@ class AwsWorld:
                 TopicArn=topic,
                 Protocol="sqs",
                 Endpoint=self.queue_arn(url),
-                Attributes={"RawMessageDelivery": "true"},
+                Attributes={"RawMessageDelivery": "true" if raw else "false"},
             )
 
     def kinesis_targets(self, realms: tuple[str, ...] = REALMS) -> None:

@@ -33,7 +33,7 @@ class SqsSink(AwsSink):
     kind = "aws-sqs"
     service = "sqs"
     batch_count = 10
-    batch_bytes = 256 * 1024
+    batch_bytes = 1024 * 1024  # SQS's limit since 2025 (it was 256 KiB)
 
     def __init__(self, config: SqsSettings, context: SinkContext) -> None:
         super().__init__(config, context)
