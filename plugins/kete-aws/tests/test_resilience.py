@@ -1,0 +1,163 @@
+"""An AWS endpoint that goes away while kete runs, and credentials the service refuses: nothing is
+lost, nothing is dead-lettered, and ``/ready`` says why the route waits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import urllib.error
+import urllib.request
+
+import orjson
+import pytest
+
+from kete_core.testing import KeteProcess, write_jsonl
+from kete_core.testing.contracts import user_event
+from kete_core.testing.services import HOST, Service, ServiceSpec, free_ports, started
+from tests.services.moto_fixtures import MOTO, REGION, moto_url
+
+pytestmark = pytest.mark.aws
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 in front of the moto server: closing it takes the endpoint away
+    (connections refused, open ones cut), opening it again on the same port brings it back."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        (self.port,) = free_ports(1)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._relay, HOST, self.port)
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(HOST, self.upstream_port)
+        self._writers |= {writer, up_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+
+def _ready(port: int) -> dict:
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/ready", timeout=2) as answer:
+            return orjson.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return orjson.loads(refused.read())
+    except OSError:
+        return {}
+
+
+async def _until(condition, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(condition):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+def _config(tmp_path, aws, endpoint: str, metrics: int, **destination: str) -> str:
+    lines = [
+        f"kete.data-dir={tmp_path / 'data'}",
+        "kete.sources.live.kind=file",
+        f"kete.sources.live.path={tmp_path / 'events.jsonl'}",
+        "kete.sources.live.follow=true",
+        "kete.sources.live.poll-interval=50ms",
+        "kete.metrics.enabled=true",
+        f"kete.metrics.address={HOST}:{metrics}",
+        "kete.routes.queue.retry.max-attempts=2",
+        "kete.routes.queue.retry.wait-duration=10ms",
+    ]
+    settings = {**aws.settings(), "kind": "aws-sqs", "queue": aws.name("acme"), "endpoint-url": endpoint,
+                "timeout-seconds": "1", **destination}  # fmt: skip
+    lines += [f"kete.routes.queue.destination.{key}={value}" for key, value in settings.items()]
+    config = tmp_path / "kete.properties"
+    config.write_text("\n".join(lines) + "\n")
+    return str(config)
+
+
+async def test_an_endpoint_down_mid_run_loses_nothing_and_ready_says_why(tmp_path, aws, moto_server):
+    aws.sqs_targets(("acme",))
+    relay = Relay(moto_server.ports["main"])
+    await relay.open()
+    (metrics,) = free_ports(1)
+    events = tmp_path / "events.jsonl"
+    write_jsonl(events, [user_event(number) for number in range(1, 6)])
+    kete = KeteProcess("run", _config(tmp_path, aws, relay.url, metrics), cwd=tmp_path)
+    try:
+        await _until(lambda: len(aws.receive()) == 5, "the first events")
+        await relay.close()
+        with events.open("ab") as more:
+            more.write(b"".join(orjson.dumps(user_event(number)) + b"\n" for number in range(6, 16)))
+        await _until(lambda: "route queue" in str(_ready(metrics).get("not_ready")), "the route to report not ready")
+        reason = str(_ready(metrics)["not_ready"])
+        assert "unreachable" in reason and relay.url in reason, reason
+        await relay.open()
+        await _until(lambda: len(aws.receive()) >= 15, "the events held while the endpoint was down")
+        await _until(lambda: _ready(metrics).get("ready") is True, "the route to be ready again")
+    finally:
+        kete.stop()
+        with contextlib.suppress(AssertionError):
+            await relay.close()
+    ids = [orjson.loads(message.body)["id"] for message in aws.receive()]
+    assert sorted(set(ids)) == sorted(f"e{number}" for number in range(1, 16))
+    assert not (tmp_path / "data" / "dead-letters").exists() or not any((tmp_path / "data" / "dead-letters").iterdir())
+
+
+# Every request must be signed with a key moto's IAM knows (no unauthenticated actions at all).
+MOTO_IAM = ServiceSpec(
+    name="moto-iam",
+    program=MOTO.program,
+    command=MOTO.command,
+    ready=lambda s: _serves_any(s),
+    env=lambda _s: {"AWS_DEFAULT_REGION": REGION, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+)
+
+
+def _serves_any(service: Service) -> bool:
+    try:
+        urllib.request.urlopen(f"http://{service.address()}/moto-api/data.json", timeout=1).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def moto_with_iam(tmp_path_factory):
+    yield from started(Service(MOTO_IAM, tmp_path_factory.mktemp("moto-iam")))
+
+
+async def test_refused_credentials_keep_the_route_waiting_with_a_clear_reason(tmp_path, aws, moto_with_iam):
+    (metrics,) = free_ports(1)
+    write_jsonl(tmp_path / "events.jsonl", [user_event(number) for number in range(1, 4)])
+    config = _config(tmp_path, aws, moto_url(moto_with_iam), metrics, **{"secret-access-key": "wrong-secret"})
+    kete = KeteProcess("run", config, cwd=tmp_path)
+    try:
+        await asyncio.to_thread(kete.wait_for_log, "the credentials were refused", 30)
+        await _until(lambda: "credentials were refused" in str(_ready(metrics).get("not_ready")), "/ready's reason")
+    finally:
+        kete.stop()
+    assert "wrong-secret" not in kete.log
+    assert not (tmp_path / "data" / "dead-letters").exists() or not any((tmp_path / "data" / "dead-letters").iterdir())
