@@ -88,7 +88,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-socketio",
         "kete-grpc",
         "kete-soap",
-        "kete-aws",
         "kete-azure",
         "kete-gcp",
     }
