@@ -17,8 +17,8 @@ from typing import Any
 
 from benchmarks.throughput import Line
 from kete_core.contracts import Message
-from kete_core.testing.contracts import build_sink, json_messages, user_event
 from kete_core.event import parse_event
+from kete_core.testing.contracts import build_sink, json_messages, user_event
 from kete_core.testing.services import Service
 from tests.services.moto_fixtures import MOTO, REGION, moto_url
 
@@ -52,7 +52,11 @@ def _client(send: Callable[[list[Message]], None], size: int, messages: list[Mes
 
 
 def _attributes(message: Message) -> dict[str, Any]:
-    values = {"eventkind": message.event.kind, "eventtype": message.event.event_type, "contenttype": message.content_type}
+    values = {
+        "eventkind": message.event.kind,
+        "eventtype": message.event.event_type,
+        "contenttype": message.content_type,
+    }
     return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
 
 
@@ -68,9 +72,12 @@ def lines(events: int) -> list[Line]:
             return boto3.client(name, region_name=REGION, endpoint_url=url, **CREDENTIALS)
 
         sqs, sns, kinesis, events_client = client("sqs"), client("sns"), client("kinesis"), client("events")
-        queue = sqs.create_queue(QueueName="bench")["QueueUrl"]
+        # Separate queues and streams for the two sides: moto's SQS slows as a queue fills.
+        sqs.create_queue(QueueName="bench-kete")
+        queue = sqs.create_queue(QueueName="bench-client")["QueueUrl"]
         topic = sns.create_topic(Name="bench")["TopicArn"]
-        kinesis.create_stream(StreamName="bench", ShardCount=1)
+        for stream in ("bench-kete", "bench-client"):
+            kinesis.create_stream(StreamName=stream, ShardCount=1)
         events_client.create_event_bus(Name="bench")
         base = {
             "region": REGION,
@@ -83,7 +90,7 @@ def lines(events: int) -> list[Line]:
         kinds: list[tuple[str, dict[str, Any], Callable[[list[Message]], None], int]] = [
             (
                 "aws-sqs",
-                {"queue": "bench"},
+                {"queue": "bench-kete"},
                 lambda batch: sqs.send_message_batch(
                     QueueUrl=queue,
                     Entries=[
@@ -107,9 +114,9 @@ def lines(events: int) -> list[Line]:
             ),
             (
                 "aws-kinesis",
-                {"stream": "bench", "partition-key": "${realmLowerCase}"},
+                {"stream": "bench-kete", "partition-key": "${realmLowerCase}"},
                 lambda batch: kinesis.put_records(
-                    StreamName="bench", Records=[{"Data": m.payload, "PartitionKey": "acme"} for m in batch]
+                    StreamName="bench-client", Records=[{"Data": m.payload, "PartitionKey": "acme"} for m in batch]
                 ),
                 500,
             ),

@@ -85,7 +85,9 @@ class AwsWorld:
                         name: value["StringValue"] for name, value in message.get("MessageAttributes", {}).items()
                     }
                     got.append(Received(message["Body"].encode(), attributes, url, message["Attributes"]))
-        merged = [(int(r.extra["SentTimestamp"]), n, r) for url in self._received for n, r in enumerate(self._received[url])]
+        merged = [
+            (int(r.extra["SentTimestamp"]), n, r) for url in self._received for n, r in enumerate(self._received[url])
+        ]
         return [received for *_, received in sorted(merged, key=lambda item: (item[0], item[1]))]
 
     # ------------------------------------------------------------------ per kind
@@ -139,7 +141,9 @@ class AwsWorld:
 
     def eventbridge_events(self) -> list[tuple[dict[str, Any], bytes]]:
         """Each event the buses' rules delivered: the envelope and its ``detail`` re-serialized."""
-        return [(envelope, orjson.dumps(envelope["detail"])) for envelope in (orjson.loads(r.body) for r in self.receive())]
+        return [
+            (envelope, orjson.dumps(envelope["detail"])) for envelope in (orjson.loads(r.body) for r in self.receive())
+        ]
 
 
 @pytest.fixture

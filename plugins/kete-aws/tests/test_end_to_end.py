@@ -31,7 +31,9 @@ def _properties(tmp_path, aws, events: list[dict], route: str, destination: dict
         f"kete.routes.{route}.retry.max-attempts=2",
         f"kete.routes.{route}.retry.wait-duration=10ms",
     ]
-    lines += [f"kete.routes.{route}.destination.{key}={value}" for key, value in {**aws.settings(), **destination}.items()]
+    lines += [
+        f"kete.routes.{route}.destination.{key}={value}" for key, value in {**aws.settings(), **destination}.items()
+    ]
     config = tmp_path / "kete.properties"
     config.write_text("\n".join(lines) + "\n")
     return str(config)
@@ -122,7 +124,12 @@ def test_aws_sns_publishes_to_its_realms_topic_with_subject_and_attributes(tmp_p
         assert envelope["TopicArn"] == f"arn:aws:sns:us-east-1:{ACCOUNT}:{aws.name(event['realmName'])}"
         assert envelope["Subject"] == f"Keycloak {_type(event)}"
         attributes = {name: value["Value"] for name, value in envelope["MessageAttributes"].items()}
-        assert attributes == {"eventkind": _kind(event), "eventtype": _type(event), "contenttype": "application/json", "team": "identity"}
+        assert attributes == {
+            "eventkind": _kind(event),
+            "eventtype": _type(event),
+            "contenttype": "application/json",
+            "team": "identity",
+        }
 
 
 def test_aws_kinesis_puts_each_event_on_its_realms_stream_with_its_partition_key(tmp_path, aws):
@@ -194,7 +201,12 @@ def test_entries_aws_refuses_are_dead_lettered_and_the_rest_of_their_batch_is_de
 def test_a_kinesis_record_too_large_is_dead_lettered_alone(tmp_path, aws):
     events, oversize = _with_oversize("aws-kinesis")
     aws.kinesis_targets(("acme",))
-    _run(_properties(tmp_path, aws, events, "records", {"kind": "aws-kinesis", "stream": aws.name("acme"), "partition-key": "k"}), 1)
+    _run(
+        _properties(
+            tmp_path, aws, events, "records", {"kind": "aws-kinesis", "stream": aws.name("acme"), "partition-key": "k"}
+        ),
+        1,
+    )
     ids = [orjson.loads(record.body)["id"] for record in aws.kinesis_records(("acme",))]
     assert ids == [event["id"] for event in events if event["id"] not in oversize]  # in order, once each
     assert {letter["event"]["id"] for letter in _dead(tmp_path, "records")} == oversize

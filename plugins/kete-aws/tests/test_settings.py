@@ -61,13 +61,24 @@ def test_fifo_rules_and_the_account_id_are_checked_as_kete_does():
     ("settings", "expected"),
     [
         (
-            {"authentication-type": "access-key", "access-key-id": "AKID", "secret-access-key": "s", "credentials-file-path": "/x"},
+            {
+                "authentication-type": "access-key",
+                "access-key-id": "AKID",
+                "secret-access-key": "s",
+                "credentials-file-path": "/x",
+            },
             ["credentials-file-path: cannot be set when authentication-type is 'access-key'"],
         ),
-        ({"authentication-type": "access-key", "access-key-id": "AKID"}, [
-            "access-key-id: 'access-key-id' and 'secret-access-key' must both be set or both be omitted",
-        ]),
-        ({"authentication-type": "access-key"}, ["access-key-id: is required when authentication-type is 'access-key'"]),
+        (
+            {"authentication-type": "access-key", "access-key-id": "AKID"},
+            [
+                "access-key-id: 'access-key-id' and 'secret-access-key' must both be set or both be omitted",
+            ],
+        ),
+        (
+            {"authentication-type": "access-key"},
+            ["access-key-id: is required when authentication-type is 'access-key'"],
+        ),
         (
             {"authentication-type": "default-credentials-chain", "access-key-id": "AKID", "secret-access-key": "s"},
             [
@@ -82,14 +93,19 @@ def test_fifo_rules_and_the_account_id_are_checked_as_kete_does():
                 "credentials-file-text: is required when authentication-type is 'credentials-file-text'",
             ],
         ),
-        ({"access-key-id": "AKID", "secret-access-key": "s"}, [
-            "access-key-id: is set but 'authentication-type' is not (requests go unsigned)",
-            "secret-access-key: is set but 'authentication-type' is not (requests go unsigned)",
-        ]),
+        (
+            {"access-key-id": "AKID", "secret-access-key": "s"},
+            [
+                "access-key-id: is set but 'authentication-type' is not (requests go unsigned)",
+                "secret-access-key: is set but 'authentication-type' is not (requests go unsigned)",
+            ],
+        ),
     ],
 )
 def test_credential_settings_that_do_not_belong_to_the_type_are_refused(settings, expected):
-    errors = _errors("aws-eventbridge", {"region": "eu-west-1", "event-bus": "b", "source": "s", "detail-type": "d", **settings})
+    errors = _errors(
+        "aws-eventbridge", {"region": "eu-west-1", "event-bus": "b", "source": "s", "detail-type": "d", **settings}
+    )
     assert errors == [f"routes.contract.destination.{line}" for line in expected]
 
 
@@ -134,11 +150,25 @@ def test_a_credentials_file_needs_its_profile(tmp_path):
 
     text = "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = one\n[ops]\naws_access_key_id = AKIDOPS\naws_secret_access_key = two\naws_session_token = tok\n"
     encoded = base64.b64encode(text.encode()).decode()
-    settings = AwsSettings.model_validate({"authentication-type": "credentials-file-base64", "credentials-file-base64": encoded, "credentials-profile": "ops"})
+    settings = AwsSettings.model_validate(
+        {
+            "authentication-type": "credentials-file-base64",
+            "credentials-file-base64": encoded,
+            "credentials-profile": "ops",
+        }
+    )
     credentials = session_for(settings)._credentials
     assert (credentials.access_key, credentials.secret_key, credentials.token) == ("AKIDOPS", "two", "tok")
     path = tmp_path / "credentials"
     path.write_text(text)
-    settings = AwsSettings.model_validate({"authentication-type": "credentials-file-path", "credentials-file-path": str(path), "credentials-profile": "dev"})
-    with pytest.raises(CredentialsError, match=r"no profile \[dev\] in the credentials file \(profiles: default, ops\)"):
+    settings = AwsSettings.model_validate(
+        {
+            "authentication-type": "credentials-file-path",
+            "credentials-file-path": str(path),
+            "credentials-profile": "dev",
+        }
+    )
+    with pytest.raises(
+        CredentialsError, match=r"no profile \[dev\] in the credentials file \(profiles: default, ops\)"
+    ):
         session_for(settings)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kete_core import Message, PermanentError, RenderError, SinkContext, Template
 from kete_aws.batching import text_payload
 from kete_aws.settings import AttributeSettings
+from kete_core import Message, PermanentError, RenderError, SinkContext, Template
 
 # The characters SQS and SNS accept in message bodies and attribute values (XML 1.0's).
 _REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -31,13 +31,14 @@ from aiobotocore.config import AioConfig
 from botocore import UNSIGNED
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from kete_aws.credentials import CredentialsError, session_for
+from kete_aws.settings import AwsSettings
 from kete_core import (
     ConfigError,
     ConfigErrors,
     DeliveryResults,
     Message,
     PermanentError,
-    RenderError,
     Sink,
     SinkContext,
     Template,
@@ -46,8 +47,6 @@ from kete_core import (
     load_tls,
     redact,
 )
-from kete_aws.credentials import CredentialsError, session_for
-from kete_aws.settings import AwsSettings
 
 log = logging.getLogger("kete.aws")
 
@@ -154,6 +153,30 @@ def text_payload(encoded: bytes) -> str | PermanentError:
             "the payload is not UTF-8 text, which this service carries only as text: "
             "set content-transfer-encoding = 'base64' or a text serializer"
         )
+
+
+def coded_outcomes(where: str, results: Sequence[dict[str, Any]]) -> list[Outcome]:
+    """The outcomes of Kinesis ``Records`` and EventBridge ``Entries``, positional answers with an
+    ``ErrorCode`` on the failed ones: throttled or failed inside AWS are sent again, the rest fail."""
+    outcomes: list[Outcome] = []
+    for result in results:
+        code = result.get("ErrorCode")
+        if not code:
+            outcomes.append(None)
+            continue
+        detail = f"{where}: {code}: {result.get('ErrorMessage', '')}"
+        outcomes.append(Retry(detail) if code in THROTTLED or code in FAILED_INSIDE else PermanentError(detail))
+    return outcomes
+
+
+def failed_outcomes(where: str, count: int, failed: Sequence[dict[str, Any]]) -> list[Outcome]:
+    """The outcomes of an SQS or SNS batch of *count* entries (``Id`` their place) from its ``Failed``
+    list: a sender's fault fails for good, any other failure is sent again."""
+    outcomes: list[Outcome] = [None] * count
+    for entry in failed:
+        detail = f"{where}: {entry.get('Code')}: {entry.get('Message', '')}"
+        outcomes[int(entry["Id"])] = PermanentError(detail) if entry.get("SenderFault") else Retry(detail)
+    return outcomes
 
 
 def error_code(exc: ClientError) -> tuple[str, int]:
@@ -278,7 +301,9 @@ class AwsSink(Sink):
             )
         if isinstance(exc, ClientError):
             code, status = error_code(exc)
-            detail = redact(f"{self.kind} {what} at {where}: {code}: {exc.response.get('Error', {}).get('Message', '')}")
+            detail = redact(
+                f"{self.kind} {what} at {where}: {code}: {exc.response.get('Error', {}).get('Message', '')}"
+            )
             if code in REFUSED_CREDENTIALS or status in (401, 403):
                 return Retry(f"{detail} (the credentials were refused: check authentication-type)", down=True)
             if code in THROTTLED or status == 429:
@@ -382,4 +407,3 @@ class AwsSink(Sink):
     @staticmethod
     def _missing_target(exc: BaseException) -> bool:
         return isinstance(exc, ClientError) and error_code(exc)[0] in MISSING_TARGET
-

@@ -11,6 +11,7 @@ import base64
 import binascii
 import configparser
 import os
+from pathlib import Path
 
 from aiobotocore.credentials import (
     AioContainerProvider,
@@ -42,8 +43,7 @@ def _file_text(settings: AwsSettings) -> tuple[str, str]:
     if kind == "credentials-file-path":
         path = (settings.credentials_file_path or "").strip()
         try:
-            with open(path, encoding="utf-8") as file:
-                return file.read(), kind
+            return Path(path).read_text(encoding="utf-8"), kind
         except OSError as exc:
             raise CredentialsError(f"credentials-file-path: cannot read {path!r}: {exc.strerror}") from None
     if kind == "credentials-file-text":

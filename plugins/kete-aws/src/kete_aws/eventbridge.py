@@ -11,24 +11,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from kete_aws.batching import AwsSink, Entry, Outcome, coded_outcomes, name_value, text_payload
+from kete_aws.settings import EventBridgeSettings
 from kete_core import Message, PermanentError, RenderError, SinkContext, Template
-from kete_aws.batching import FAILED_INSIDE, THROTTLED, AwsSink, Entry, Outcome, Retry, name_value, text_payload
-from kete_aws.settings import AwsSettings
 
 # ``source`` and ``detail-type``: no control characters, at most 256 and 128 characters.
 _SOURCE = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
 _DETAIL_TYPE = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
-
-
-class EventBridgeSettings(AwsSettings):
-    """Settings of the ``aws-eventbridge`` sink."""
-
-    event_bus: str
-    """The event bus's name or ARN, a template."""
-    source: str
-    """The events' ``source``, a template."""
-    detail_type: str
-    """The events' ``detail-type``, a template."""
 
 
 class EventBridgeSink(AwsSink):
@@ -72,7 +61,9 @@ class EventBridgeSink(AwsSink):
                 prepared.append(failed)
                 continue
             if not _SOURCE.match(source) or not _DETAIL_TYPE.match(detail_type):
-                prepared.append(PermanentError(f"source {source!r} or detail-type {detail_type!r} is refused by EventBridge"))
+                prepared.append(
+                    PermanentError(f"source {source!r} or detail-type {detail_type!r} is refused by EventBridge")
+                )
                 continue
             detail = text_payload(encoding.encode(message.payload))
             if isinstance(detail, PermanentError):
@@ -85,15 +76,7 @@ class EventBridgeSink(AwsSink):
 
     async def put(self, client: Any, target: str, batch: list[Entry]) -> list[Outcome]:
         answer = await client.put_events(Entries=[entry.request for entry in batch])
-        outcomes: list[Outcome] = []
-        for result in answer["Entries"]:
-            code = result.get("ErrorCode")
-            if not code:
-                outcomes.append(None)
-                continue
-            detail = f"aws-eventbridge {target}: {code}: {result.get('ErrorMessage', '')}"
-            outcomes.append(Retry(detail) if code in THROTTLED or code in FAILED_INSIDE else PermanentError(detail))
-        return outcomes
+        return coded_outcomes(f"aws-eventbridge {target}", answer["Entries"])
 
     async def probe(self, client: Any) -> None:
         bus = self.config.event_bus.strip()

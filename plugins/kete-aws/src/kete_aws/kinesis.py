@@ -14,22 +14,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from kete_aws.batching import AwsSink, Entry, Outcome, coded_outcomes, name_value
+from kete_aws.settings import KinesisSettings
 from kete_core import Message, PermanentError, RenderError, SinkContext
-from kete_aws.batching import FAILED_INSIDE, THROTTLED, AwsSink, Entry, Outcome, Retry, name_value
-from kete_aws.settings import AwsSettings
 
 log = logging.getLogger("kete.aws")
 
 _STREAM = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-
-
-class KinesisSettings(AwsSettings):
-    """Settings of the ``aws-kinesis`` sink."""
-
-    stream: str
-    """The stream's name, a template."""
-    partition_key: str
-    """The records' partition key, a template (``${realmLowerCase}``); 1 to 256 characters."""
 
 
 class KinesisSink(AwsSink):
@@ -47,7 +38,9 @@ class KinesisSink(AwsSink):
         self.stream = context.address("stream", config.stream.strip(), name_value)
         self.partition_key = context.template("partition-key", config.partition_key.strip())
         if not config.encoding.identity:
-            log.warning("%s: aws-kinesis sends payloads as serialized; content encodings are ignored, as KETE", context.path)
+            log.warning(
+                "%s: aws-kinesis sends payloads as serialized; content encodings are ignored, as KETE", context.path
+            )
 
     def problems(self) -> list[tuple[str, str]]:
         found = super().problems()
@@ -78,15 +71,7 @@ class KinesisSink(AwsSink):
 
     async def put(self, client: Any, target: str, batch: list[Entry]) -> list[Outcome]:
         answer = await client.put_records(StreamName=target, Records=[entry.request for entry in batch])
-        outcomes: list[Outcome] = []
-        for record in answer["Records"]:
-            code = record.get("ErrorCode")
-            if not code:
-                outcomes.append(None)
-                continue
-            detail = f"aws-kinesis {target}: {code}: {record.get('ErrorMessage', '')}"
-            outcomes.append(Retry(detail) if code in THROTTLED or code in FAILED_INSIDE else PermanentError(detail))
-        return outcomes
+        return coded_outcomes(f"aws-kinesis {target}", answer["Records"])
 
     async def probe(self, client: Any) -> None:
         await client.list_streams(Limit=1)

@@ -117,13 +117,16 @@ class AwsSettings(EncodingSettings):
             if self._set(setting):
                 found.append((setting, f"cannot be set when authentication-type is '{kind}'"))
         if self._set("access-key-id") != self._set("secret-access-key"):
-            found.append(("access-key-id", "'access-key-id' and 'secret-access-key' must both be set or both be omitted"))
+            found.append(
+                ("access-key-id", "'access-key-id' and 'secret-access-key' must both be set or both be omitted")
+            )
         if kind == "access-key" and not self._set("access-key-id"):
             found.append(("access-key-id", "is required when authentication-type is 'access-key'"))
         if kind in _FILES and not self._set(kind):
             found.append((kind, f"is required when authentication-type is '{kind}'"))
         if kind == "container-credentials" and not (
-            os.environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            os.environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            or os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
         ):
             found.append(
                 (
@@ -178,3 +181,39 @@ class AttributeSettings(AwsSettings):
         if len(self.static_attributes()) > 7:
             found.append(("attributes", "at most 7 attributes and headers: AWS allows 10 and kete sets 3"))
         return found
+
+
+class SqsSettings(AttributeSettings):
+    """Settings of the ``aws-sqs`` sink."""
+
+    queue: str
+    """The queue's name, a template (``keycloak-${realmLowerCase}``); ``.fifo`` makes it a FIFO queue."""
+
+
+class SnsSettings(AttributeSettings):
+    """Settings of the ``aws-sns`` sink."""
+
+    topic: str
+    """The topic's name, a template; ``.fifo`` makes it a FIFO topic."""
+    subject: str | None = None
+    """The notification's subject (e-mail subscribers see it), a template."""
+
+
+class KinesisSettings(AwsSettings):
+    """Settings of the ``aws-kinesis`` sink."""
+
+    stream: str
+    """The stream's name, a template."""
+    partition_key: str
+    """The records' partition key, a template (``${realmLowerCase}``); 1 to 256 characters."""
+
+
+class EventBridgeSettings(AwsSettings):
+    """Settings of the ``aws-eventbridge`` sink."""
+
+    event_bus: str
+    """The event bus's name or ARN, a template."""
+    source: str
+    """The events' ``source``, a template."""
+    detail_type: str
+    """The events' ``detail-type``, a template."""

@@ -9,23 +9,14 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from kete_core import Message, PermanentError, RenderError, SinkContext
 from kete_aws.attributes import Attributes
-from kete_aws.batching import AwsSink, Entry, Outcome, Retry, name_value
-from kete_aws.settings import AttributeSettings
+from kete_aws.batching import AwsSink, Entry, Outcome, failed_outcomes, name_value
+from kete_aws.settings import SnsSettings
+from kete_core import Message, PermanentError, RenderError, SinkContext
 
 _TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,251}(\.fifo)?$|^[A-Za-z0-9_-]{1,256}$")
 # A subject: printable ASCII, not starting with a space, under 100 characters.
 _SUBJECT = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,98}$")
-
-
-class SnsSettings(AttributeSettings):
-    """Settings of the ``aws-sns`` sink."""
-
-    topic: str
-    """The topic's name, a template; ``.fifo`` makes it a FIFO topic."""
-    subject: str | None = None
-    """The notification's subject (e-mail subscribers see it), a template."""
 
 
 class SnsSink(AwsSink):
@@ -85,11 +76,7 @@ class SnsSink(AwsSink):
             TopicArn=target,
             PublishBatchRequestEntries=[{"Id": str(n), **entry.request} for n, entry in enumerate(batch)],
         )
-        outcomes: list[Outcome] = [None] * len(batch)
-        for failed in answer.get("Failed", []):
-            detail = f"aws-sns {target}: {failed.get('Code')}: {failed.get('Message', '')}"
-            outcomes[int(failed["Id"])] = PermanentError(detail) if failed.get("SenderFault") else Retry(detail)
-        return outcomes
+        return failed_outcomes(f"aws-sns {target}", len(batch), answer.get("Failed", []))
 
     async def probe(self, client: Any) -> None:
         await client.list_topics()

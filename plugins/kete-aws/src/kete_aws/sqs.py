@@ -10,19 +10,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from kete_core import Message, PermanentError, RenderError, SinkContext
 from kete_aws.attributes import Attributes
-from kete_aws.batching import AwsSink, Entry, Outcome, Retry, name_value
-from kete_aws.settings import AttributeSettings
+from kete_aws.batching import AwsSink, Entry, Outcome, failed_outcomes, name_value
+from kete_aws.settings import SqsSettings
+from kete_core import Message, PermanentError, RenderError, SinkContext
 
 _QUEUE = re.compile(r"^[A-Za-z0-9_-]{1,75}(\.fifo)?$|^[A-Za-z0-9_-]{1,80}$")
-
-
-class SqsSettings(AttributeSettings):
-    """Settings of the ``aws-sqs`` sink."""
-
-    queue: str
-    """The queue's name, a template (``keycloak-${realmLowerCase}``); ``.fifo`` makes it a FIFO queue."""
 
 
 class SqsSink(AwsSink):
@@ -77,11 +70,7 @@ class SqsSink(AwsSink):
         answer = await client.send_message_batch(
             QueueUrl=target, Entries=[{"Id": str(n), **entry.request} for n, entry in enumerate(batch)]
         )
-        outcomes: list[Outcome] = [None] * len(batch)
-        for failed in answer.get("Failed", []):
-            detail = f"aws-sqs {target}: {failed.get('Code')}: {failed.get('Message', '')}"
-            outcomes[int(failed["Id"])] = PermanentError(detail) if failed.get("SenderFault") else Retry(detail)
-        return outcomes
+        return failed_outcomes(f"aws-sqs {target}", len(batch), answer.get("Failed", []))
 
     async def probe(self, client: Any) -> None:
         await client.list_queues(MaxResults=1)
