@@ -86,8 +86,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-websocket",
         "kete-signalr",
         "kete-socketio",
-        "kete-grpc",
-        "kete-soap",
         "kete-azure",
         "kete-gcp",
     }
