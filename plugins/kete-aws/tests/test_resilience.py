@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import urllib.error
 import urllib.request
 
@@ -16,6 +15,7 @@ from kete_core.testing import KeteProcess, write_jsonl
 from kete_core.testing.contracts import user_event
 from kete_core.testing.services import HOST, Service, ServiceSpec, free_ports, started
 from tests.services.moto_fixtures import MOTO, REGION, moto_url
+from tests.services.waiting import readiness, until
 
 pytestmark = pytest.mark.aws
 
@@ -59,23 +59,6 @@ class Relay:
         self._writers -= {writer, up_writer}
 
 
-def _ready(port: int) -> dict:
-    try:
-        with urllib.request.urlopen(f"http://{HOST}:{port}/ready", timeout=2) as answer:
-            return orjson.loads(answer.read())
-    except urllib.error.HTTPError as refused:
-        return orjson.loads(refused.read())
-    except OSError:
-        return {}
-
-
-async def _until(condition, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(condition):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 def _config(tmp_path, aws, endpoint: str, metrics: int, **destination: str) -> str:
     lines = [
         f"kete.data-dir={tmp_path / 'data'}",
@@ -105,16 +88,15 @@ async def test_an_endpoint_down_mid_run_loses_nothing_and_ready_says_why(tmp_pat
     write_jsonl(events, [user_event(number) for number in range(1, 6)])
     kete = KeteProcess("run", _config(tmp_path, aws, relay.url, metrics), cwd=tmp_path)
     try:
-        await _until(lambda: len(aws.receive()) == 5, "the first events")
+        await until(lambda: len(aws.receive()) == 5, what="the first events")
         await relay.close()
         with events.open("ab") as more:
             more.write(b"".join(orjson.dumps(user_event(number)) + b"\n" for number in range(6, 16)))
-        await _until(lambda: "route queue" in str(_ready(metrics).get("not_ready")), "the route to report not ready")
-        reason = str(_ready(metrics)["not_ready"])
-        assert "unreachable" in reason and relay.url in reason, reason
+        reason = str((await readiness(metrics, ready=False))["not_ready"])
+        assert "route queue" in reason and "unreachable" in reason and relay.url in reason, reason
         await relay.open()
-        await _until(lambda: len(aws.receive()) >= 15, "the events held while the endpoint was down")
-        await _until(lambda: _ready(metrics).get("ready") is True, "the route to be ready again")
+        await until(lambda: len(aws.receive()) >= 15, what="the events held while the endpoint was down")
+        await readiness(metrics, ready=True)
     finally:
         kete.stop()
         with contextlib.suppress(AssertionError):
@@ -156,7 +138,8 @@ async def test_refused_credentials_keep_the_route_waiting_with_a_clear_reason(tm
     kete = KeteProcess("run", config, cwd=tmp_path)
     try:
         await asyncio.to_thread(kete.wait_for_log, "the credentials were refused", 30)
-        await _until(lambda: "credentials were refused" in str(_ready(metrics).get("not_ready")), "/ready's reason")
+        reason = str((await readiness(metrics, ready=False))["not_ready"])
+        assert "credentials were refused" in reason, reason
     finally:
         kete.stop()
     assert "wrong-secret" not in kete.log
