@@ -74,6 +74,9 @@ class AwsSettings(EncodingSettings):
     """Attempts per entry within one send (throttling, a service error), the first included."""
     retry_initial_backoff: Duration = 0.1
     retry_max_backoff: Duration = 2.0
+    headers: dict[str, str] = {}
+    """KETE's custom headers: message attributes on SQS and SNS (winning over ``attributes``);
+    Kinesis records and EventBridge events carry none, so there they are accepted and unused, as KETE."""
     pool: dict[str, Any] = {}
     """KETE's ``pool.*`` settings, accepted so KETE configurations load; kete keeps one client per route."""
 
@@ -145,8 +148,6 @@ class AttributeSettings(AwsSettings):
     """The AWS account that owns the queue or topic; ``000000000000`` by default with ``endpoint-url``."""
     attributes: dict[str, str] = {}
     """Static message attributes (``String``); blank values are not sent."""
-    headers: dict[str, str] = {}
-    """KETE's custom headers, sent as message attributes too (they win over ``attributes``)."""
     message_group_id: str | None = None
     """Template; required for a ``.fifo`` queue or topic, refused otherwise."""
     message_deduplication_id: str | None = None
