@@ -83,9 +83,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-stomp",
         "kete-pulsar",
         "kete-zeromq",
-        "kete-websocket",
-        "kete-signalr",
-        "kete-socketio",
         "kete-azure",
         "kete-gcp",
     }
