@@ -13,9 +13,10 @@ import pytest
 
 from kete_core.testing import KeteProcess, write_jsonl
 from kete_core.testing.contracts import user_event
+from kete_core.testing.outage import run_through_an_outage
 from kete_core.testing.services import HOST, Service, ServiceSpec, free_ports, started
 from tests.services.moto_fixtures import MOTO, REGION, moto_url
-from tests.services.waiting import readiness, until
+from tests.services.waiting import until
 
 pytestmark = pytest.mark.aws
 
@@ -59,51 +60,37 @@ class Relay:
         self._writers -= {writer, up_writer}
 
 
-def _config(tmp_path, aws, endpoint: str, metrics: int, **destination: str) -> str:
-    lines = [
-        f"kete.data-dir={tmp_path / 'data'}",
-        "kete.sources.live.kind=file",
-        f"kete.sources.live.path={tmp_path / 'events.jsonl'}",
-        "kete.sources.live.follow=true",
-        "kete.sources.live.poll-interval=50ms",
-        "kete.metrics.enabled=true",
-        f"kete.metrics.address={HOST}:{metrics}",
-        "kete.routes.queue.retry.max-attempts=2",
-        "kete.routes.queue.retry.wait-duration=10ms",
-    ]
-    settings = {**aws.settings(), "kind": "aws-sqs", "queue": aws.name("acme"), "endpoint-url": endpoint,
-                "timeout-seconds": "1", **destination}  # fmt: skip
-    lines += [f"kete.routes.queue.destination.{key}={value}" for key, value in settings.items()]
-    config = tmp_path / "kete.properties"
-    config.write_text("\n".join(lines) + "\n")
-    return str(config)
+def _not_ready(port: int) -> str:
+    """Why kete's ``/ready`` says it is not ready ("" while it is, or does not answer)."""
+    try:
+        urllib.request.urlopen(f"http://{HOST}:{port}/ready", timeout=2).close()
+    except urllib.error.HTTPError as refused:
+        return str(orjson.loads(refused.read())["not_ready"])
+    except OSError:
+        pass
+    return ""
 
 
 async def test_an_endpoint_down_mid_run_loses_nothing_and_ready_says_why(tmp_path, aws, moto_server):
     aws.sqs_targets(("acme",))
     relay = Relay(moto_server.ports["main"])
     await relay.open()
-    (metrics,) = free_ports(1)
-    events = tmp_path / "events.jsonl"
-    write_jsonl(events, [user_event(number) for number in range(1, 6)])
-    kete = KeteProcess("run", _config(tmp_path, aws, relay.url, metrics), cwd=tmp_path)
+    destination = {**aws.settings(), "kind": "aws-sqs", "queue": aws.name("acme"), "endpoint-url": relay.url,
+                   "timeout-seconds": "1"}  # fmt: skip
     try:
-        await until(lambda: len(aws.receive()) == 5, what="the first events")
-        await relay.close()
-        with events.open("ab") as more:
-            more.write(b"".join(orjson.dumps(user_event(number)) + b"\n" for number in range(6, 16)))
-        reason = str((await readiness(metrics, ready=False))["not_ready"])
-        assert "route queue" in reason and "unreachable" in reason and relay.url in reason, reason
-        await relay.open()
-        await until(lambda: len(aws.receive()) >= 15, what="the events held while the endpoint was down")
-        await readiness(metrics, ready=True)
+        report = await run_through_an_outage(
+            tmp_path,
+            destination,
+            received=lambda: [orjson.loads(message.body)["id"] for message in aws.receive()],
+            stop=relay.close,
+            start=relay.open,
+        )
     finally:
-        kete.stop()
         with contextlib.suppress(AssertionError):
             await relay.close()
+    assert "unreachable" in report.not_ready and relay.url in report.not_ready, report.not_ready
     ids = [orjson.loads(message.body)["id"] for message in aws.receive()]
-    assert sorted(set(ids)) == sorted(f"e{number}" for number in range(1, 16))
-    assert not (tmp_path / "data" / "dead-letters").exists() or not any((tmp_path / "data" / "dead-letters").iterdir())
+    assert sorted(set(ids)) == sorted(event["id"] for event in report.sent)
 
 
 # Every request must be signed with a key moto's IAM knows (no unauthenticated actions at all).
@@ -134,12 +121,31 @@ def moto_with_iam(tmp_path_factory):
 async def test_refused_credentials_keep_the_route_waiting_with_a_clear_reason(tmp_path, aws, moto_with_iam):
     (metrics,) = free_ports(1)
     write_jsonl(tmp_path / "events.jsonl", [user_event(number) for number in range(1, 4)])
-    config = _config(tmp_path, aws, moto_url(moto_with_iam), metrics, **{"secret-access-key": "wrong-secret"})
-    kete = KeteProcess("run", config, cwd=tmp_path)
+    lines = [
+        f"kete.data-dir={tmp_path / 'data'}",
+        "kete.sources.live.kind=file",
+        f"kete.sources.live.path={tmp_path / 'events.jsonl'}",
+        "kete.sources.live.follow=true",
+        "kete.metrics.enabled=true",
+        f"kete.metrics.address={HOST}:{metrics}",
+    ]
+    destination = {**aws.settings(), "kind": "aws-sqs", "queue": aws.name("acme"),
+                   "endpoint-url": moto_url(moto_with_iam), "secret-access-key": "wrong-secret"}  # fmt: skip
+    lines += [f"kete.routes.queue.destination.{key}={value}" for key, value in destination.items()]
+    config = tmp_path / "kete.properties"
+    config.write_text("\n".join(lines) + "\n")
+    kete = KeteProcess("run", str(config), cwd=tmp_path)
     try:
         await asyncio.to_thread(kete.wait_for_log, "the credentials were refused", 30)
-        reason = str((await readiness(metrics, ready=False))["not_ready"])
-        assert "credentials were refused" in reason, reason
+        reason = ""
+
+        def reported() -> bool:
+            nonlocal reason
+            reason = _not_ready(metrics)
+            return "credentials were refused" in reason
+
+        await until(reported, what="/ready to give the reason")
+        assert "route queue" in reason, reason
     finally:
         kete.stop()
     assert "wrong-secret" not in kete.log
