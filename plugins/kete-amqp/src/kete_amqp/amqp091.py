@@ -223,6 +223,8 @@ class Amqp091Sink(Sink):
                 f"RabbitMQ returned the message: {frame.reply_code} {frame.reply_text} "
                 f"(exchange {frame.exchange!r}, routing key {frame.routing_key!r})"
             )
+        if isinstance(outcome, aiormq.exceptions.DeliveryError):
+            return Refused(f"RabbitMQ refused the message (nack) on exchange {exchange!r}")
         if isinstance(outcome, TimeoutError):
             return ConnectionLost(f"no confirm from RabbitMQ within {self.config.confirm_timeout_seconds:g} s")
         if isinstance(outcome, aiormq.exceptions.ChannelClosed | aiormq.exceptions.AMQPConnectionError | OSError):
