@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import collections
 
-import pytest
-
 import orjson
+import pytest
 
 from kete_core import Message, parse_event
 from kete_core.testing import build_sink, run_kete, user_event, write_jsonl
 from kete_core.testing.services import free_ports
+from tests.services import rabbitmq_client as at
 
 pytestmark = pytest.mark.amqp
 
@@ -28,8 +28,8 @@ def destination(rabbitmq, queue, **more):
     }
 
 
-async def test_every_event_arrives_with_its_routing_key_and_metadata(rabbitmq, queue_names, at, tmp_path):
-    queue = await at.declare(rabbitmq.url, *queue_names)
+async def test_every_event_arrives_with_its_routing_key_and_metadata(rabbitmq, rabbitmq_names, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     events = at.make_events(12)
     write_jsonl(tmp_path / "events.jsonl", events)
     config = at.kete_config(
@@ -56,9 +56,9 @@ async def test_every_event_arrives_with_its_routing_key_and_metadata(rabbitmq, q
         assert message.expiration is None
 
 
-async def test_a_virtual_host_priority_and_time_to_live(rabbitmq, queue_names, at, tmp_path):
+async def test_a_virtual_host_priority_and_time_to_live(rabbitmq, rabbitmq_names, tmp_path):
     url = f"amqp://kete:kete-secret@127.0.0.1:{rabbitmq.port('amqp')}/kete"
-    queue = await at.declare(url, *queue_names)
+    queue = await at.declare(url, *rabbitmq_names)
     write_jsonl(tmp_path / "events.jsonl", at.make_events(3))
     config = at.kete_config(
         tmp_path,
@@ -74,10 +74,12 @@ async def test_a_virtual_host_priority_and_time_to_live(rabbitmq, queue_names, a
     assert [(m.priority, m.expiration, m.delivery_mode) for m in got] == [(7, 60, 1)] * 3
 
 
-async def test_a_wrong_password_is_reported_and_nothing_is_dead_lettered(rabbitmq, queue_names, at, spawn_kete, tmp_path):
-    queue = await at.declare(rabbitmq.url, *queue_names)
+async def test_a_wrong_password_is_reported_and_nothing_is_dead_lettered(
+    rabbitmq, rabbitmq_names, background_kete, tmp_path
+):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     write_jsonl(tmp_path / "events.jsonl", at.make_events(5))
-    kete = spawn_kete(at.kete_config(tmp_path, destination(rabbitmq, queue, password="not-the-password-42")))
+    kete = background_kete(at.kete_config(tmp_path, destination(rabbitmq, queue, password="not-the-password-42")))
     kete.wait_for_log("the destination is not available yet: Unavailable: RabbitMQ at 127.0.0.1:")
     assert kete.stop() == 1
     log = kete.log
@@ -87,8 +89,8 @@ async def test_a_wrong_password_is_reported_and_nothing_is_dead_lettered(rabbitm
     assert not (tmp_path / "data" / "dead-letters").exists()
 
 
-async def test_tls_with_a_client_certificate(rabbitmq, queue_names, at, tmp_path):
-    queue = await at.declare(rabbitmq.url, *queue_names)
+async def test_tls_with_a_client_certificate(rabbitmq, rabbitmq_names, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     write_jsonl(tmp_path / "events.jsonl", at.make_events(4))
     pki = rabbitmq.pki
     tls = {
@@ -105,20 +107,24 @@ async def test_tls_with_a_client_certificate(rabbitmq, queue_names, at, tmp_path
     assert len(await at.consume(queue, count=4)) == 4
 
 
-async def test_tls_refuses_a_broker_it_does_not_trust(rabbitmq, queue_names, at, spawn_kete, tmp_path):
-    queue = await at.declare(rabbitmq.url, *queue_names)
+async def test_tls_refuses_a_broker_it_does_not_trust(rabbitmq, rabbitmq_names, background_kete, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     write_jsonl(tmp_path / "events.jsonl", at.make_events(2))
-    config = at.kete_config(tmp_path, destination(rabbitmq, queue, port=rabbitmq.port("amqps"), **{"tls.enabled": True}))
-    kete = spawn_kete(config)
+    config = at.kete_config(
+        tmp_path, destination(rabbitmq, queue, port=rabbitmq.port("amqps"), **{"tls.enabled": True})
+    )
+    kete = background_kete(config)
     kete.wait_for_log("the destination is not available yet: Unavailable: cannot reach RabbitMQ")
     assert kete.stop() == 1
     assert "CERTIFICATE_VERIFY_FAILED" in kete.log
 
 
-async def test_a_nack_or_a_return_fails_that_event_alone(rabbitmq, queue_names, at):
-    exchange, name = queue_names
+async def test_a_nack_or_a_return_fails_that_event_alone(rabbitmq, rabbitmq_names):
+    exchange, name = rabbitmq_names
     # A queue that takes two messages and refuses the rest (nack), bound to routing key "kept" only.
-    queue = await at.declare(rabbitmq.url, exchange, name, "kept", **{"x-max-length": 2, "x-overflow": "reject-publish"})
+    queue = await at.declare(
+        rabbitmq.url, exchange, name, "kept", **{"x-max-length": 2, "x-overflow": "reject-publish"}
+    )
     settings = destination(rabbitmq, queue, **{"routing-key": "${realmLowerCase}", "mandatory": True})
     del settings["kind"]
     sink = build_sink("amqp-0.9.1", settings)
@@ -139,8 +145,8 @@ async def test_a_nack_or_a_return_fails_that_event_alone(rabbitmq, queue_names, 
     assert len(await at.consume(queue, count=2)) == 2
 
 
-async def test_a_missing_exchange_fails_its_events_alone(rabbitmq, queue_names, at):
-    queue = await at.declare(rabbitmq.url, *queue_names)
+async def test_a_missing_exchange_fails_its_events_alone(rabbitmq, rabbitmq_names):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     settings = destination(rabbitmq, queue, exchange=f"{queue.exchange}${{realmLowerCase}}", **{"routing-key": "k"})
     del settings["kind"]
     sink = build_sink("amqp-0.9.1", settings)
@@ -154,19 +160,19 @@ async def test_a_missing_exchange_fails_its_events_alone(rabbitmq, queue_names, 
     assert "does not exist" in str(results[1])
 
 
-async def test_the_broker_restarted_mid_run_loses_nothing(rabbitmq, queue_names, at, spawn_kete, tmp_path):
-    queue = await at.declare(rabbitmq.url, *queue_names)
+async def test_the_broker_restarted_mid_run_loses_nothing(rabbitmq, rabbitmq_names, background_kete, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     (metrics,) = free_ports(1)
     events = tmp_path / "events.jsonl"
     write_jsonl(events, at.make_events(20, prefix="before"))
-    kete = spawn_kete(at.kete_config(tmp_path, destination(rabbitmq, queue), follow=True, metrics_port=metrics))
+    kete = background_kete(at.kete_config(tmp_path, destination(rabbitmq, queue), follow=True, metrics_port=metrics))
     assert len(await at.consume(queue, count=20)) == 20
     rabbitmq.service.stop()
     try:
         with events.open("ab") as out:
             out.write(b"".join(orjson.dumps(event) + b"\n" for event in at.make_events(30, prefix="during")))
         at.wait_until(lambda: at.get(f"http://127.0.0.1:{metrics}/ready")[0] == 503, 60, "/ready to say 503")
-        status, body = at.get(f"http://127.0.0.1:{metrics}/ready")
+        _status, body = at.get(f"http://127.0.0.1:{metrics}/ready")
         assert "cannot reach RabbitMQ at 127.0.0.1" in body, body
     finally:
         rabbitmq.service.start()

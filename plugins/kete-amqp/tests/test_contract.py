@@ -6,6 +6,7 @@ import pytest
 
 from kete_core.testing import SinkContract
 from kete_core.testing.services import free_ports
+from tests.services import rabbitmq_client as at
 
 pytestmark = pytest.mark.amqp
 
@@ -14,8 +15,8 @@ class TestAmqp091Sink(SinkContract):
     kind = "amqp-0.9.1"
 
     @pytest.fixture
-    async def queue(self, rabbitmq, queue_names, at):
-        return await at.declare(rabbitmq.url, *queue_names)
+    async def queue(self, rabbitmq, rabbitmq_names):
+        return await at.declare(rabbitmq.url, *rabbitmq_names)
 
     @pytest.fixture
     def sink_settings(self, rabbitmq, queue):
@@ -29,7 +30,7 @@ class TestAmqp091Sink(SinkContract):
         }
 
     @pytest.fixture
-    def read_back(self, queue, at):
+    def read_back(self, queue):
         async def read():
             return [message.body for message in await at.consume(queue, idle=0.3)]
 

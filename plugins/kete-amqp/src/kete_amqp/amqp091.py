@@ -22,6 +22,7 @@ from aiormq.abc import ConfirmationFrameType
 from pamqp.commands import Basic
 from yarl import URL
 
+from kete_amqp.settings import Amqp091SinkConfig
 from kete_core import (
     ConfigError,
     ConfigErrors,
@@ -35,7 +36,6 @@ from kete_core import (
     client_ssl_context,
     load_tls,
 )
-from kete_amqp.settings import Amqp091SinkConfig
 
 log = logging.getLogger("kete.amqp")
 
@@ -125,7 +125,9 @@ class Amqp091Sink(Sink):
                 )
         except aiormq.exceptions.ProbableAuthenticationError as exc:
             await self._drop()
-            raise Unavailable(f"RabbitMQ at {self.where} refused the login of user {config.username!r}: {exc}") from None
+            raise Unavailable(
+                f"RabbitMQ at {self.where} refused the login of user {config.username!r}: {exc}"
+            ) from None
         except (OSError, TimeoutError, aiormq.exceptions.AMQPError) as exc:
             await self._drop()
             raise Unavailable(f"cannot reach RabbitMQ at {self.where}: {_describe(exc)}") from None

@@ -1,0 +1,120 @@
+"""A test client of the session's RabbitMQ (aio-pika, not the sinks' code path) and helpers for running
+``kete run`` against it, shared by the kete-amqp and kete-stomp tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import orjson
+
+from kete_core.testing import write_config
+
+
+@dataclass
+class Queue:
+    """A durable queue bound to a topic exchange with ``#`` (both named for one test)."""
+
+    url: str
+    exchange: str
+    name: str
+
+
+async def declare(url: str, exchange: str, queue: str, binding: str = "#", **arguments: Any) -> Queue:
+    """Declare a durable topic *exchange* and a durable *queue* bound to it with *binding*."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        target = await channel.declare_queue(queue, durable=True, arguments=arguments or None)
+        await target.bind(declared, binding)
+    return Queue(url, exchange, queue)
+
+
+async def consume(queue: Queue, count: int | None = None, idle: float = 0.5, timeout: float = 20.0) -> list[Any]:
+    """The messages in *queue* (acknowledged, so taken out): until *count* arrived, or until none came for *idle*
+    seconds (when *count* is None)."""
+    got: list[aio_pika.abc.AbstractIncomingMessage] = []
+    deadline = time.monotonic() + timeout
+    connection = await aio_pika.connect(queue.url)
+    async with connection:
+        channel = await connection.channel()
+        source = await channel.get_queue(queue.name, ensure=False)
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            message = await source.get(fail=False, no_ack=True)
+            if message is not None:
+                got.append(message)
+                quiet_since = time.monotonic()
+                if count is not None and len(got) >= count:
+                    break
+                continue
+            if count is None and time.monotonic() - quiet_since > idle:
+                break
+            await asyncio.sleep(0.05)
+    return got
+
+
+def ids(messages: list[Any]) -> list[str]:
+    """The Keycloak event ids of the messages (JSON payloads), in order."""
+    return [orjson.loads(message.body)["id"] for message in messages]
+
+
+def make_events(count: int, *, prefix: str = "e") -> list[dict[str, Any]]:
+    """*count* Keycloak events, every third an admin event, in realms ``acme`` and ``master``."""
+    events: list[dict[str, Any]] = []
+    for number in range(count):
+        realm = ("acme", "master")[number % 2]
+        base = {
+            "id": f"{prefix}-{number}",
+            "time": 1767225600000 + number,
+            "realmId": f"{realm}-id",
+            "realmName": realm,
+        }
+        if number % 3 == 2:
+            base |= {"resourceType": "USER", "operationType": "CREATE", "resourcePath": f"users/{number}"}
+        else:
+            base |= {"type": "LOGIN", "clientId": "web", "userId": f"user-{number}"}
+        events.append(base)
+    return events
+
+
+def kete_config(
+    tmp_path: Path, destination: dict[str, Any], *, follow: bool = False, metrics_port: int | None = None,
+    route: dict[str, Any] | None = None,
+) -> Path:  # fmt: skip
+    """A ``kete.toml`` reading ``events.jsonl`` into one route ``r`` with *destination*."""
+    kete: dict[str, Any] = {"data-dir": str(tmp_path / "data")}
+    if metrics_port is not None:
+        kete |= {"metrics.enabled": True, "metrics.address": f"127.0.0.1:{metrics_port}"}
+    settings = {"retry.wait-duration": "200ms", "retry.max-wait-duration": "1s", **(route or {})}
+    settings |= {f"destination.{key}": value for key, value in destination.items()}
+    source = {"kind": "file", "path": str(tmp_path / "events.jsonl"), "follow": follow, "poll-interval": "50ms"}
+    return write_config(
+        tmp_path / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {"r": settings}}
+    )
+
+
+def get(url: str) -> tuple[int, str]:
+    """Status and body of a GET."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll *condition* every 0.1 s; fail naming *what* after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
