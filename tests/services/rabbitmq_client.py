@@ -118,3 +118,42 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+@dataclass
+class StompMessage:
+    """A message as a STOMP subscriber receives it."""
+
+    headers: dict[str, str]
+    body: bytes
+
+
+def stomp_consume(
+    port: int, queue: str, count: int | None = None, idle: float = 0.5, timeout: float = 20.0
+) -> list[StompMessage]:
+    """The messages in *queue*, taken by a STOMP subscriber (stomp.py) on ``/amq/queue/<queue>``: until *count*
+    arrived, or until none came for *idle* seconds (when *count* is None)."""
+    import stomp  # a test dependency of kete-stomp only
+
+    got: list[StompMessage] = []
+
+    class Collect(stomp.ConnectionListener):  # type: ignore[misc]
+        def on_message(self, frame: Any) -> None:
+            got.append(StompMessage(dict(frame.headers), frame.body))
+
+    connection = stomp.Connection12([("127.0.0.1", port)], vhost="/", auto_decode=False)
+    connection.set_listener("collect", Collect())
+    connection.connect("kete", "kete-secret", wait=True)
+    try:
+        connection.subscribe(f"/amq/queue/{queue}", id="1", ack="auto")
+        deadline = time.monotonic() + timeout
+        seen, quiet_since = 0, time.monotonic()
+        while time.monotonic() < deadline and (count is None or len(got) < count):
+            if len(got) != seen:
+                seen, quiet_since = len(got), time.monotonic()
+            elif count is None and time.monotonic() - quiet_since > idle:
+                break
+            time.sleep(0.05)
+    finally:
+        connection.disconnect()
+    return got
