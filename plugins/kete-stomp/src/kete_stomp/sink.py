@@ -162,9 +162,10 @@ class StompSink(Sink):
                 raise
             # The first message to a destination not yet known good goes alone: a broker's ERROR about it
             # (a missing exchange, an invalid name) then names that message, and nothing else is in flight.
-            probe = next((job for job in pending if job[1] not in self._known), None)
-            batch = [probe] if probe is not None else pending
-            send = self._one_by_one if probe is not None else self._pipelined
+            # What comes before it is pipelined first, so the batch keeps its order.
+            first = next((number for number, job in enumerate(pending) if job[1] not in self._known), len(pending))
+            batch = pending[:first] or pending[:1]
+            send = self._pipelined if first else self._one_by_one
             outcomes = await send(connection, messages, batch)
             done: set[int] = set()
             for (index, destination), outcome in zip(batch, outcomes, strict=True):

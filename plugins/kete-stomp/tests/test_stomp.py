@@ -1,0 +1,142 @@
+"""The stomp sink through ``kete run`` against the real RabbitMQ (its STOMP plugin): destinations and headers as
+KETE sends them, a wrong password, TLS, a refused message, receipts off, and the broker restarted mid-run."""
+
+from __future__ import annotations
+
+import collections
+
+import orjson
+import pytest
+
+from kete_core import Message, parse_event
+from kete_core.testing import build_sink, run_kete, user_event, write_jsonl
+from kete_core.testing.services import free_ports
+from tests.services import rabbitmq_client as at
+
+pytestmark = pytest.mark.stomp
+
+
+def destination(rabbitmq, queue, **more):
+    return {
+        "kind": "stomp",
+        "host": "127.0.0.1",
+        "port": rabbitmq.port("stomp"),
+        "username": "kete",
+        "password": "kete-secret",
+        "virtual-host": "/",
+        "destination": f"/exchange/{queue.exchange}/${{kindLowerCase}}.${{realmLowerCase}}",
+        **more,
+    }
+
+
+async def test_every_event_arrives_with_its_destination_and_headers(rabbitmq, rabbitmq_names, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    events = at.make_events(9)
+    write_jsonl(tmp_path / "events.jsonl", events)
+    config = at.kete_config(
+        tmp_path, destination(rabbitmq, queue, **{"headers.x-origin": "kete-test", "headers.eventtype": "overridden"})
+    )
+    result = run_kete("run", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    got = at.stomp_consume(rabbitmq.port("stomp"), queue.name, count=len(events))
+    assert [orjson.loads(message.body)["id"] for message in got] == [event["id"] for event in events]
+    for message, event in zip(got, events, strict=True):
+        admin = "resourceType" in event
+        kind = "ADMIN_EVENT" if admin else "EVENT"
+        headers = message.headers
+        assert headers["destination"] == f"/exchange/{queue.exchange}/{kind.lower()}.{event['realmName']}"
+        assert headers["eventkind"] == kind
+        assert headers["eventtype"] == ("USER_CREATE" if admin else "LOGIN")
+        assert headers["content-type"] == "application/json"
+        assert headers["content-length"] == str(len(message.body))
+        assert headers["x-origin"] == "kete-test"
+        assert headers["receipt"] == event["id"]  # KETE's receipt is the event id; RabbitMQ passes it on
+
+
+async def test_a_wrong_password_is_reported_and_nothing_is_dead_lettered(
+    rabbitmq, rabbitmq_names, background_kete, tmp_path
+):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    write_jsonl(tmp_path / "events.jsonl", at.make_events(5))
+    kete = background_kete(at.kete_config(tmp_path, destination(rabbitmq, queue, password="not-the-password-42")))
+    kete.wait_for_log("the destination is not available yet: Unavailable: the STOMP broker at 127.0.0.1:")
+    assert kete.stop() == 1
+    log = kete.log
+    assert "refused the login of user 'kete'" in log, log
+    assert "not-the-password-42" not in log
+    assert "5 event(s) wait in the spool" in log
+    assert not (tmp_path / "data" / "dead-letters").exists()
+
+
+async def test_tls_with_a_client_certificate(rabbitmq, rabbitmq_names, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    write_jsonl(tmp_path / "events.jsonl", at.make_events(4))
+    pki = rabbitmq.pki
+    tls = {
+        "tls.enabled": True,
+        "tls.verify-hostname": True,
+        "tls.trust-store.loader.kind": "pem-file-path",
+        "tls.trust-store.loader.path": str(pki.ca_file),
+        "tls.key-store.loader.kind": "pem-file-path",
+        "tls.key-store.loader.path": str(pki.client_file),
+    }
+    config = at.kete_config(tmp_path, destination(rabbitmq, queue, port=rabbitmq.port("stomps"), **tls))
+    result = run_kete("run", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(at.stomp_consume(rabbitmq.port("stomp"), queue.name, count=4)) == 4
+
+
+async def test_a_refused_message_fails_alone_and_nothing_is_sent_twice(rabbitmq, rabbitmq_names):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    # "ghost" names an exchange that does not exist: RabbitMQ answers with an ERROR that names no receipt.
+    settings = destination(rabbitmq, queue, destination="/exchange/${realmLowerCase}/k")
+    del settings["kind"]
+    sink = build_sink("stomp", settings)
+    realms = [queue.exchange] * 2 + ["ghost"] + [queue.exchange] * 2
+    events = [parse_event(user_event(number, realm=realm)) for number, realm in enumerate(realms)]
+    messages = [Message(event, orjson.dumps({"id": event.id}), "application/json") for event in events]
+    await sink.start()
+    try:
+        results = await sink.send(messages)
+    finally:
+        await sink.close()
+    assert results is not None
+    assert [result is None for result in results] == [True, True, False, True, True], results
+    assert "no exchange" in str(results[2])
+    got = at.stomp_consume(rabbitmq.port("stomp"), queue.name, idle=0.5)
+    assert sorted(orjson.loads(message.body)["id"] for message in got) == sorted(
+        events[number].id for number in (0, 1, 3, 4)
+    )
+
+
+async def test_without_receipts_a_written_frame_counts(rabbitmq, rabbitmq_names, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    write_jsonl(tmp_path / "events.jsonl", at.make_events(6))
+    config = at.kete_config(tmp_path, destination(rabbitmq, queue, **{"receipt-enabled": False}))
+    result = run_kete("run", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    got = at.stomp_consume(rabbitmq.port("stomp"), queue.name, count=6)
+    assert all("receipt" not in message.headers for message in got)
+
+
+async def test_the_broker_restarted_mid_run_loses_nothing(rabbitmq, rabbitmq_names, background_kete, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    (metrics,) = free_ports(1)
+    events = tmp_path / "events.jsonl"
+    write_jsonl(events, at.make_events(20, prefix="before"))
+    kete = background_kete(at.kete_config(tmp_path, destination(rabbitmq, queue), follow=True, metrics_port=metrics))
+    assert len(await at.consume(queue, count=20)) == 20
+    rabbitmq.service.stop()
+    try:
+        with events.open("ab") as out:
+            out.write(b"".join(orjson.dumps(event) + b"\n" for event in at.make_events(30, prefix="during")))
+        at.wait_until(lambda: at.get(f"http://127.0.0.1:{metrics}/ready")[0] == 503, 60, "/ready to say 503")
+        _status, body = at.get(f"http://127.0.0.1:{metrics}/ready")
+        assert "cannot reach the STOMP broker at 127.0.0.1" in body, body
+    finally:
+        rabbitmq.service.start()
+    got = await at.consume(queue, count=30, timeout=60)
+    assert kete.stop() == 0, kete.log
+    counts = collections.Counter(at.ids(got))
+    assert set(counts) == {f"during-{number}" for number in range(30)}
+    assert not (tmp_path / "data" / "dead-letters").exists()
