@@ -157,3 +157,31 @@ def stomp_consume(
     finally:
         connection.disconnect()
     return got
+
+
+def amqp1_consume(
+    port: int, queue: str, count: int | None = None, idle: float = 0.5, timeout: float = 20.0
+) -> list[Any]:
+    """The messages in *queue* as an AMQP 1.0 receiver gets them (Proton's blocking client on ``/amq/queue/<queue>``,
+    each accepted): until *count* arrived, or until none came for *idle* seconds (when *count* is None)."""
+    from proton import Timeout
+    from proton.utils import BlockingConnection
+
+    got: list[Any] = []
+    connection = BlockingConnection(
+        f"amqp://127.0.0.1:{port}", user="kete", password="kete-secret", allowed_mechs="PLAIN", timeout=timeout
+    )
+    try:
+        receiver = connection.create_receiver(f"/amq/queue/{queue}", credit=100)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and (count is None or len(got) < count):
+            try:
+                got.append(receiver.receive(timeout=idle if count is None else max(0.1, deadline - time.monotonic())))
+            except Timeout:
+                if count is None:
+                    break
+            else:
+                receiver.accept()
+    finally:
+        connection.close()
+    return got
