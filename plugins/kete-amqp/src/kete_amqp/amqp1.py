@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from proton import Message as AmqpMessage
 from proton import symbol, ubyte
 
+from kete_amqp.amqp1_connection import Amqp1Connection, ConnectionLost, LoginRefused, Refused
+from kete_amqp.settings import Amqp1SinkConfig
 from kete_core import (
     ConfigErrors,
     DeliveryResults,
@@ -29,8 +31,6 @@ from kete_core import (
     client_ssl_context,
     load_tls,
 )
-from kete_amqp.amqp1_connection import Amqp1Connection, ConnectionLost, LoginRefused, Refused
-from kete_amqp.settings import Amqp1SinkConfig
 
 log = logging.getLogger("kete.amqp")
 
