@@ -1,0 +1,134 @@
+"""The amqp-1 sink through ``kete run`` against the real RabbitMQ (its AMQP 1.0 plugin), read back by an AMQP 1.0
+receiver: messages as KETE's Qpid JMS client builds them, a wrong password, TLS, an address the broker refuses, and
+the broker restarted mid-run."""
+
+from __future__ import annotations
+
+import collections
+
+import orjson
+import pytest
+from proton import symbol
+
+from kete_core import Message, parse_event
+from kete_core.testing import build_sink, run_kete, user_event, write_jsonl
+from kete_core.testing.services import free_ports
+from tests.services import rabbitmq_client as at
+
+pytestmark = pytest.mark.amqp
+
+
+def destination(rabbitmq, queue, **more):
+    return {
+        "kind": "amqp-1",
+        "host": "127.0.0.1",
+        "port": rabbitmq.port("amqp"),
+        "username": "kete",
+        "password": "kete-secret",
+        "destination-name": f"/exchange/{queue.exchange}/${{realmLowerCase}}.${{eventTypeLowerCase}}",
+        "send-timeout-seconds": 5,
+        **more,
+    }
+
+
+async def test_every_event_arrives_as_kete_sends_it(rabbitmq, rabbitmq_names, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    events = at.make_events(9)
+    write_jsonl(tmp_path / "events.jsonl", events)
+    config = at.kete_config(
+        tmp_path,
+        destination(rabbitmq, queue, **{"headers.x-origin": "kete-test", "headers.contenttype": "overridden",
+                                        "priority": 6, "time-to-live-seconds": 120}),
+    )  # fmt: skip
+    result = run_kete("run", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    got = at.amqp1_consume(rabbitmq.port("amqp"), queue.name, count=len(events))
+    assert [orjson.loads(bytes(message.body))["id"] for message in got] == [event["id"] for event in events]
+    for message, event in zip(got, events, strict=True):
+        admin = "resourceType" in event
+        assert message.properties == {
+            "eventkind": "ADMIN_EVENT" if admin else "EVENT",
+            "eventtype": "USER_CREATE" if admin else "LOGIN",
+            "contenttype": "application/json",
+            "x-origin": "kete-test",
+        }
+        assert message.durable is True
+        assert message.priority == 6
+        assert message.ttl == 120
+        assert message.annotations[symbol("x-opt-jms-msg-type")] == 3
+
+
+async def test_a_wrong_password_is_reported_and_nothing_is_dead_lettered(
+    rabbitmq, rabbitmq_names, background_kete, tmp_path
+):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    write_jsonl(tmp_path / "events.jsonl", at.make_events(5))
+    kete = background_kete(at.kete_config(tmp_path, destination(rabbitmq, queue, password="not-the-password-42")))
+    kete.wait_for_log("the destination is not available yet: Unavailable: the AMQP 1.0 broker at 127.0.0.1:")
+    assert kete.stop() == 1
+    log = kete.log
+    assert "refused the login of user 'kete'" in log and "amqp:unauthorized-access" in log, log
+    assert "not-the-password-42" not in log
+    assert "5 event(s) wait in the spool" in log
+    assert not (tmp_path / "data" / "dead-letters").exists()
+
+
+async def test_tls_with_a_client_certificate(rabbitmq, rabbitmq_names, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    write_jsonl(tmp_path / "events.jsonl", at.make_events(4))
+    pki = rabbitmq.pki
+    tls = {
+        "tls.enabled": True,
+        "tls.verify-hostname": True,
+        "tls.trust-store.loader.kind": "pem-file-path",
+        "tls.trust-store.loader.path": str(pki.ca_file),
+        "tls.key-store.loader.kind": "pem-file-path",
+        "tls.key-store.loader.path": str(pki.client_file),
+    }
+    config = at.kete_config(tmp_path, destination(rabbitmq, queue, port=rabbitmq.port("amqps"), **tls))
+    result = run_kete("run", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(at.amqp1_consume(rabbitmq.port("amqp"), queue.name, count=4)) == 4
+
+
+async def test_an_address_the_broker_refuses_fails_that_event_alone(rabbitmq, rabbitmq_names):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    settings = destination(rabbitmq, queue, **{"destination-name": "/exchange/${realmLowerCase}/k"})
+    del settings["kind"]
+    sink = build_sink("amqp-1", settings)
+    realms = [queue.exchange] * 2 + ["no-such-exchange"] + [queue.exchange] * 2
+    events = [parse_event(user_event(number, realm=realm)) for number, realm in enumerate(realms)]
+    messages = [Message(event, orjson.dumps({"id": event.id}), "application/json") for event in events]
+    await sink.start()
+    try:
+        results = await sink.send(messages)
+    finally:
+        await sink.close()
+    assert results is not None
+    assert [result is None for result in results] == [True, True, False, True, True], results
+    assert "no-such-exchange" in str(results[2])
+    got = at.amqp1_consume(rabbitmq.port("amqp"), queue.name, idle=0.5)
+    assert [orjson.loads(bytes(message.body))["id"] for message in got] == [events[n].id for n in (0, 1, 3, 4)]
+
+
+async def test_the_broker_restarted_mid_run_loses_nothing(rabbitmq, rabbitmq_names, background_kete, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    (metrics,) = free_ports(1)
+    events = tmp_path / "events.jsonl"
+    write_jsonl(events, at.make_events(20, prefix="before"))
+    kete = background_kete(at.kete_config(tmp_path, destination(rabbitmq, queue), follow=True, metrics_port=metrics))
+    assert len(await at.consume(queue, count=20)) == 20
+    rabbitmq.service.stop()
+    try:
+        with events.open("ab") as out:
+            out.write(b"".join(orjson.dumps(event) + b"\n" for event in at.make_events(30, prefix="during")))
+        at.wait_until(lambda: at.get(f"http://127.0.0.1:{metrics}/ready")[0] == 503, 60, "/ready to say 503")
+        _status, body = at.get(f"http://127.0.0.1:{metrics}/ready")
+        assert "cannot reach the AMQP 1.0 broker at 127.0.0.1" in body, body
+    finally:
+        rabbitmq.service.start()
+    got = await at.consume(queue, count=30, timeout=60)
+    assert kete.stop() == 0, kete.log
+    counts = collections.Counter(at.ids(got))
+    assert set(counts) == {f"during-{number}" for number in range(30)}
+    assert not (tmp_path / "data" / "dead-letters").exists()
