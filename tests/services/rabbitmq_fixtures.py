@@ -14,6 +14,7 @@ host ``kete``). A missing ``rabbitmq-server`` skips these tests locally and fail
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -153,6 +154,18 @@ class RabbitMQ:
     def url(self) -> str:
         """An AMQP 0.9.1 URL for test clients (the ``kete`` user on ``/``)."""
         return f"amqp://{USER}:{PASSWORD}@{HOST}:{self.port('amqp')}/"
+
+
+@contextlib.contextmanager
+def running_rabbitmq(folder: Path) -> Iterator[RabbitMQ]:
+    """A started broker with its data and certificates under *folder*, stopped afterwards (for benchmarks)."""
+    pki = Pki(folder / "pki")
+    service = Service(rabbitmq_spec(pki), folder / "broker")
+    service.start()
+    try:
+        yield RabbitMQ(service, pki)
+    finally:
+        service.stop()
 
 
 @pytest.fixture(scope="session")
