@@ -16,14 +16,16 @@ from importlib.metadata import version
 from pathlib import Path
 
 import aiormq
+import proton
 from pamqp.commands import Basic
 from proton import Message
 from proton.handlers import MessagingHandler
 from proton.reactor import Container
 
-from benchmarks.brokers._rabbitmq import EXCHANGE, QUEUE, fresh_queue, records
+from benchmarks.brokers._rabbitmq import EXCHANGE, fresh_queue, records
 from benchmarks.common import make_events
 from benchmarks.throughput import Line, kete_rate
+from kete_core import Event
 from tests.services.rabbitmq_fixtures import PASSWORD, USER, RabbitMQ, running_rabbitmq
 
 IN_FLIGHT = 1000
@@ -35,7 +37,7 @@ async def _amqp091_client(url: str, events_file: Path) -> float:
     try:
         channel = await connection.channel(publisher_confirms=True)
 
-        async def publish(event, payload: bytes) -> object:  # type: ignore[no-untyped-def]
+        async def publish(event: Event, payload: bytes) -> object:
             properties = Basic.Properties(
                 content_type="application/json",
                 delivery_mode=2,
@@ -61,24 +63,24 @@ class _Sender(MessagingHandler):  # type: ignore[misc]
         self.sent = self.accepted = 0
         self.started = self.finished = 0.0
 
-    def on_start(self, event) -> None:  # type: ignore[no-untyped-def]
+    def on_start(self, event: proton.Event) -> None:
         connection = event.container.connect(self.url, user=USER, password=PASSWORD, allowed_mechs="PLAIN")
         event.container.create_sender(connection, self.address)
 
-    def on_sendable(self, event) -> None:  # type: ignore[no-untyped-def]
+    def on_sendable(self, event: proton.Event) -> None:
         if not self.started:
             self.started = time.perf_counter()
         while event.sender.credit and self.sent < len(self.messages):
             event.sender.send(self.messages[self.sent])
             self.sent += 1
 
-    def on_accepted(self, event) -> None:  # type: ignore[no-untyped-def]
+    def on_accepted(self, event: proton.Event) -> None:
         self.accepted += 1
         if self.accepted == len(self.messages):
             self.finished = time.perf_counter()
             event.connection.close()
 
-    def on_rejected(self, event) -> None:  # type: ignore[no-untyped-def]
+    def on_rejected(self, event: proton.Event) -> None:
         raise RuntimeError("the broker rejected a message")
 
 

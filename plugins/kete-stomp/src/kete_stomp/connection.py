@@ -13,12 +13,9 @@ import time
 from collections.abc import Mapping
 
 from kete_stomp import frames
-from kete_stomp.frames import Frame, FrameError
+from kete_stomp.frames import Frame, FrameError, FrameReader
 
 log = logging.getLogger("kete.stomp")
-
-# The largest frame kete accepts from a broker (an ERROR with a long body, say).
-_READ_LIMIT = 16 * 1024 * 1024
 
 
 class Refused(Exception):
@@ -41,13 +38,14 @@ class StompConnection:
     """A connected STOMP session; use :meth:`open`."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
+        self._frames = FrameReader(reader)
         self._writer = writer
         self._receipts: dict[str, asyncio.Future[None]] = {}
         self._ids = itertools.count(1)
         self._failure: Exception | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._last_write = self._last_read = time.monotonic()
+        self._unsent: list[bytes] = []
+        self._last_write = time.monotonic()
 
     @classmethod
     async def open(
@@ -63,14 +61,14 @@ class StompConnection:
         """Connect and log in; :class:`LoginRefused` when the broker says no, ``OSError``/``TimeoutError``
         when it cannot be reached or does not answer within *timeout* seconds."""
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(host, port, ssl=ssl_context, limit=_READ_LIMIT)
+            reader, writer = await asyncio.open_connection(host, port, ssl=ssl_context)
             connection = cls(reader, writer)
             try:
                 outgoing, incoming = heart_beat
                 headers = {**connect_headers, "heart-beat": f"{outgoing},{incoming}"}
                 writer.write(frames.encode("CONNECT", headers, escape=False))
                 await writer.drain()
-                answer = await frames.read(reader)
+                answer = await connection._frames.read()
             except BaseException:
                 writer.close()
                 raise
@@ -101,7 +99,7 @@ class StompConnection:
     def send(
         self, destination: str, headers: Mapping[str, str], body: bytes, *, receipt: bool, receipt_id: str | None = None
     ) -> asyncio.Future[None] | None:
-        """Write a SEND frame (not yet flushed: see :meth:`flush`); with *receipt*, the future the broker's
+        """Queue a SEND frame (written by :meth:`flush`); with *receipt*, the future the broker's
         RECEIPT resolves (or its ERROR, or the connection's end, fails). The receipt is *receipt_id* unless
         that is awaited already (then one of kete's own)."""
         if self._failure is not None:
@@ -114,12 +112,15 @@ class StompConnection:
             headers["receipt"] = receipt_id
             future = asyncio.get_running_loop().create_future()
             self._receipts[receipt_id] = future
-        self._writer.write(frames.encode("SEND", headers, body))
-        self._last_write = time.monotonic()
+        self._unsent.append(frames.encode("SEND", headers, body))
         return future
 
     async def flush(self) -> None:
-        """Wait until what was written went out; ``ConnectionLost`` when it cannot."""
+        """Write the queued frames at once and wait until they went out; ``ConnectionLost`` when they cannot."""
+        if self._unsent:
+            self._writer.write(b"".join(self._unsent))
+            self._unsent.clear()
+            self._last_write = time.monotonic()
         try:
             await self._writer.drain()
         except (OSError, RuntimeError) as exc:
@@ -134,19 +135,15 @@ class StompConnection:
                 self._last_write = time.monotonic()
 
     async def _read_loop(self, expect_every: float) -> None:
+        # A broker that promised heart-beats and sends nothing for twice the interval is gone.
+        timeout = expect_every * 2 if expect_every else None
         try:
-            while True:
-                # A broker that promised heart-beats and sends nothing for twice the interval is gone.
-                timeout = expect_every * 2 if expect_every else None
-                async with asyncio.timeout(timeout):
-                    frame = await frames.read(self._reader)
-                if frame is None:
-                    self._fail(ConnectionLost("the broker closed the connection"))
-                    return
+            while (frame := await self._frames.read(timeout)) is not None:
                 self._dispatch(frame)
+            self._fail(ConnectionLost("the broker closed the connection"))
         except TimeoutError:
             self._fail(ConnectionLost(f"no heart-beat from the broker in {expect_every * 2:g} s"))
-        except (OSError, FrameError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+        except (OSError, FrameError, ValueError) as exc:
             self._fail(ConnectionLost(f"reading from the broker failed: {type(exc).__name__}: {exc}"))
 
     def _dispatch(self, frame: Frame) -> None:

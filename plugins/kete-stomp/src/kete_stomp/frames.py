@@ -4,10 +4,12 @@ stream (heart-beat end-of-lines skipped, bodies read by ``content-length`` when 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-_ESCAPES = {"\\": "\\\\", "\r": "\\r", "\n": "\\n", ":": "\\c"}
+_ESCAPES = str.maketrans({"\\": "\\\\", "\r": "\\r", "\n": "\\n", ":": "\\c"})
+_HEADERS_END = re.compile(rb"\r?\n\r?\n")
 _UNESCAPES = {"\\\\": "\\", "\\r": "\r", "\\n": "\n", "\\c": ":"}
 
 
@@ -31,7 +33,7 @@ class Frame:
 
 
 def _escape(text: str) -> str:
-    return "".join(_ESCAPES.get(char, char) for char in text)
+    return text.translate(_ESCAPES)
 
 
 def _unescape(text: str) -> str:
@@ -57,31 +59,59 @@ def encode(command: str, headers: Mapping[str, str], body: bytes = b"", *, escap
     return ("\n".join(lines) + "\n\n").encode() + body + b"\x00"
 
 
-async def read(reader: asyncio.StreamReader) -> Frame | None:
-    """The next frame, or None when the stream ended cleanly between frames."""
-    line = b"\n"
-    while line in (b"\n", b"\r\n"):  # heart-beats
-        line = await reader.readline()
-        if not line:
+class FrameReader:
+    """Reads frames from a stream a chunk at a time (not a line at a time): a broker answering a batch sends
+    thousands of small RECEIPT frames back to back."""
+
+    def __init__(self, reader: asyncio.StreamReader, chunk: int = 65536) -> None:
+        self._reader = reader
+        self._chunk = chunk
+        self._buffer = bytearray()
+
+    async def read(self, timeout: float | None = None) -> Frame | None:
+        """The next frame, or None when the stream ended cleanly between frames; ``TimeoutError`` when nothing
+        (not even a heart-beat) came for *timeout* seconds."""
+        while True:
+            frame = self._parse()
+            if frame is not None:
+                return frame
+            async with asyncio.timeout(timeout):
+                data = await self._reader.read(self._chunk)
+            if not data:
+                if self._buffer.strip(b"\r\n"):
+                    raise FrameError("the connection closed inside a frame")
+                return None
+            self._buffer += data
+
+    def _parse(self) -> Frame | None:
+        buffer = self._buffer
+        start = 0
+        while start < len(buffer) and buffer[start] in (10, 13):  # heart-beats
+            start += 1
+        if start:
+            del buffer[:start]
+        found = _HEADERS_END.search(buffer)
+        if found is None:
             return None
-    command = line.rstrip(b"\r\n").decode()
-    headers: dict[str, str] = {}
-    while True:
-        line = await reader.readline()
-        if not line:
-            raise FrameError(f"the connection closed inside a {command} frame")
-        line = line.rstrip(b"\r\n")
-        if not line:
-            break
-        name, sep, value = line.decode().partition(":")
-        if not sep:
-            raise FrameError(f"a header line without ':' in a {command} frame")
-        headers.setdefault(_unescape(name), _unescape(value) if command != "CONNECTED" else value)
-    length = headers.get("content-length")
-    if length is not None and length.isdigit():
-        body = await reader.readexactly(int(length) + 1)
-        if body[-1:] != b"\x00":
-            raise FrameError(f"a {command} frame's body is not followed by NUL")
-        return Frame(command, headers, body[:-1])
-    body = await reader.readuntil(b"\x00")
-    return Frame(command, headers, body[:-1])
+        lines = bytes(buffer[: found.start()]).decode().replace("\r\n", "\n").split("\n")
+        command, headers = lines[0], {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise FrameError(f"a header line without ':' in a {command} frame")
+            headers.setdefault(_unescape(name), _unescape(value) if command != "CONNECTED" else value)
+        body_start = found.end()
+        length = headers.get("content-length")
+        if length is not None and length.isdigit():
+            end = body_start + int(length)
+            if len(buffer) <= end:
+                return None
+            if buffer[end] != 0:
+                raise FrameError(f"a {command} frame's body is not followed by NUL")
+        else:
+            end = buffer.find(b"\x00", body_start)
+            if end < 0:
+                return None
+        body = bytes(buffer[body_start:end])
+        del buffer[: end + 1]
+        return Frame(command, headers, body)
