@@ -181,3 +181,35 @@ async def test_the_broker_restarted_mid_run_loses_nothing(rabbitmq, rabbitmq_nam
     counts = collections.Counter(at.ids(got))
     assert set(counts) == {f"during-{number}" for number in range(30)}
     assert not (tmp_path / "data" / "dead-letters").exists()
+
+
+async def test_a_kete_properties_configuration_runs_unchanged(rabbitmq, rabbitmq_names, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    write_jsonl(tmp_path / "events.jsonl", at.make_events(6))
+    config = tmp_path / "kete.properties"
+    config.write_text(
+        f"kete.data-dir={tmp_path / 'data'}\n"
+        "kete.sources.replay.kind=file\n"
+        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}\n"
+        # KETE's keys, as its documentation writes them.
+        "kete.routes.rabbit.destination.kind=amqp-0.9.1\n"
+        "kete.routes.rabbit.destination.host=127.0.0.1\n"
+        f"kete.routes.rabbit.destination.port={rabbitmq.port('amqp')}\n"
+        "kete.routes.rabbit.destination.username=kete\n"
+        "kete.routes.rabbit.destination.password=kete-secret\n"
+        "kete.routes.rabbit.destination.virtual-host=/\n"
+        f"kete.routes.rabbit.destination.exchange={queue.exchange}\n"
+        "kete.routes.rabbit.destination.routing-key=keycloak.${realmLowerCase}.${eventTypeLowerCase}\n"
+        "kete.routes.rabbit.destination.delivery-mode=persistent\n"
+        "kete.routes.rabbit.destination.publisher-confirms=true\n"
+        "kete.routes.rabbit.destination.confirm-timeout-seconds=30\n"
+        "kete.routes.rabbit.destination.connection-timeout-seconds=10\n"
+        "kete.routes.rabbit.destination.requested-heartbeat-seconds=30\n"
+        "kete.routes.rabbit.destination.automatic-recovery-enabled=true\n"
+        "kete.routes.rabbit.destination.headers.x-source=keycloak\n"
+        "kete.routes.rabbit.destination.pool.max-total=4\n"
+    )
+    result = run_kete("run", str(config), cwd=tmp_path)
+    assert "route rabbit: 6 matched, 6 delivered, 0 failed" in result.stdout + result.stderr, result.stderr
+    got = await at.consume(queue, count=6)
+    assert {message.routing_key for message in got} >= {"keycloak.acme.login", "keycloak.master.login"}

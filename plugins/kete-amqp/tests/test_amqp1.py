@@ -132,3 +132,32 @@ async def test_the_broker_restarted_mid_run_loses_nothing(rabbitmq, rabbitmq_nam
     counts = collections.Counter(at.ids(got))
     assert set(counts) == {f"during-{number}" for number in range(30)}
     assert not (tmp_path / "data" / "dead-letters").exists()
+
+
+async def test_a_kete_properties_configuration_runs_unchanged(rabbitmq, rabbitmq_names, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    write_jsonl(tmp_path / "events.jsonl", at.make_events(6))
+    config = tmp_path / "kete.properties"
+    config.write_text(
+        f"kete.data-dir={tmp_path / 'data'}\n"
+        "kete.sources.replay.kind=file\n"
+        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}\n"
+        # KETE's keys, as its documentation writes them (RabbitMQ 3's address form in destination-name).
+        "kete.routes.amqp.destination.kind=amqp-1\n"
+        "kete.routes.amqp.destination.host=127.0.0.1\n"
+        f"kete.routes.amqp.destination.port={rabbitmq.port('amqp')}\n"
+        "kete.routes.amqp.destination.username=kete\n"
+        "kete.routes.amqp.destination.password=kete-secret\n"
+        f"kete.routes.amqp.destination.destination-name=/exchange/{queue.exchange}/keycloak.${{realmLowerCase}}\n"
+        "kete.routes.amqp.destination.destination-type=queue\n"
+        "kete.routes.amqp.destination.delivery-mode=persistent\n"
+        "kete.routes.amqp.destination.priority=4\n"
+        "kete.routes.amqp.destination.time-to-live-seconds=0\n"
+        "kete.routes.amqp.destination.idle-timeout-seconds=30\n"
+        "kete.routes.amqp.destination.headers.X-Source=keycloak\n"
+        "kete.routes.amqp.destination.pool.max-total=4\n"
+    )
+    result = run_kete("run", str(config), cwd=tmp_path)
+    assert "route amqp: 6 matched, 6 delivered, 0 failed" in result.stdout + result.stderr, result.stderr
+    got = at.amqp1_consume(rabbitmq.port("amqp"), queue.name, count=6)
+    assert all(message.properties["X-Source"] == "keycloak" for message in got)

@@ -140,3 +140,32 @@ async def test_the_broker_restarted_mid_run_loses_nothing(rabbitmq, rabbitmq_nam
     counts = collections.Counter(at.ids(got))
     assert set(counts) == {f"during-{number}" for number in range(30)}
     assert not (tmp_path / "data" / "dead-letters").exists()
+
+
+async def test_a_kete_properties_configuration_runs_unchanged(rabbitmq, rabbitmq_names, tmp_path):
+    queue = await at.declare(rabbitmq.url, *rabbitmq_names)
+    write_jsonl(tmp_path / "events.jsonl", at.make_events(6))
+    config = tmp_path / "kete.properties"
+    config.write_text(
+        f"kete.data-dir={tmp_path / 'data'}\n"
+        "kete.sources.replay.kind=file\n"
+        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}\n"
+        # KETE's keys, as its documentation writes them (RabbitMQ's STOMP destination form).
+        "kete.routes.stomp.destination.kind=stomp\n"
+        "kete.routes.stomp.destination.host=127.0.0.1\n"
+        f"kete.routes.stomp.destination.port={rabbitmq.port('stomp')}\n"
+        "kete.routes.stomp.destination.username=kete\n"
+        "kete.routes.stomp.destination.password=kete-secret\n"
+        "kete.routes.stomp.destination.virtual-host=/\n"
+        f"kete.routes.stomp.destination.destination=/exchange/{queue.exchange}/keycloak.${{realmLowerCase}}\n"
+        "kete.routes.stomp.destination.receipt-enabled=true\n"
+        "kete.routes.stomp.destination.heart-beat-outgoing-seconds=10\n"
+        "kete.routes.stomp.destination.heart-beat-incoming-seconds=10\n"
+        "kete.routes.stomp.destination.read-timeout-seconds=30\n"
+        "kete.routes.stomp.destination.headers.x-source=keycloak\n"
+        "kete.routes.stomp.destination.pool.max-total=4\n"
+    )
+    result = run_kete("run", str(config), cwd=tmp_path)
+    assert "route stomp: 6 matched, 6 delivered, 0 failed" in result.stdout + result.stderr, result.stderr
+    got = at.stomp_consume(rabbitmq.port("stomp"), queue.name, count=6)
+    assert all(message.headers["x-source"] == "keycloak" for message in got)
