@@ -185,3 +185,60 @@ def amqp1_consume(
     finally:
         connection.close()
     return got
+
+
+def mutual_tls(pki: Any) -> dict[str, Any]:
+    """KETE's ``tls.*`` settings trusting *pki*'s CA and showing its client certificate, with host name checks."""
+    return {
+        "tls.enabled": True,
+        "tls.verify-hostname": True,
+        "tls.trust-store.loader.kind": "pem-file-path",
+        "tls.trust-store.loader.path": str(pki.ca_file),
+        "tls.key-store.loader.kind": "pem-file-path",
+        "tls.key-store.loader.path": str(pki.client_file),
+    }
+
+
+def check_wrong_password(spawn: Callable[[Path], Any], tmp_path: Path, destination: dict[str, Any], shown: str) -> str:
+    """``kete run`` with a wrong ``password`` in *destination*: the route waits, its log says *shown* and never the
+    password, the events stay in the spool and nothing is dead-lettered. Returns the log."""
+    from kete_core.testing import write_jsonl
+
+    write_jsonl(tmp_path / "events.jsonl", make_events(5))
+    kete = spawn(kete_config(tmp_path, {**destination, "password": "not-the-password-42"}))
+    kete.wait_for_log(f"the destination is not available yet: Unavailable: {shown}")
+    assert kete.stop() == 1
+    log: str = kete.log
+    assert "not-the-password-42" not in log
+    assert "5 event(s) wait in the spool" in log
+    assert not (tmp_path / "data" / "dead-letters").exists()
+    return log
+
+
+async def check_restart_loses_nothing(
+    broker: Any, queue: Queue, spawn: Callable[[Path], Any], tmp_path: Path, destination: dict[str, Any], shown: str
+) -> None:
+    """``kete run`` following a file into *destination*; the broker stopped mid-run, events added while it is down,
+    ``/ready`` answering 503 with *shown*, the broker started again: every event arrives in *queue*, nothing is
+    dead-lettered."""
+    from kete_core.testing import write_jsonl
+    from kete_core.testing.services import free_ports
+
+    (metrics,) = free_ports(1)
+    events = tmp_path / "events.jsonl"
+    write_jsonl(events, make_events(20, prefix="before"))
+    kete = spawn(kete_config(tmp_path, destination, follow=True, metrics_port=metrics))
+    assert len(await consume(queue, count=20)) == 20
+    broker.service.stop()
+    try:
+        with events.open("ab") as out:
+            out.write(b"".join(orjson.dumps(event) + b"\n" for event in make_events(30, prefix="during")))
+        wait_until(lambda: get(f"http://127.0.0.1:{metrics}/ready")[0] == 503, 60, "/ready to say 503")
+        _status, body = get(f"http://127.0.0.1:{metrics}/ready")
+        assert shown in body, body
+    finally:
+        broker.service.start()
+    got = await consume(queue, count=30, timeout=60)
+    assert kete.stop() == 0, kete.log
+    assert set(ids(got)) == {f"during-{number}" for number in range(30)}
+    assert not (tmp_path / "data" / "dead-letters").exists()

@@ -4,15 +4,12 @@ the broker restarted mid-run."""
 
 from __future__ import annotations
 
-import collections
-
 import orjson
 import pytest
 from proton import symbol
 
 from kete_core import Message, parse_event
 from kete_core.testing import build_sink, run_kete, user_event, write_jsonl
-from kete_core.testing.services import free_ports
 from tests.services import rabbitmq_client as at
 
 pytestmark = pytest.mark.amqp
@@ -62,29 +59,16 @@ async def test_a_wrong_password_is_reported_and_nothing_is_dead_lettered(
     rabbitmq, rabbitmq_names, background_kete, tmp_path
 ):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
-    write_jsonl(tmp_path / "events.jsonl", at.make_events(5))
-    kete = background_kete(at.kete_config(tmp_path, destination(rabbitmq, queue, password="not-the-password-42")))
-    kete.wait_for_log("the destination is not available yet: Unavailable: the AMQP 1.0 broker at 127.0.0.1:")
-    assert kete.stop() == 1
-    log = kete.log
+    log = at.check_wrong_password(
+        background_kete, tmp_path, destination(rabbitmq, queue), "the AMQP 1.0 broker at 127.0.0.1:"
+    )
     assert "refused the login of user 'kete'" in log and "amqp:unauthorized-access" in log, log
-    assert "not-the-password-42" not in log
-    assert "5 event(s) wait in the spool" in log
-    assert not (tmp_path / "data" / "dead-letters").exists()
 
 
 async def test_tls_with_a_client_certificate(rabbitmq, rabbitmq_names, tmp_path):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     write_jsonl(tmp_path / "events.jsonl", at.make_events(4))
-    pki = rabbitmq.pki
-    tls = {
-        "tls.enabled": True,
-        "tls.verify-hostname": True,
-        "tls.trust-store.loader.kind": "pem-file-path",
-        "tls.trust-store.loader.path": str(pki.ca_file),
-        "tls.key-store.loader.kind": "pem-file-path",
-        "tls.key-store.loader.path": str(pki.client_file),
-    }
+    tls = at.mutual_tls(rabbitmq.pki)
     config = at.kete_config(tmp_path, destination(rabbitmq, queue, port=rabbitmq.port("amqps"), **tls))
     result = run_kete("run", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -113,25 +97,14 @@ async def test_an_address_the_broker_refuses_fails_that_event_alone(rabbitmq, ra
 
 async def test_the_broker_restarted_mid_run_loses_nothing(rabbitmq, rabbitmq_names, background_kete, tmp_path):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
-    (metrics,) = free_ports(1)
-    events = tmp_path / "events.jsonl"
-    write_jsonl(events, at.make_events(20, prefix="before"))
-    kete = background_kete(at.kete_config(tmp_path, destination(rabbitmq, queue), follow=True, metrics_port=metrics))
-    assert len(await at.consume(queue, count=20)) == 20
-    rabbitmq.service.stop()
-    try:
-        with events.open("ab") as out:
-            out.write(b"".join(orjson.dumps(event) + b"\n" for event in at.make_events(30, prefix="during")))
-        at.wait_until(lambda: at.get(f"http://127.0.0.1:{metrics}/ready")[0] == 503, 60, "/ready to say 503")
-        _status, body = at.get(f"http://127.0.0.1:{metrics}/ready")
-        assert "cannot reach the AMQP 1.0 broker at 127.0.0.1" in body, body
-    finally:
-        rabbitmq.service.start()
-    got = await at.consume(queue, count=30, timeout=60)
-    assert kete.stop() == 0, kete.log
-    counts = collections.Counter(at.ids(got))
-    assert set(counts) == {f"during-{number}" for number in range(30)}
-    assert not (tmp_path / "data" / "dead-letters").exists()
+    await at.check_restart_loses_nothing(
+        rabbitmq,
+        queue,
+        background_kete,
+        tmp_path,
+        destination(rabbitmq, queue),
+        "cannot reach the AMQP 1.0 broker at 127.0.0.1",
+    )
 
 
 async def test_a_kete_properties_configuration_runs_unchanged(rabbitmq, rabbitmq_names, tmp_path):
