@@ -108,12 +108,6 @@ async def server(start_server) -> GrpcServer:
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory) -> Pki:
-    """kete's test CA with a server certificate for 127.0.0.1/localhost and a client certificate."""
-    return Pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="session")
 def server_tls(pki: Pki) -> Callable[..., grpc.ServerCredentials]:
     """TLS for a test server: ``server_tls(require_client=False)``, the server certificate of :func:`pki`,
     and its CA for client certificates when they are required."""
@@ -126,17 +120,3 @@ def server_tls(pki: Pki) -> Callable[..., grpc.ServerCredentials]:
         )
 
     return credentials
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "the condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-def until() -> Callable[..., object]:
-    """``await until(condition, timeout=30, what=...)``: wait without blocking the loop the servers run on."""
-    return _until

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 
-import aiohttp
 import grpc
 import orjson
 import pytest
 
 from kete_core.testing import KeteProcess, admin_event, read_jsonl, run_kete, user_event, write_jsonl
 from kete_core.testing.services import free_ports
+from tests.services.waiting import dead_lettered, readiness, until
 
 pytestmark = pytest.mark.grpc
 
@@ -66,27 +66,7 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, server):
     assert len(unresolved) == 15 and "resourceType" in json.dumps(unresolved[0])
 
 
-async def _get(url: str) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as client, client.get(url) as response:
-        return response.status, await response.text()
-
-
-async def _poll(url: str, done, timeout: float = 30.0) -> tuple[int, str]:
-    """GET *url* until ``done(status, body)``; the last answer."""
-    answer = (0, "")
-    for _ in range(int(timeout / 0.05)):
-        try:
-            answer = await _get(url)
-        except aiohttp.ClientError:
-            pass
-        else:
-            if done(*answer):
-                break
-        await asyncio.sleep(0.05)
-    return answer
-
-
-async def test_a_server_restarted_mid_run_loses_nothing(tmp_path, start_server, until):
+async def test_a_server_restarted_mid_run_loses_nothing(tmp_path, start_server):
     server = await start_server()
     port = server.port
     (metrics,) = free_ports(1)
@@ -108,18 +88,12 @@ async def test_a_server_restarted_mid_run_loses_nothing(tmp_path, start_server, 
         with events.open("ab") as handle:
             handle.write(b"".join(orjson.dumps(user_event(n)) + b"\n" for n in range(10, 20)))
 
-        ready = f"http://127.0.0.1:{metrics}/ready"
-        status, body = await _poll(ready, lambda status, body: status == 503 and "UNAVAILABLE" in body)
-        assert status == 503, body
-        reason = json.loads(body)["not_ready"]["route rpc"]
+        reason = (await readiness(metrics, ready=False))["not_ready"]["route rpc"]
         assert "gRPC UNAVAILABLE" in reason and "Connection refused" in reason, reason
         restarted = await start_server(port=port)
         await until(lambda: len(restarted.events) >= 10, what="delivery after the restart")
-        status, body = await _poll(ready, lambda status, _: status == 200)
-        assert status == 200, body
-        _, text = await _get(f"http://127.0.0.1:{metrics}/metrics")
-        dead = [line for line in text.splitlines() if line.startswith("kete_events_dead_lettered_total")]
-        assert all(line.endswith(" 0.0") for line in dead), dead
+        await readiness(metrics, ready=True)
+        assert await dead_lettered(metrics) == 0
     finally:
         code = await asyncio.to_thread(kete.stop)
     assert code == 0, kete.log

@@ -4,7 +4,6 @@ bad input with a SOAP fault."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import gzip
 import ssl
@@ -15,8 +14,6 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 from multidict import CIMultiDict
-
-from kete_core.tls.testing import Pki
 
 NAMESPACES = {"1.1": "http://schemas.xmlsoap.org/soap/envelope/", "1.2": "http://www.w3.org/2003/05/soap-envelope"}
 CONTENT_TYPES = {"1.1": "text/xml", "1.2": "application/soap+xml"}
@@ -141,23 +138,3 @@ async def start_server():
 @pytest.fixture
 async def server(start_server) -> SoapServer:
     return await start_server()
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory) -> Pki:
-    """kete's test CA with a server certificate for 127.0.0.1/localhost and a client certificate."""
-    return Pki(tmp_path_factory.mktemp("pki"))
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "the condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-def until() -> Callable[..., object]:
-    """``await until(condition, timeout=30, what=...)``: wait without blocking the loop the servers run on."""
-    return _until
