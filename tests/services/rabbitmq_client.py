@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import aio_pika
 import orjson
 
 from kete_core.testing import write_config
+from tests.services.waiting import readiness
 
 
 @dataclass
@@ -100,24 +100,6 @@ def kete_config(
     return write_config(
         tmp_path / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {"r": settings}}
     )
-
-
-def get(url: str) -> tuple[int, str]:
-    """Status and body of a GET."""
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll *condition* every 0.1 s; fail naming *what* after *timeout* seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @dataclass
@@ -233,9 +215,8 @@ async def check_restart_loses_nothing(
     try:
         with events.open("ab") as out:
             out.write(b"".join(orjson.dumps(event) + b"\n" for event in make_events(30, prefix="during")))
-        wait_until(lambda: get(f"http://127.0.0.1:{metrics}/ready")[0] == 503, 60, "/ready to say 503")
-        _status, body = get(f"http://127.0.0.1:{metrics}/ready")
-        assert shown in body, body
+        status = await readiness(metrics, ready=False, timeout=60)
+        assert shown in json.dumps(status), status
     finally:
         broker.service.start()
     got = await consume(queue, count=30, timeout=60)

@@ -169,9 +169,9 @@ def running_rabbitmq(folder: Path) -> Iterator[RabbitMQ]:
 
 
 @pytest.fixture(scope="session")
-def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
-    """RabbitMQ with AMQP 0.9.1, AMQP 1.0 and STOMP (plain and TLS), started once per session."""
-    pki = Pki(tmp_path_factory.mktemp("rabbitmq-pki"))
+def rabbitmq(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[RabbitMQ]:
+    """RabbitMQ with AMQP 0.9.1, AMQP 1.0 and STOMP (plain and TLS, the session's ``pki``), started once per
+    session."""
     service = Service(rabbitmq_spec(pki), tmp_path_factory.mktemp("rabbitmq"))
     for running in started(service):
         yield RabbitMQ(running, pki)
