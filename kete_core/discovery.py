@@ -79,7 +79,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-mqtt",
         "kete-nats",
         "kete-redis",
-        "kete-pulsar",
         "kete-zeromq",
         "kete-aws",
         "kete-azure",
