@@ -76,11 +76,9 @@ KETE_KINDS: dict[tuple[str, str], str | None] = {
 # this set in the commit that adds its plugin under plugins/ (one line a name, for the same reason).
 PLANNED: frozenset[str] = frozenset(
     {
-        "kete-amqp",
         "kete-mqtt",
         "kete-nats",
         "kete-redis",
-        "kete-stomp",
         "kete-zeromq",
         "kete-azure",
         "kete-gcp",
