@@ -71,7 +71,9 @@ def refused(exc: Exception) -> Exception:
     again cannot help, else the error itself (retried as the route's retry policy says)."""
     code = getattr(exc, "status_code", None)
     if code in _REFUSED:
-        return PermanentError(f"Redis refused it: {code} {exc}")
+        text = str(exc)
+        # redis-py strips the codes it knows (ERR, NOPERM) and keeps the others (WRONGTYPE).
+        return PermanentError(f"Redis refused it: {text if text.startswith(code) else f'{code} {text}'}")
     return exc
 
 
