@@ -83,6 +83,25 @@ class Capture:
         return got
 
 
+@dataclass
+class Streams:
+    """Creates and reads JetStream streams on the server at *url*, from sync code."""
+
+    url: str
+
+    def create(self, name: str, subjects: list[str], **options: Any) -> None:
+        blocking(create_stream(self.url, name, subjects, **options))
+
+    def read(self, name: str) -> list[Received]:
+        return blocking(read_stream(self.url, name))
+
+
+@pytest.fixture
+def streams(nats_server) -> Streams:
+    """Streams on the session's server (test modules cannot import this conftest)."""
+    return Streams(nats_server.url)
+
+
 @pytest.fixture
 def capture(nats_server) -> Capture:
     """A fresh stream capturing ``<prefix>.>``, created before the test sends anything."""
