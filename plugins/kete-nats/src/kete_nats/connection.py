@@ -42,7 +42,7 @@ def warn_if_expiring(credentials: str, path: str) -> None:
     expiry = jwt_expiry(credentials)
     if expiry is None:
         return
-    days = int((expiry - time.time()) // 86400)
+    days = int((expiry - time.time()) / 86400)  # toward zero, as Java's Duration.toDays()
     if days < 0:
         log.warning("%s: the NATS JWT expired %d day(s) ago; authentication will fail", path, -days)
     elif days <= JWT_EXPIRY_WARNING_DAYS:
