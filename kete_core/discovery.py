@@ -78,8 +78,6 @@ PLANNED: frozenset[str] = frozenset(
     {
         "kete-amqp",
         "kete-mqtt",
-        "kete-nats",
-        "kete-redis",
         "kete-stomp",
         "kete-pulsar",
         "kete-zeromq",
