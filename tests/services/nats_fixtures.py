@@ -82,22 +82,21 @@ class NatsServer:
 
 
 def _config(service: Service, text: str) -> None:
+    Path(service.workdir).mkdir(parents=True, exist_ok=True)
     if not service.ports:
         service.ports = {"client": free_ports(1)[0]}
     (Path(service.workdir) / "nats.conf").write_text(f"listen: {HOST}:{service.ports['client']}\n{text}")
 
 
-@pytest.fixture(scope="session")
-def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    """nats-server with JetStream, started once per session and stopped at its end."""
-    workdir = tmp_path_factory.mktemp("nats")
+def nats_server_in(workdir: Path) -> NatsServer:
+    """nats-server with JetStream (not started yet), its configuration and store under *workdir*."""
     seed, public = _new_user_seed()
     service = Service(NATS, workdir)
     store = json.dumps(str(workdir / "jetstream"))
     _config(
         service,
         f"""
-jetstream {{ store_dir: {store}, max_memory_store: 64MB, max_file_store: 256MB }}
+jetstream {{ store_dir: {store}, max_memory_store: 64MB, max_file_store: 1GB }}
 authorization {{
   users = [
     {{ user: anon, password: {json.dumps(os.urandom(8).hex())} }}
@@ -108,8 +107,14 @@ authorization {{
 no_auth_user: anon
 """,
     )
-    server = NatsServer(service, nkey_seed=seed)
-    for _ in started(service):  # which stops it at the end
+    return NatsServer(service, nkey_seed=seed)
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """nats-server with JetStream, started once per session and stopped at its end."""
+    server = nats_server_in(tmp_path_factory.mktemp("nats"))
+    for _ in started(server.service):  # which stops it at the end
         yield server
 
 

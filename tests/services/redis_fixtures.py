@@ -84,13 +84,17 @@ class RedisServer:
         self.service.stop()
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A Redis server, started once per session and stopped at its end."""
-    workdir = tmp_path_factory.mktemp("redis")
+def redis_server_in(workdir: Path) -> RedisServer:
+    """A Redis server (not started yet) with its state and certificates under *workdir*."""
     pki = Pki(workdir / "pki")
     pki.write("server-cert.pem", pki.server.certificate_pem())
     pki.write("server-key.pem", pki.server.key_pem())
-    server = RedisServer(Service(REDIS, workdir), pki)
+    return RedisServer(Service(REDIS, workdir), pki)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis server, started once per session and stopped at its end."""
+    server = redis_server_in(tmp_path_factory.mktemp("redis"))
     for _ in started(server.service):  # which stops it at the end
         yield server
