@@ -107,5 +107,3 @@ class NatsJetStreamSinkConfig(NatsSinkConfig):
     """The JetStream stream the subjects belong to; it must exist (kete checks at start, as KETE)."""
     publish_timeout_seconds: Duration = Field(default=10.0, gt=0)
     """Time JetStream has to acknowledge a batch's messages."""
-    max_pending: int = Field(default=4000, gt=0)
-    """Messages awaiting JetStream's acknowledgement at once (kete's setting)."""
