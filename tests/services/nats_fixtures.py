@@ -30,7 +30,7 @@ def answers_info(port: int) -> bool:
     """Whether a NATS server on *port* greets with its ``INFO``."""
     try:
         with socket.create_connection((HOST, port), timeout=0.5) as connection:
-            return connection.recv(7) == b"INFO {\""
+            return connection.recv(7) == b'INFO {"'
     except OSError:
         return False
 

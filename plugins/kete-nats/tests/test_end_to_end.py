@@ -19,7 +19,9 @@ REALMS = ("acme", "beta_realm")
 def events(count: int) -> list[dict]:
     """User events, every fourth an admin event, over two realms."""
     return [
-        admin_event(number, realm=REALMS[number % 2]) if number % 4 == 3 else user_event(number, realm=REALMS[number % 2])
+        admin_event(number, realm=REALMS[number % 2])
+        if number % 4 == 3
+        else user_event(number, realm=REALMS[number % 2])
         for number in range(count)
     ]
 
@@ -27,12 +29,14 @@ def events(count: int) -> list[dict]:
 def properties(tmp_path: Path, *lines: str) -> Path:
     config = tmp_path / "kete.properties"
     config.write_text(
-        "\n".join([
-            f"kete.data-dir={tmp_path / 'data'}",
-            "kete.sources.replay.kind=file",
-            "kete.sources.replay.path=events.jsonl",
-            *lines,
-        ])
+        "\n".join(
+            [
+                f"kete.data-dir={tmp_path / 'data'}",
+                "kete.sources.replay.kind=file",
+                "kete.sources.replay.path=events.jsonl",
+                *lines,
+            ]
+        )
         + "\n"
     )
     return config

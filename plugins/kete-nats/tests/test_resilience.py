@@ -70,9 +70,7 @@ def server(nats_server):
         nats_server.start()
 
 
-def test_a_wrong_password_is_reported_at_start_and_nothing_is_dead_lettered(
-    nats_server, capture, spawn_kete, tmp_path
-):
+def test_a_wrong_password_is_reported_at_start_and_nothing_is_dead_lettered(nats_server, capture, spawn_kete, tmp_path):
     write_jsonl(tmp_path / "events.jsonl", [user_event(n) for n in range(5)])
     config = config_file(
         tmp_path,
@@ -146,6 +144,7 @@ def test_mutual_tls_and_a_token(nats_tls_server, tmp_path):
         context = ssl.create_default_context(cafile=str(pki.ca_file))
         context.load_cert_chain(str(pki.client_file))
         subscriber = await nats.connect(nats_tls_server.url, tls=context, token=TOKEN)
+
         async def collect(msg: Msg) -> None:
             received.append(msg.data)
 

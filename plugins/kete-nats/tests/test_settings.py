@@ -9,11 +9,11 @@ import logging
 import time
 
 import pytest
+from kete_nats.connection import connect_options, jwt_expiry
 from nats.aio.client import RawCredentials
 
 from kete_core import ConfigError
 from kete_core.testing import build_sink, run_kete
-from kete_nats.connection import connect_options, jwt_expiry
 
 BASE = {"servers": "nats://n1:4222, nats://n2:4222", "subject": "keycloak.${realmLowerCase}"}
 
@@ -79,7 +79,9 @@ def test_a_credentials_file_three_ways(tmp_path, way, caplog):
     value = {"path": str(tmp_path / "user.creds"), "text": text, "base64": base64.b64encode(text.encode()).decode()}
     (tmp_path / "user.creds").write_text(text)
     with caplog.at_level(logging.WARNING, logger="kete.nats"):
-        sink = build_sink("nats", {**BASE, "authentication-method": f"credentials-file-{way}", f"credentials-file-{way}": value[way]})
+        sink = build_sink(
+            "nats", {**BASE, "authentication-method": f"credentials-file-{way}", f"credentials-file-{way}": value[way]}
+        )
         options = connect_options(sink.config, "routes.r.destination")
     assert isinstance(options["user_credentials"], RawCredentials)
     assert str(options["user_credentials"]) == text
@@ -90,17 +92,26 @@ def test_jwt_expiry_warnings(caplog):
     assert jwt_expiry(creds(None)) is None
     assert jwt_expiry("no jwt here") is None
     with caplog.at_level(logging.WARNING, logger="kete.nats"):
-        build_sink("nats", {**BASE, "authentication-method": "credentials-file-text", "credentials-file-text": creds(90)})
+        build_sink(
+            "nats", {**BASE, "authentication-method": "credentials-file-text", "credentials-file-text": creds(90)}
+        )
         assert not caplog.text
-        build_sink("nats", {**BASE, "authentication-method": "credentials-file-text", "credentials-file-text": creds(-3.5)})
+        build_sink(
+            "nats", {**BASE, "authentication-method": "credentials-file-text", "credentials-file-text": creds(-3.5)}
+        )
     assert "the NATS JWT expired 3 day(s) ago; authentication will fail" in caplog.text
 
 
 def test_a_missing_credentials_file_and_bad_base64_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
-        build_sink("nats", {**BASE, "authentication-method": "credentials-file-path", "credentials-file-path": str(tmp_path / "x")})
+        build_sink(
+            "nats",
+            {**BASE, "authentication-method": "credentials-file-path", "credentials-file-path": str(tmp_path / "x")},
+        )
     with pytest.raises(ConfigError, match="not valid Base64"):
-        build_sink("nats", {**BASE, "authentication-method": "credentials-file-base64", "credentials-file-base64": "%%%"})
+        build_sink(
+            "nats", {**BASE, "authentication-method": "credentials-file-base64", "credentials-file-base64": "%%%"}
+        )
 
 
 def test_kete_check_never_shows_the_secret(tmp_path):

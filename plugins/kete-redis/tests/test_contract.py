@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from kete_core.testing import SinkContract
 from kete_core.testing.services import free_ports
 

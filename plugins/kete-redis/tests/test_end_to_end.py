@@ -30,12 +30,14 @@ def events(count: int) -> list[dict]:
 def properties(tmp_path: Path, *lines: str) -> Path:
     config = tmp_path / "kete.properties"
     config.write_text(
-        "\n".join([
-            f"kete.data-dir={tmp_path / 'data'}",
-            "kete.sources.replay.kind=file",
-            "kete.sources.replay.path=events.jsonl",
-            *lines,
-        ])
+        "\n".join(
+            [
+                f"kete.data-dir={tmp_path / 'data'}",
+                "kete.sources.replay.kind=file",
+                "kete.sources.replay.path=events.jsonl",
+                *lines,
+            ]
+        )
         + "\n"
     )
     return config
@@ -93,8 +95,7 @@ def test_streams_and_channels_get_every_event_with_kete_fields(redis_server, pre
 
     received = subscriber.wait(24)
     assert sorted((message.channel, message.payload) for message in received) == sorted(
-        (f"{prefix}.{event.realm}.{event.event_type.lower().replace('_', '-')}", payloads[event.id])
-        for event in parsed
+        (f"{prefix}.{event.realm}.{event.event_type.lower().replace('_', '-')}", payloads[event.id]) for event in parsed
     )
     legacy = streams(f"{prefix}-legacy", 24)
     assert [entry.fields["body"] for entry in legacy] == [payloads[event.id] for event in parsed]

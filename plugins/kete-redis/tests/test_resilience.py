@@ -84,9 +84,7 @@ def test_the_acl_user_delivers(redis_server, prefix, streams, tmp_path):
     assert len(streams(prefix, 5)) == 5
 
 
-def test_a_wrong_password_is_reported_at_start_and_nothing_is_dead_lettered(
-    redis_server, prefix, spawn_kete, tmp_path
-):
+def test_a_wrong_password_is_reported_at_start_and_nothing_is_dead_lettered(redis_server, prefix, spawn_kete, tmp_path):
     write_jsonl(tmp_path / "events.jsonl", [user_event(n) for n in range(5)])
     config = config_file(
         tmp_path,

@@ -83,9 +83,9 @@ class NatsSinkConfig(EncodingSettings):
                 base64.b64decode(self.credentials_file_base64.get_secret_value(), validate=True)
             except (binascii.Error, ValueError):
                 found.append(("credentials-file-base64", "not valid Base64"))
-        if self.authentication_method == "credentials-file-path" and self.credentials_file_path:
-            if not Path(self.credentials_file_path).is_file():
-                found.append(("credentials-file-path", f"no such file: {self.credentials_file_path}"))
+        path = self.credentials_file_path
+        if self.authentication_method == "credentials-file-path" and path and not Path(path).is_file():
+            found.append(("credentials-file-path", f"no such file: {self.credentials_file_path}"))
         return found
 
     def credentials_text(self) -> str | None:

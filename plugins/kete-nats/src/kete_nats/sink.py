@@ -21,7 +21,6 @@ from kete_core import (
     Sink,
     SinkContext,
     Template,
-    Unavailable,
 )
 from kete_nats.connection import Connector, describe
 from kete_nats.settings import NatsSinkConfig

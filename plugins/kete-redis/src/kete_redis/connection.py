@@ -8,9 +8,9 @@ from typing import Any
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import Connection
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError
-from redis.asyncio.retry import Retry
 
 from kete_core import PermanentError, Unavailable, client_ssl_context
 from kete_redis.settings import RedisSinkConfig
