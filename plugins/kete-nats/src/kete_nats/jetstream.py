@@ -122,7 +122,10 @@ class NatsJetStreamSink(NatsSink):
         publish = connection.publish
         try:
             for index, (message, subject) in enumerate(zip(messages, subjects, strict=True)):
-                problem = subject if isinstance(subject, PermanentError) else subject_problem(subject)
+                if isinstance(subject, PermanentError):
+                    results[index] = subject
+                    continue
+                problem = subject_problem(subject)
                 if problem is not None:
                     results[index] = problem
                     continue

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import ClassVar
 
 from nats.aio.client import Client
 from nats.errors import BadSubjectError, MaxPayloadError
@@ -58,7 +59,7 @@ class NatsSink(Sink):
     ``max_payload`` fails alone, with a :class:`~kete_core.PermanentError`.
     """
 
-    Config = NatsSinkConfig
+    Config: ClassVar[type[NatsSinkConfig]] = NatsSinkConfig
     config: NatsSinkConfig
 
     def __init__(self, config: NatsSinkConfig, context: SinkContext) -> None:
@@ -117,7 +118,10 @@ class NatsSink(Sink):
         publish = connection.publish
         try:
             for index, (message, subject) in enumerate(zip(messages, subjects, strict=True)):
-                problem = subject if isinstance(subject, PermanentError) else subject_problem(subject)
+                if isinstance(subject, PermanentError):
+                    results[index] = subject
+                    continue
+                problem = subject_problem(subject)
                 if problem is not None:
                     results[index] = problem
                     continue
@@ -125,7 +129,7 @@ class NatsSink(Sink):
                     await publish(subject, message.payload, headers=self.headers(message))
                 except (BadSubjectError, MaxPayloadError) as exc:
                     results[index] = refused(subject, exc)
-            await connection.flush(self.config.connection_timeout_seconds)
+            await connection.flush(self.config.connection_timeout_seconds)  # type: ignore[arg-type]  # a float works
         except (NatsError, OSError, TimeoutError) as exc:
             await self._drop()
             raise self.connector.unavailable(exc) from None

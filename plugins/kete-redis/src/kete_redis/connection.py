@@ -30,7 +30,7 @@ class TlsConnection(Connection):
         self._ssl_context = ssl_context
 
     def _connection_arguments(self) -> dict[str, Any]:
-        arguments: dict[str, Any] = super()._connection_arguments()
+        arguments = dict(super()._connection_arguments())
         arguments["ssl"] = self._ssl_context
         return arguments
 

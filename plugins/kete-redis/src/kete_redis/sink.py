@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from abc import abstractmethod
 from collections.abc import Sequence
+from typing import ClassVar
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -27,7 +28,7 @@ class RedisSink(Sink):
     :class:`~kete_core.Unavailable`, and kete waits for it.
     """
 
-    Config = RedisSinkConfig
+    Config: ClassVar[type[RedisSinkConfig]] = RedisSinkConfig
     config: RedisSinkConfig
     address_setting: str
     """The templated setting that names where an event goes (``channel``, ``stream``)."""

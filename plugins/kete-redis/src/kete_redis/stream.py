@@ -49,7 +49,7 @@ class RedisStreamSink(RedisSink):
 
     def queue(self, pipeline: Pipeline, address: str, message: Message) -> None:
         event = message.event
-        fields = self._custom(event) if self.custom_fields else {}
+        fields: dict[Any, Any] = self._custom(event) if self.custom_fields else {}
         fields["eventkind"] = event.kind
         fields["eventtype"] = event.event_type
         fields["contenttype"] = message.content_type
