@@ -18,7 +18,7 @@ from nats.js.errors import NotFoundError
 from kete_core import DeliveryResults, Message, PermanentError, SinkContext, Unavailable
 from kete_nats.connection import describe
 from kete_nats.settings import NatsJetStreamSinkConfig
-from kete_nats.sink import NatsSink, refused, subject_problem
+from kete_nats.sink import NatsSink, refused
 
 log = logging.getLogger("kete.nats")
 
@@ -118,17 +118,11 @@ class NatsJetStreamSink(NatsSink):
         acknowledgements = self.acknowledgements
         results: list[BaseException | None] = [None] * len(messages)
         pending: list[tuple[int, str, asyncio.Future[None]]] = []
-        subjects = self.subject.render_all([message.event for message in messages])
+        subjects: dict[int, str] = {}
         publish = connection.publish
         try:
-            for index, (message, subject) in enumerate(zip(messages, subjects, strict=True)):
-                if isinstance(subject, PermanentError):
-                    results[index] = subject
-                    continue
-                problem = subject_problem(subject)
-                if problem is not None:
-                    results[index] = problem
-                    continue
+            for index, subject, message in self.addressed(messages, results):
+                subjects[index] = subject
                 reply, future = acknowledgements.expect()
                 try:
                     await publish(subject, message.payload, reply=reply, headers=self.headers(message))
@@ -148,7 +142,7 @@ class NatsJetStreamSink(NatsSink):
         self,
         pending: list[tuple[int, str, asyncio.Future[None]]],
         results: list[BaseException | None],
-        subjects: Sequence[object],
+        subjects: dict[int, str],
     ) -> None:
         futures = [future for _, _, future in pending]
         _, late = await asyncio.wait(futures, timeout=self.config.publish_timeout_seconds)
@@ -168,7 +162,7 @@ class NatsJetStreamSink(NatsSink):
                 future.cancel()
                 results[index] = TimeoutError("JetStream did not acknowledge the message in time")
             elif (error := future.exception()) is not None:
-                results[index] = self._refused(str(subjects[index]), error)
+                results[index] = self._refused(subjects[index], error)
 
     def _refused(self, subject: str, error: BaseException) -> BaseException:
         if isinstance(error, NoStream):

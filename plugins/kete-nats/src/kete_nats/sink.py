@@ -111,20 +111,26 @@ class NatsSink(Sink):
         headers["contenttype"] = message.content_type
         return headers
 
+    def addressed(
+        self, messages: Sequence[Message], results: list[BaseException | None]
+    ) -> list[tuple[int, str, Message]]:
+        """(index, subject, message) of each message with a valid subject; the others' errors go to *results*."""
+        found = []
+        subjects = self.subject.render_all([message.event for message in messages])
+        for index, (message, subject) in enumerate(zip(messages, subjects, strict=True)):
+            problem = subject_problem(subject) if isinstance(subject, str) else subject
+            if problem is None and isinstance(subject, str):
+                found.append((index, subject, message))
+            else:
+                results[index] = problem
+        return found
+
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
         connection = await self._connected()
         results: list[BaseException | None] = [None] * len(messages)
-        subjects = self.subject.render_all([message.event for message in messages])
         publish = connection.publish
         try:
-            for index, (message, subject) in enumerate(zip(messages, subjects, strict=True)):
-                if isinstance(subject, PermanentError):
-                    results[index] = subject
-                    continue
-                problem = subject_problem(subject)
-                if problem is not None:
-                    results[index] = problem
-                    continue
+            for index, subject, message in self.addressed(messages, results):
                 try:
                     await publish(subject, message.payload, headers=self.headers(message))
                 except (BadSubjectError, MaxPayloadError) as exc:
