@@ -5,6 +5,7 @@ servers running."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import ssl
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 import nats
 import orjson
 import pytest
+from nats.aio.client import RawCredentials
 from nats.aio.msg import Msg
 
 from kete_core.testing import run_kete, user_event, write_jsonl
@@ -182,3 +184,39 @@ def test_tls_without_a_client_certificate_is_refused(nats_tls_server, spawn_kete
     kete.wait_for_log(f"the destination is not available yet: Unavailable: cannot reach NATS at {nats_tls_server.url}")
     assert kete.stop() == 1
     assert TOKEN not in kete.log
+
+
+@pytest.mark.parametrize("way", ["path", "text", "base64"])
+def test_a_credentials_file_logs_in_to_an_operator_mode_server(nats_operator_server, tmp_path, way):
+    credentials = nats_operator_server.credentials
+    (tmp_path / "kete.creds").write_text(credentials)
+    value = {
+        "path": str(tmp_path / "kete.creds"),
+        "text": credentials,
+        "base64": base64.b64encode(credentials.encode()).decode(),
+    }[way]
+    received: list[bytes] = []
+
+    async def scenario() -> int:
+        subscriber = await nats.connect(nats_operator_server.url, user_credentials=RawCredentials(credentials))
+
+        async def collect(msg: Msg) -> None:
+            received.append(msg.data)
+
+        await subscriber.subscribe("creds.>", cb=collect)
+        await subscriber.flush()
+        write_jsonl(tmp_path / "events.jsonl", [user_event(n) for n in range(3)])
+        config = config_file(
+            tmp_path,
+            f'kind = "nats"\nservers = "{nats_operator_server.url}"\nsubject = "creds.${{realmLowerCase}}"\n'
+            f'authentication-method = "credentials-file-{way}"\ncredentials-file-{way} = {json.dumps(value)}\n',
+        )
+        code = await asyncio.to_thread(lambda: run_kete("run", str(config), cwd=tmp_path).returncode)
+        deadline = time.monotonic() + 10
+        while len(received) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await subscriber.close()
+        return code
+
+    assert asyncio.run(scenario()) == 0
+    assert sorted(orjson.loads(payload)["id"] for payload in received) == ["e0", "e1", "e2"]
