@@ -3,7 +3,8 @@
 ``redis_server`` listens on 127.0.0.1 on a plain port and a TLS port (certificates made by
 :class:`~kete_core.tls.testing.Pki` for the session, client certificates optional). The default user
 needs no password; the ACL user ``kete`` has the password ``kete-secret``. The append-only file keeps
-streams across a restart (``stop()``/``start()`` in a test).
+streams across a restart (``stop()``/``start()`` in a test). ``redis_sentinel`` is a Sentinel that
+monitors it as the master ``kete``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kete_core.testing.services import HOST, Service, ServiceSpec, debian_program, started
+from kete_core.testing.services import HOST, Service, ServiceSpec, debian_program, free_ports, started
 from kete_core.tls.testing import Pki
 
 USERNAME = "kete"
@@ -98,3 +99,29 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server = redis_server_in(tmp_path_factory.mktemp("redis"))
     for _ in started(server.service):  # which stops it at the end
         yield server
+
+
+def _sentinel_command(service: Service) -> list[str]:
+    return [service.program, str(Path(service.workdir) / "sentinel.conf"), "--sentinel"]
+
+
+REDIS_SENTINEL = ServiceSpec(
+    name="redis-sentinel",
+    program=lambda: debian_program("redis-server", package="redis-server"),
+    ports=("sentinel",),
+    command=_sentinel_command,
+    ready=lambda service: answers_ping(service.ports["sentinel"]),
+    start_timeout=20.0,
+)
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A Redis Sentinel monitoring ``redis_server`` as the master ``kete``, once per session."""
+    service = Service(REDIS_SENTINEL, tmp_path_factory.mktemp("redis-sentinel"))
+    service.ports = {"sentinel": free_ports(1)[0]}
+    (service.workdir / "sentinel.conf").write_text(
+        f"bind {HOST}\nport {service.ports['sentinel']}\ndir {service.workdir}\nprotected-mode no\n"
+        f"sentinel monitor kete {HOST} {redis_server.port} 1\n"
+    )
+    yield from started(service)

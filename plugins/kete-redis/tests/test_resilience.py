@@ -165,3 +165,30 @@ def test_tls_refuses_a_server_it_does_not_trust(redis_server, prefix, spawn_kete
     kete.wait_for_log("CERTIFICATE_VERIFY_FAILED")
     assert kete.stop() == 1
     assert not (tmp_path / "data" / "dead-letters").exists()
+
+
+def test_the_master_a_sentinel_names(redis_server, redis_sentinel, prefix, streams, tmp_path):
+    write_jsonl(tmp_path / "events.jsonl", [user_event(n) for n in range(5)])
+    config = config_file(
+        tmp_path,
+        f'kind = "redis-stream"\nmode = "sentinel"\nsentinel-nodes = "127.0.0.1:{redis_sentinel.ports["sentinel"]}"\n'
+        f'sentinel-master-id = "kete"\nstream = "{prefix}"\nusername = "{USERNAME}"\npassword = "{PASSWORD}"\n',
+    )
+    result = run_kete("run", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(streams(prefix, 5)) == 5
+
+
+def test_an_unknown_master_is_unavailable(redis_sentinel, prefix, spawn_kete, tmp_path):
+    write_jsonl(tmp_path / "events.jsonl", [user_event(1)])
+    config = config_file(
+        tmp_path,
+        f'kind = "redis-pubsub"\nmode = "sentinel"\nsentinel-nodes = "127.0.0.1:{redis_sentinel.ports["sentinel"]}"\n'
+        f'sentinel-master-id = "nobody"\nchannel = "{prefix}"\n',
+    )
+    kete = spawn_kete(config)
+    kete.wait_for_log(
+        "the destination is not available yet: Unavailable: cannot reach Redis at master 'nobody' of sentinels"
+        f" 127.0.0.1:{redis_sentinel.ports['sentinel']}: No master found for 'nobody'"
+    )
+    assert kete.stop() == 1

@@ -24,12 +24,20 @@ def test_kete_defaults():
     ("settings", "path", "message"),
     [
         ({"channel": "c"}, "host", "required: the Redis server's host name"),
+        ({"channel": "c", "mode": "Sentinel", "sentinel-nodes": "s1"}, "sentinel-master-id", "required for mode"),
+        ({"channel": "c", "mode": "sentinel", "sentinel-master-id": "m"}, "sentinel-nodes", "required for mode"),
         (
-            {"channel": "c", "mode": "Sentinel", "sentinel-nodes": "s1:26379", "sentinel-master-id": "m"},
-            "mode",
-            "kete-redis connects to one standalone server; 'sentinel' (sentinel-nodes) is not supported",
+            {
+                "channel": "c",
+                "mode": "sentinel",
+                "sentinel-nodes": "s1",
+                "sentinel-master-id": "m",
+                "tls.enabled": True,
+            },
+            "tls.enabled",
+            "kete-redis does not support TLS with mode 'sentinel' yet",
         ),
-        ({"host": "h", "channel": "c", "mode": "cluster"}, "mode", "'cluster' (cluster-nodes) is not supported"),
+        ({"host": "h", "channel": "c", "mode": "cluster"}, "mode", "does not support 'cluster' (cluster-nodes) yet"),
     ],
 )
 def test_settings_kete_cannot_use_name_the_setting(settings, path, message):
@@ -37,6 +45,15 @@ def test_settings_kete_cannot_use_name_the_setting(settings, path, message):
         build_sink("redis-pubsub", settings)
     assert caught.value.path == f"routes.contract.destination.{path}"
     assert message in caught.value.message
+
+
+def test_sentinel_nodes_default_to_port_26379():
+    sink = build_sink(
+        "redis-stream",
+        {"mode": "sentinel", "sentinel-nodes": "s1, s2:26380", "sentinel-master-id": "main", "stream": "s"},
+    )
+    assert sink.config.sentinels() == [("s1", 26379), ("s2", 26380)]
+    assert sink.where == "master 'main' of sentinels s1, s2:26380"
 
 
 def test_headers_are_stream_fields_and_ignored_by_pubsub(caplog):

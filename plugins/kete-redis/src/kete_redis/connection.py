@@ -9,11 +9,12 @@ from typing import Any
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError
 
 from kete_core import PermanentError, Unavailable, client_ssl_context
-from kete_redis.settings import RedisSinkConfig
+from kete_redis.settings import DEFAULT_PORT, DEFAULT_TLS_PORT, RedisSinkConfig
 
 # Error replies with which the server refuses every command for now: kete waits for it.
 _SERVER_BUSY = frozenset({"OOM", "LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "NOAUTH"})
@@ -36,10 +37,9 @@ class TlsConnection(Connection):
 
 
 def make_client(config: RedisSinkConfig, path: str) -> Redis:
-    """A client for the configured server; it connects on first use and again after a failure."""
+    """A client for the configured server (standalone, or the master the sentinels name); it connects
+    on first use and again after a failure."""
     options: dict[str, Any] = {
-        "host": config.host,
-        "port": int(config.address().rpartition(":")[2]),
         "db": config.database,
         "username": config.username or None,
         "password": config.password.get_secret_value() if config.password else None,
@@ -50,10 +50,16 @@ def make_client(config: RedisSinkConfig, path: str) -> Redis:
         "retry": Retry(NoBackoff(), 0),
         "max_connections": 2,
     }
+    if config.mode == "sentinel":
+        timeouts = {key: options[key] for key in ("socket_connect_timeout", "socket_timeout", "retry")}
+        sentinels = Sentinel(config.sentinels(), sentinel_kwargs=timeouts, **options)
+        client: Redis = sentinels.master_for(config.sentinel_master_id or "")
+        return client
     if config.tls.enabled:
         options["connection_class"] = TlsConnection
         options["ssl_context"] = client_ssl_context(config.tls, f"{path}.tls")
-    return Redis.from_pool(ConnectionPool(**options))
+    port = config.port or (DEFAULT_TLS_PORT if config.tls.enabled else DEFAULT_PORT)
+    return Redis.from_pool(ConnectionPool(host=config.host, port=port, **options))
 
 
 def unreachable(config: RedisSinkConfig, exc: BaseException) -> Unavailable:

@@ -10,6 +10,7 @@ from kete_core import Duration, EncodingSettings, Lowercase, TlsSettings
 
 DEFAULT_PORT = 6379
 DEFAULT_TLS_PORT = 6380
+DEFAULT_SENTINEL_PORT = 26379
 
 Mode = Literal["standalone", "sentinel", "cluster"]
 
@@ -25,9 +26,11 @@ class RedisSinkConfig(EncodingSettings):
     port: int | None = Field(default=None, gt=0, lt=65536)
     """Default 6379, or 6380 when ``tls.enabled``."""
     mode: Annotated[Mode, Lowercase] = "standalone"
-    """KETE's ``standalone``, ``sentinel`` or ``cluster``; kete connects to a standalone server only."""
+    """KETE's ``standalone``, ``sentinel`` or ``cluster``; kete does not support ``cluster`` yet."""
     sentinel_nodes: str | None = None
+    """For ``sentinel``: the sentinels, ``host:port`` (port 26379 by default), comma-separated."""
     sentinel_master_id: str | None = None
+    """For ``sentinel``: the name the sentinels monitor the master by."""
     cluster_nodes: str | None = None
     database: int = Field(default=0, ge=0)
     username: str | None = None
@@ -47,15 +50,34 @@ class RedisSinkConfig(EncodingSettings):
     """KETE's ``pool.*``: accepted; kete keeps one connection per route and pipelines each batch on it."""
 
     def address(self) -> str:
-        """``host:port`` of the server."""
+        """Where the server is, in words: ``host:port``, or the master's name and the sentinels."""
+        if self.mode == "sentinel":
+            return f"master '{self.sentinel_master_id}' of sentinels {self.sentinel_nodes}"
         port = self.port or (DEFAULT_TLS_PORT if self.tls.enabled else DEFAULT_PORT)
         return f"{self.host}:{port}"
 
+    def sentinels(self) -> list[tuple[str, int]]:
+        """(host, port) of each of ``sentinel-nodes``."""
+        found = []
+        for node in (self.sentinel_nodes or "").split(","):
+            host, _, port = node.strip().partition(":")
+            if host:
+                found.append((host, int(port) if port.isdigit() else DEFAULT_SENTINEL_PORT))
+        return found
+
     def problems(self) -> list[tuple[str, str]]:
         """(setting, message) pairs for settings that cannot work."""
-        if self.mode != "standalone":
-            nodes = "sentinel-nodes" if self.mode == "sentinel" else "cluster-nodes"
-            return [("mode", f"kete-redis connects to one standalone server; '{self.mode}' ({nodes}) is not supported")]
+        if self.mode == "cluster":
+            return [("mode", "kete-redis does not support 'cluster' (cluster-nodes) yet: name one node as host")]
+        if self.mode == "sentinel":
+            found = []
+            if not (self.sentinel_master_id or "").strip():
+                found.append(("sentinel-master-id", "required for mode 'sentinel'"))
+            if not self.sentinels():
+                found.append(("sentinel-nodes", "required for mode 'sentinel': host:port of each sentinel"))
+            if self.tls.enabled:
+                found.append(("tls.enabled", "kete-redis does not support TLS with mode 'sentinel' yet"))
+            return found
         if not (self.host or "").strip():
             return [("host", "required: the Redis server's host name")]
         return []
