@@ -1,22 +1,20 @@
-"""What the broker benchmarks share: the events, the payloads kete sends for them, and ``kete run``
-timed from a file of them to one destination."""
+"""What the Redis and NATS benchmarks share: the events, the payloads kete sends for them (for the
+client to send too), ``kete run`` on them, and the sink alone on them."""
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
+import json
 import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from benchmarks.common import make_events
+from benchmarks.throughput import kete_rate
 from kete_core import Message, parse_event
-from kete_core.testing import build_sink, write_config
+from kete_core.testing import build_sink
 
 
 def payloads(events_file: Path) -> list[tuple[Any, bytes]]:
@@ -28,34 +26,13 @@ def payloads(events_file: Path) -> list[tuple[Any, bytes]]:
     return found
 
 
-def kete_seconds(folder: Path, events_file: Path, destination: dict[str, Any]) -> float:
-    """Seconds ``kete run`` takes to deliver every event of *events_file* to *destination*."""
-    config = write_config(
-        folder / f"kete-{uuid.uuid4().hex[:6]}.toml",
-        {
-            "kete": {"data-dir": str(folder / f"data-{uuid.uuid4().hex[:6]}")},
-            "sources": {"replay": {"kind": "file", "path": str(events_file)}},
-            "routes": {"bench": {"destination": destination}},
-        },
-    )
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "kete_core.cli", "run", str(config)], capture_output=True, text=True, check=False
-    )
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"kete run failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return elapsed
-
-
 class Bench:
-    """A benchmark's files: *events* events, and a one-event file to time kete's start-up."""
+    """A benchmark's *events* events, in a file and as the messages kete sends."""
 
     def __init__(self, folder: Path, events: int) -> None:
         self.folder = folder
         self.events = events
         self.events_file = make_events(folder / "events.jsonl", events)
-        self.one_file = make_events(folder / "one.jsonl", 1)
         self.payloads = payloads(self.events_file)
 
     def sink_rate(self, kind: str, settings: dict[str, Any]) -> float:
@@ -76,8 +53,7 @@ class Bench:
 
         return self.events / asyncio.run(deliver())
 
-    def kete_rate(self, destination: Callable[[str], dict[str, Any]]) -> float:
-        """kete's events/s to ``destination(name)`` (a fresh name each run), start-up excluded."""
-        startup = kete_seconds(self.folder, self.one_file, destination(f"warm-{uuid.uuid4().hex[:6]}"))
-        total = kete_seconds(self.folder, self.events_file, destination(f"kete-{uuid.uuid4().hex[:6]}"))
-        return self.events / max(total - startup, 1e-9)
+    def kete_rate(self, destination: dict[str, Any]) -> float:
+        """kete's events/s to *destination* (its settings), start-up excluded."""
+        lines = "\n".join(f"{json.dumps(key)} = {json.dumps(value)}" for key, value in destination.items())
+        return kete_rate(self.folder, self.events_file, self.events, lines)

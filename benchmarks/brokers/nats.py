@@ -71,9 +71,7 @@ def lines(events: int) -> list[Line]:
                 settings = {"servers": server.url, "authentication-method": "none"}
                 if kind == "nats-jetstream":
                     settings["stream"] = stream
-                kete = bench.kete_rate(
-                    lambda name, kind=kind, settings=settings: {"kind": kind, **settings, "subject": f"bench.{name}"}
-                )
+                kete = bench.kete_rate({"kind": kind, **settings, "subject": f"bench.kete-{kind}"})
                 alone = bench.sink_rate(kind, {**settings, "subject": f"bench.alone-{kind}"})
                 note = f"nats-server 2.9 (file store), {events:,} events, nats-py"
                 measured.append(Line(f"{kind} (kete run)", kete, events / client, note))

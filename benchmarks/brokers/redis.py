@@ -56,13 +56,7 @@ def lines(events: int) -> list[Line]:
                     asyncio.run(client_seconds(server.port, bench, kind, f"client-{kind}-{run}")) for run in range(2)
                 )
                 settings = {"host": "127.0.0.1", "port": server.port}
-                kete = bench.kete_rate(
-                    lambda name, kind=kind, setting=setting, settings=settings: {
-                        "kind": kind,
-                        **settings,
-                        setting: name,
-                    }
-                )
+                kete = bench.kete_rate({"kind": kind, **settings, setting: f"kete-{kind}"})
                 alone = bench.sink_rate(kind, {**settings, setting: f"alone-{kind}"})
                 note = f"Redis 7.0, {events:,} events, redis-py pipelines"
                 measured.append(Line(f"{kind} (kete run)", kete, events / client, note))

@@ -3,10 +3,8 @@ mid-run, TLS with client certificates. Each test leaves the session server runni
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import orjson
@@ -14,6 +12,7 @@ import pytest
 
 from kete_core.testing import run_kete, user_event, write_jsonl
 from kete_core.testing.services import free_ports
+from tests.services.waiting import readiness
 
 pytestmark = pytest.mark.redis
 
@@ -39,28 +38,6 @@ def config_file(tmp_path: Path, destination: str, *, follow: bool = False, metri
     ]
     config.write_text("\n".join(lines) + "\n")
     return config
-
-
-def ready(port: int) -> tuple[int, dict]:
-    """``/ready``'s status and body."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-    except OSError:
-        return 0, {}
-
-
-def not_ready(port: int, timeout: float = 10) -> dict:
-    """``/ready``'s body once it answers 503 (kete refreshes it once a second)."""
-    deadline = time.monotonic() + timeout
-    status, body = ready(port)
-    while status != 503 and time.monotonic() < deadline:
-        time.sleep(0.1)
-        status, body = ready(port)
-    assert status == 503, body
-    return body
 
 
 @pytest.fixture
@@ -121,7 +98,7 @@ def test_server_restarted_mid_run_loses_nothing(server, prefix, streams, spawn_k
     with source.open("ab") as out:
         out.write(b"".join(orjson.dumps(event) + b"\n" for event in events[20:40]))
     kete.wait_for_log("destination unavailable, waiting for it", timeout=30)
-    body = not_ready(metrics)
+    body = asyncio.run(readiness(metrics, ready=False))
     assert f"cannot reach Redis at 127.0.0.1:{server.port}" in json.dumps(body), body
     server.start()
     with source.open("ab") as out:
