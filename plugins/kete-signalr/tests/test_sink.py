@@ -54,6 +54,15 @@ async def test_oauth_token_is_the_bearer(start_hub, make_sink, token_endpoint, e
     assert hub.invocations[0].headers["Authorization"] == "Bearer token-1"
 
 
+async def test_negotiate_follows_an_azure_signalr_redirect_with_its_token(start_hub, make_sink, ev):
+    service = await start_hub(require={"Authorization": "Bearer from-azure"})
+    front = await start_hub(redirect=(service.url, "from-azure"))
+    sink = make_sink(url=front.url, **{"access-token": "mine"})
+    assert await sink.send([ev(1)]) is None
+    assert front.negotiations[0]["Authorization"] == "Bearer mine"
+    assert service.ids() == ["e1"] and service.invocations[0].headers["Authorization"] == "Bearer from-azure"
+
+
 async def test_a_hub_down_is_unavailable_and_the_connection_comes_back(hub, make_sink, ev):
     sink = make_sink(url=hub.url, **{"timeout-seconds": 2})
     assert await sink.send([ev(1)]) is None

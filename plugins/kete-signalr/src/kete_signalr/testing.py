@@ -38,6 +38,8 @@ class Hub:
     require: dict[str, str] = field(default_factory=dict)
     """Header values negotiate and the WebSocket must carry, else 401."""
     complete: bool = True
+    redirect: tuple[str, str] | None = None
+    """(hub URL, access token): negotiate answers with this redirect, as Azure SignalR Service does."""
     invocations: list[Invocation] = field(default_factory=list)
     negotiations: list[CIMultiDict] = field(default_factory=list)
     pings: int = 0
@@ -79,6 +81,8 @@ class Hub:
         if self._refused(request):
             return web.Response(status=401)
         assert request.query.get("negotiateVersion") == "1"
+        if self.redirect is not None:
+            return web.json_response({"url": self.redirect[0], "accessToken": self.redirect[1]})
         token = uuid.uuid4().hex
         self.tokens.add(token)
         return web.json_response({
