@@ -79,7 +79,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-amqp",
         "kete-mqtt",
         "kete-stomp",
-        "kete-pulsar",
         "kete-zeromq",
         "kete-aws",
         "kete-azure",
