@@ -9,6 +9,8 @@ import base64
 import json
 import ssl
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import nats
@@ -19,7 +21,6 @@ from nats.aio.msg import Msg
 
 from kete_core.testing import run_kete, user_event, write_jsonl
 from kete_core.testing.services import free_ports
-from tests.services.waiting import readiness
 
 pytestmark = pytest.mark.nats
 
@@ -45,6 +46,21 @@ def config_file(tmp_path: Path, destination: str, *, follow: bool = False, metri
     ]
     config.write_text("\n".join(lines) + "\n")
     return config
+
+
+def not_ready(port: int, timeout: float = 10) -> dict:
+    """``/ready``'s body once it answers 503 (kete refreshes it once a second)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5):
+                pass
+        except urllib.error.HTTPError as error:
+            return json.loads(error.read())
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "/ready never answered 503"
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -110,7 +126,7 @@ def test_server_restarted_mid_run_loses_nothing(server, capture, spawn_kete, tmp
     with source.open("ab") as out:
         out.write(b"".join(orjson.dumps(event) + b"\n" for event in events[20:40]))
     kete.wait_for_log("destination unavailable, waiting for it", timeout=30)
-    assert f"cannot reach NATS at {server.url}" in json.dumps(asyncio.run(readiness(metrics, ready=False)))
+    assert f"cannot reach NATS at {server.url}" in json.dumps(not_ready(metrics))
     server.start()
     with source.open("ab") as out:
         out.write(b"".join(orjson.dumps(event) + b"\n" for event in events[40:]))

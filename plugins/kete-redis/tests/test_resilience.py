@@ -3,8 +3,10 @@ mid-run, TLS with client certificates. Each test leaves the session server runni
 
 from __future__ import annotations
 
-import asyncio
 import json
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -12,7 +14,6 @@ import pytest
 
 from kete_core.testing import run_kete, user_event, write_jsonl
 from kete_core.testing.services import free_ports
-from tests.services.waiting import readiness
 
 pytestmark = pytest.mark.redis
 
@@ -38,6 +39,21 @@ def config_file(tmp_path: Path, destination: str, *, follow: bool = False, metri
     ]
     config.write_text("\n".join(lines) + "\n")
     return config
+
+
+def not_ready(port: int, timeout: float = 10) -> dict:
+    """``/ready``'s body once it answers 503 (kete refreshes it once a second)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5):
+                pass
+        except urllib.error.HTTPError as error:
+            return json.loads(error.read())
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "/ready never answered 503"
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -98,7 +114,7 @@ def test_server_restarted_mid_run_loses_nothing(server, prefix, streams, spawn_k
     with source.open("ab") as out:
         out.write(b"".join(orjson.dumps(event) + b"\n" for event in events[20:40]))
     kete.wait_for_log("destination unavailable, waiting for it", timeout=30)
-    body = asyncio.run(readiness(metrics, ready=False))
+    body = not_ready(metrics)
     assert f"cannot reach Redis at 127.0.0.1:{server.port}" in json.dumps(body), body
     server.start()
     with source.open("ab") as out:
