@@ -77,8 +77,6 @@ KETE_KINDS: dict[tuple[str, str], str | None] = {
 PLANNED: frozenset[str] = frozenset(
     {
         "kete-mqtt",
-        "kete-nats",
-        "kete-redis",
         "kete-zeromq",
         "kete-azure",
         "kete-gcp",
