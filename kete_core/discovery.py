@@ -77,7 +77,6 @@ KETE_KINDS: dict[tuple[str, str], str | None] = {
 PLANNED: frozenset[str] = frozenset(
     {
         "kete-amqp",
-        "kete-mqtt",
         "kete-nats",
         "kete-redis",
         "kete-stomp",
