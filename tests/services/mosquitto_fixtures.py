@@ -6,6 +6,9 @@ Three listeners on free 127.0.0.1 ports, each with its own settings (``per_liste
 * ``auth``: a password file with one user (:attr:`MosquittoBroker.username` / ``password``);
 * ``tls``: TLS with a server certificate from :class:`kete_core.tls.testing.Pki` (``ca_file``), anonymous.
 
+Sessions persist across :meth:`~kete_core.testing.services.Service.restart`, so a subscriber with a
+persistent session (``clean_session=False``) gets what was published while it was reconnecting.
+
 Mark the tests ``@pytest.mark.mqtt``. ``mosquitto`` missing skips them locally and fails them under ``CI=true``
 (``tests/services/install.sh`` installs it).
 """
@@ -45,8 +48,10 @@ def _config(service: Service) -> str:
     ports = service.ports
     return (
         # As root Mosquitto would switch to its own user, who cannot read the test's private folder.
-        "user root\nper_listener_settings true\npersistence false\nlog_dest stdout\nlog_type error\nlog_type warning\n"
+        "user root\nper_listener_settings true\nlog_dest stdout\nlog_type error\nlog_type warning\n"
         "log_type notice\nlog_type information\n"
+        # Persistent sessions survive a restart: a subscriber with clean_session=False misses nothing.
+        f"persistence true\npersistence_location {folder}/\nmax_queued_messages 100000\n"
         f"listener {ports['open']} {HOST}\nallow_anonymous true\n"
         f"listener {ports['auth']} {HOST}\nallow_anonymous false\npassword_file {passwords}\n"
         f"listener {ports['tls']} {HOST}\nallow_anonymous true\ncafile {pki.ca_file}\ncertfile {certificate}\n"

@@ -16,6 +16,8 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from kete_core.testing import KeteProcess
 
@@ -36,7 +38,7 @@ class Received:
 class Subscriber:
     """A paho client (its own thread) subscribed to ``<filter>``, keeping what it receives in order."""
 
-    def __init__(self, port: int, topic_filter: str, *, v5: bool = True, **connect: Any) -> None:
+    def __init__(self, port: int, topic_filter: str, *, v5: bool = True, persistent: bool = False) -> None:
         self.messages: list[Received] = []
         self._lock = threading.Lock()
         subscribed = threading.Event()
@@ -44,7 +46,15 @@ class Subscriber:
             CallbackAPIVersion.VERSION2,
             client_id=f"reader-{uuid.uuid4().hex[:8]}",
             protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
+            clean_session=None if v5 else not persistent,
         )
+        connect: dict[str, Any] = {}
+        if v5 and persistent:
+            # A session that outlives the connection (and, with the broker's persistence, its restart).
+            session = Properties(PacketTypes.CONNECT)
+            session.SessionExpiryInterval = 600
+            connect = {"clean_start": False, "properties": session}
+        self.client.reconnect_delay_set(1, 2)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_: subscribed.set()
         self.client.on_connect = lambda client, *_: client.subscribe(topic_filter, qos=1)
@@ -86,11 +96,12 @@ class Subscriber:
 
 @pytest.fixture
 def subscribe(mosquitto: Any) -> Iterator[Callable[..., Subscriber]]:
-    """``subscribe(topic_filter, v5=True)``: a subscriber on the broker's anonymous listener."""
+    """``subscribe(topic_filter, v5=True, persistent=False)``: a subscriber on the broker's anonymous
+    listener; a persistent one keeps its session across reconnects and broker restarts."""
     made: list[Subscriber] = []
 
-    def make(topic_filter: str, *, v5: bool = True) -> Subscriber:
-        subscriber = Subscriber(mosquitto.port, topic_filter, v5=v5)
+    def make(topic_filter: str, *, v5: bool = True, persistent: bool = False) -> Subscriber:
+        subscriber = Subscriber(mosquitto.port, topic_filter, v5=v5, persistent=persistent)
         made.append(subscriber)
         return subscriber
 
