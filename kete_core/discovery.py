@@ -81,7 +81,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-redis",
         "kete-stomp",
         "kete-pulsar",
-        "kete-zeromq",
         "kete-websocket",
         "kete-signalr",
         "kete-socketio",
