@@ -11,9 +11,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import subprocess
+import sys
+import time
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 from benchmarks.common import machine
@@ -68,3 +73,34 @@ def run_package(package: ModuleType, description: str) -> None:
         except Exception:  # one broken module must not hide the others' figures
             print(f"{info.name}: failed\n{traceback.format_exc()}")
     print(table(lines))
+
+
+def kete_rate(folder: Path, events_file: Path, count: int, destination: str) -> float:
+    """Events/s of ``kete run`` replaying *events_file* (*count* events) into one route with the
+    *destination* table (TOML lines), less kete's start-up: the time of the same run on a one-event
+    file is taken off. Fails unless kete reports all *count* delivered."""
+    one = folder / "one-event.jsonl"
+    with events_file.open("rb") as lines:
+        one.write_bytes(lines.readline())
+
+    def run(path: Path) -> tuple[float, str]:
+        config = folder / f"kete-{uuid.uuid4().hex[:6]}.toml"
+        config.write_text(
+            f'[kete]\ndata-dir = "{folder / uuid.uuid4().hex[:6]}"\n'
+            f'[sources.replay]\nkind = "file"\npath = "{path}"\n'
+            f"[routes.bench.destination]\n{destination}\n"
+        )
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "kete_core.cli", "run", str(config)], capture_output=True, text=True, check=False
+        )
+        elapsed = time.perf_counter() - started
+        if result.returncode != 0:
+            raise RuntimeError(f"kete run failed ({result.returncode}):\n{result.stderr[-3000:]}")
+        return elapsed, result.stderr
+
+    startup, _ = run(one)
+    elapsed, log = run(events_file)
+    if f"{count} delivered, 0 failed" not in log:
+        raise RuntimeError(f"kete did not deliver all {count} events:\n{log[-3000:]}")
+    return count / max(elapsed - startup, 1e-9)

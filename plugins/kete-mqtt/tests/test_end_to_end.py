@@ -101,24 +101,26 @@ def test_mqtt_3_from_a_kete_properties_file_sends_the_payload_alone(mosquitto, s
     subscriber = subscribe(f"{topic_root}/#")
     config = tmp_path / "kete.properties"
     config.write_text(
-        "\n".join([
-            f"kete.data-dir={tmp_path / 'data'}",
-            "kete.sources.replay.kind=file",
-            "kete.sources.replay.path=events.jsonl",
-            "kete.routes.mosquitto.destination.kind=mqtt-3",
-            "kete.routes.mosquitto.destination.host=127.0.0.1",
-            f"kete.routes.mosquitto.destination.port={mosquitto.port}",
-            f"kete.routes.mosquitto.destination.topic={topic_root}/" + "${realmLowerCase}/${eventTypeLowerCase}",
-            "kete.routes.mosquitto.destination.qos=2",
-            "kete.routes.mosquitto.destination.retained=false",
-            "kete.routes.mosquitto.destination.clean-session=true",
-            "kete.routes.mosquitto.destination.client-id-prefix=keycloak",
-            "kete.routes.mosquitto.destination.keep-alive-interval-seconds=30",
-            "kete.routes.mosquitto.destination.connection-timeout-seconds=5",
-            "kete.routes.mosquitto.destination.max-inflight=100",
-            "kete.routes.mosquitto.destination.headers.X-Source=keycloak",
-            "kete.routes.mosquitto.destination.pool.max-total=20",
-        ])
+        "\n".join(
+            [
+                f"kete.data-dir={tmp_path / 'data'}",
+                "kete.sources.replay.kind=file",
+                "kete.sources.replay.path=events.jsonl",
+                "kete.routes.mosquitto.destination.kind=mqtt-3",
+                "kete.routes.mosquitto.destination.host=127.0.0.1",
+                f"kete.routes.mosquitto.destination.port={mosquitto.port}",
+                f"kete.routes.mosquitto.destination.topic={topic_root}/" + "${realmLowerCase}/${eventTypeLowerCase}",
+                "kete.routes.mosquitto.destination.qos=2",
+                "kete.routes.mosquitto.destination.retained=false",
+                "kete.routes.mosquitto.destination.clean-session=true",
+                "kete.routes.mosquitto.destination.client-id-prefix=keycloak",
+                "kete.routes.mosquitto.destination.keep-alive-interval-seconds=30",
+                "kete.routes.mosquitto.destination.connection-timeout-seconds=5",
+                "kete.routes.mosquitto.destination.max-inflight=100",
+                "kete.routes.mosquitto.destination.headers.X-Source=keycloak",
+                "kete.routes.mosquitto.destination.pool.max-total=20",
+            ]
+        )
         + "\n"
     )
     result = run_kete("run", str(config), cwd=tmp_path)
@@ -270,7 +272,7 @@ def test_broker_stopped_mid_run_loses_nothing(kind, broker, subscribe, topic_roo
         out.write(b"".join(orjson.dumps(event) + b"\n" for event in events(100, start=100)))
     kete.wait_for_log("destination unavailable, waiting for it", timeout=30)
     wait_until(lambda: ready(metrics)[0] == 503, 30, "/ready to say 503")
-    status, body = ready(metrics)
+    body = ready(metrics)[1]
     reason = body["not_ready"]["route mqtt"]
     assert f"MQTT broker at tcp://127.0.0.1:{broker.port}" in reason, body
     broker.start()

@@ -98,7 +98,9 @@ class _Batch:
 
     def _wake(self, force: bool = False) -> None:
         room = self.room
-        if room is not None and not room.done() and (force or len(self.pending) <= self.window // 2):
+        # Refilled as each acknowledgement comes: a steady flow keeps the broker's ACKs piggybacked
+        # on our PUBLISHes (Mosquitto leaves Nagle on), where waiting for half a window stalls on them.
+        if room is not None and not room.done() and (force or len(self.pending) < self.window):
             room.set_result(None)
         if (force or not self.pending) and not self.done.done():
             self.done.set_result(None)
@@ -355,7 +357,9 @@ class MqttSink(Sink):
                     break
                 info = publish(topic, message.payload, qos, retain, properties)
                 if info.rc != paho.MQTT_ERR_SUCCESS:
-                    batch.lose(f"the connection to the MQTT broker at {self.url} was lost ({paho.error_string(info.rc)})")
+                    batch.lose(
+                        f"the connection to the MQTT broker at {self.url} was lost ({paho.error_string(info.rc)})"
+                    )
                     break
                 pending[info.mid] = index
                 published[index] = 1

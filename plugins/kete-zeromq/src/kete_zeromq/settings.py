@@ -106,10 +106,9 @@ class ZeroMqSinkConfig(EncodingSettings):
     @model_validator(mode="before")
     @classmethod
     def _blank_authentication(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("authentication-type"), str):
-            if not data["authentication-type"].strip():
-                data = {**data, "authentication-type": None}
-        return data
+        # KETE reads a blank authentication-type as none.
+        blank = isinstance(data, dict) and str(data.get("authentication-type", "x")).strip() == ""
+        return {**data, "authentication-type": None} if blank else data
 
     @model_validator(mode="after")
     def _envelope_for_publish_only(self) -> ZeroMqSinkConfig:
