@@ -109,22 +109,19 @@ class ZeroMqSink(Sink):
         for index, message in enumerate(messages):
             if taken and taken.get(id(message)) is message:
                 continue
-            frames: list[bytes]
-            if envelopes is None:
-                frames = [message.payload]
-            else:
+            envelope = None
+            if envelopes is not None:
                 envelope = envelopes[index]
                 if isinstance(envelope, PermanentError):
                     results[index] = envelope
                     continue
-                frames = [envelope.encode(), message.payload]
             while True:
                 try:
-                    if len(frames) == 1:
-                        sock.send(frames[0], noblock)
+                    if envelope is None:
+                        sock.send(message.payload, noblock)
                     else:
-                        sock.send(frames[0], more)  # the rest of a multipart message never blocks
-                        sock.send(frames[1], noblock)
+                        sock.send(envelope.encode(), more)  # the rest of a multipart message never blocks
+                        sock.send(message.payload, noblock)
                     break
                 except zmq.Again:
                     if not await self._writable():
