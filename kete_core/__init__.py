@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from kete_core.config.tree import flatten
     from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
     from kete_core.lines import Chunk, LineReader, Position, end_position
+    from kete_core.oauth import OAuthSettings, TokenError, TokenProvider, basic_authorization
     from kete_core.tls import (
         Base64Source,
         CertificateLoader,
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
         load_tls,
         server_ssl_context,
     )
+    from kete_core.urls import url_template, url_value
 
 # Names loaded on first use: ``kete --help`` and ``kete plugins`` import this package and need none
 # of them, and their modules (a settings model, the configuration loader) take milliseconds.
@@ -81,6 +83,8 @@ _LAZY = {
         ("ContentEncoding", "ContentTransferEncoding", "EncodingSettings", "PayloadEncoding"), "kete_core.encodings"
     ),
     **dict.fromkeys(("Chunk", "LineReader", "Position", "end_position"), "kete_core.lines"),
+    **dict.fromkeys(("OAuthSettings", "TokenError", "TokenProvider", "basic_authorization"), "kete_core.oauth"),
+    **dict.fromkeys(("url_template", "url_value"), "kete_core.urls"),
     # TLS: settings models, and cryptography once a store is read.
     **dict.fromkeys(
         (
@@ -147,6 +151,7 @@ __all__ = [
     "MalformedEvent",
     "Matcher",
     "Message",
+    "OAuthSettings",
     "PathSource",
     "PayloadEncoding",
     "PermanentError",
@@ -170,8 +175,11 @@ __all__ = [
     "TlsMaterial",
     "TlsMaterialError",
     "TlsSettings",
+    "TokenError",
+    "TokenProvider",
     "Unavailable",
     "WrongPassword",
+    "basic_authorization",
     "client_ssl_context",
     "end_position",
     "flatten",
@@ -183,4 +191,6 @@ __all__ = [
     "parse_size",
     "redact",
     "server_ssl_context",
+    "url_template",
+    "url_value",
 ]

@@ -8,9 +8,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr
 
-from kete_core import CommaList, ComponentConfig, Duration, EncodingSettings, Lowercase, ServerTlsSettings, TlsSettings
+from kete_core import (
+    CommaList,
+    ComponentConfig,
+    Duration,
+    EncodingSettings,
+    Lowercase,
+    OAuthSettings,
+    ServerTlsSettings,
+    TlsSettings,
+)
 from kete_core import Size as Bytes
-from kete_http.oauth import OAuthSettings
 from kete_http.signing import SigningSettings
 
 log = logging.getLogger("kete.http")
@@ -67,9 +75,7 @@ class HttpSinkConfig(EncodingSettings):
     def oauth_active(self) -> bool:
         """OAuth is in use: ``authentication-type = "oauth"`` (unless ``oauth.enabled = false``), or
         the older KETE form with only ``oauth.enabled = true``."""
-        if self.authentication_type == "oauth":
-            return self.oauth.enabled is not False
-        return self.authentication_type is None and self.oauth.enabled is True
+        return self.oauth.active(self.authentication_type)
 
     def problems(self) -> list[tuple[str, str]]:
         """(setting, message) pairs for settings that cannot work together; checked when the sink is built,

@@ -18,7 +18,6 @@ import ssl
 import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
@@ -33,18 +32,21 @@ from kete_core import (
     Sink,
     SinkContext,
     Template,
+    TokenError,
+    TokenProvider,
     Unavailable,
+    basic_authorization,
     client_ssl_context,
     load_tls,
     redact,
+    url_template,
+    url_value,
 )
-from kete_http.oauth import TokenError, TokenProvider, basic_authorization
 from kete_http.settings import HttpSinkConfig
 
 log = logging.getLogger("kete.http")
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
-_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 _CACHE_LIMIT = 10_000
 # KETE drops custom headers named like its message headers, with and without the http ``x-`` form.
 _KETE_HEADERS = {"x-eventkind", "x-eventtype", "content-type", "eventkind", "eventtype", "contenttype"}
@@ -92,31 +94,6 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _encoded(target: str) -> str:
-    """The configured URL template as yarl encodes it, its variables kept: what the text leaves raw
-    (a space, say) is encoded here once, so that each event's URL, whose values :func:`_url_value`
-    encoded, is taken as it is (no second pass decodes ``%40`` or ``%2C`` back)."""
-    variables: list[str] = []
-
-    def mask(match: re.Match[str]) -> str:
-        variables.append(match.group())
-        return f"ketevariable{len(variables) - 1}x"
-
-    text = str(URL(_PLACEHOLDER.sub(mask, target)))
-    for index, variable in enumerate(variables):
-        text = text.replace(f"ketevariable{index}x", variable, 1)
-    return text
-
-
-def _url_value(value: str) -> str:
-    """A variable's value as it goes into the URL: percent-encoded as RFC 3986 says, all but letters,
-    digits and ``-._~`` (so ``a b`` and ``a%20b`` stay two values, and no value adds a ``/``, ``?``
-    or ``#``). ``.`` and ``..`` are refused: as a path segment they would move up the path."""
-    if value in (".", ".."):
-        raise ValueError("as a path segment it would move up the path")
-    return quote(value, safe="")
-
-
 async def _error_detail(response: aiohttp.ClientResponse) -> str:
     """The start of an error answer's body, at most :data:`_ERROR_DETAIL` bytes, marked when cut."""
     data = b""
@@ -158,10 +135,10 @@ class HttpSink(Sink):
         target = config.target()
         setting = "url" if config.url else "host"
         try:
-            encoded = _encoded(target)
+            encoded = url_template(target)
         except ValueError as exc:
             raise ConfigError(f"not a URL: {redact(str(exc))}", path=f"{context.path}.{setting}") from None
-        self.url = context.address(setting, encoded, _url_value)
+        self.url = context.address(setting, encoded, url_value)
         self._urls: dict[str, URL | PermanentError] = {}
         self._method = config.method
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)

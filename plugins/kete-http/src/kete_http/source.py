@@ -39,10 +39,10 @@ from kete_core import (
     Rejection,
     Source,
     SourceError,
+    basic_authorization,
     server_ssl_context,
 )
 from kete_http.handover import reuse_port_socket
-from kete_http.oauth import basic_authorization
 from kete_http.payloads import NotKeycloakEvent, normalise
 from kete_http.settings import HttpSourceConfig
 

@@ -1,21 +1,27 @@
-"""OAuth 2.0 client credentials for the HTTP sink, with KETE's settings and token caching.
+"""OAuth 2.0 client credentials for sinks, with KETE's ``oauth.*`` settings and token caching.
 
-A token is fetched on first use, cached, and fetched again 30 seconds before it expires (a
-response without ``expires_in`` counts as one hour, as in KETE). A 401 from the destination
-invalidates the token so that the next attempt fetches a fresh one.
+KETE's http, soap, websocket, socketio and signalr destinations share these settings. A token is
+fetched on first use, cached, and fetched again 30 seconds before it expires (a response without
+``expires_in`` counts as one hour, as in KETE). A destination that refuses a token has it
+invalidated, so that the next attempt fetches a fresh one. The token request goes through the
+caller's aiohttp session (aiohttp is imported only then: the core does not depend on it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import aiohttp
 import orjson
 from pydantic import Field, SecretStr
 
-from kete_core import ComponentConfig, Duration, Lowercase, PermanentError
+from kete_core.contracts import ComponentConfig
+from kete_core.errors import PermanentError
+from kete_core.fields import Duration, Lowercase
+
+if TYPE_CHECKING:
+    import aiohttp
 
 DEFAULT_KEYCLOAK_URL = "http://localhost:8080"
 DEFAULT_INTERNAL_CLIENT_ID = "kete-oauth-client"
@@ -51,6 +57,13 @@ class OAuthSettings(ComponentConfig):
     ``post``: both in the form body (``client_secret_post``)."""
     refresh_margin: Duration = Field(default=REFRESH_MARGIN)
     """How long before expiry a cached token is replaced."""
+
+    def active(self, authentication_type: str | None) -> bool:
+        """Whether OAuth is in use, as KETE decides: ``authentication-type = "oauth"`` (unless
+        ``oauth.enabled = false``), or the older form with only ``oauth.enabled = true``."""
+        if authentication_type == "oauth":
+            return self.enabled is not False
+        return authentication_type is None and self.enabled is True
 
     def problems(self) -> list[tuple[str, str]]:
         """(setting, message) pairs for what the token request lacks; checked only when OAuth is in use."""
@@ -117,6 +130,8 @@ class TokenProvider:
             self._token = None
 
     async def _fetch(self, session: aiohttp.ClientSession) -> str:
+        import aiohttp
+
         settings = self.settings
         secret = settings.client_secret.get_secret_value() if settings.client_secret else ""
         form = {"grant_type": "client_credentials"}
