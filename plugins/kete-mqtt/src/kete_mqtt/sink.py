@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -256,11 +257,11 @@ class MqttSink(Sink):
             client.loop_write()
 
     def _want_write(self) -> None:
-        client = self._client
-        if self._writing or client is None or client.socket() is None:
+        sock = None if self._client is None else self._client.socket()
+        if self._writing or sock is None:
             return
         self._writing = True
-        asyncio.get_running_loop().add_writer(client.socket(), self._writable)
+        asyncio.get_running_loop().add_writer(cast("socket.socket", sock), self._writable)
 
     def _stop_writing(self, sock: Any) -> None:
         if self._writing:
@@ -423,7 +424,7 @@ class Mqtt5Sink(MqttSink):
         if problem is not None:
             return PermanentError(f"{problem} (sent as the user property 'eventtype')")
         user += [("eventkind", event.kind), ("eventtype", event.event_type)]
-        properties = Properties(PacketTypes.PUBLISH)
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         properties.ContentType = content_type
         properties.UserProperty = user
         if self.config.message_expiry_seconds is not None:

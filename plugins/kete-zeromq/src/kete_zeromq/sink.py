@@ -109,18 +109,19 @@ class ZeroMqSink(Sink):
         for index, message in enumerate(messages):
             if taken and taken.get(id(message)) is message:
                 continue
-            envelope = None
+            envelope: bytes | None = None
             if envelopes is not None:
-                envelope = envelopes[index]
-                if isinstance(envelope, PermanentError):
-                    results[index] = envelope
+                rendered = envelopes[index]
+                if isinstance(rendered, PermanentError):
+                    results[index] = rendered
                     continue
+                envelope = rendered.encode()
             while True:
                 try:
                     if envelope is None:
                         sock.send(message.payload, noblock)
                     else:
-                        sock.send(envelope.encode(), more)  # the rest of a multipart message never blocks
+                        sock.send(envelope, more)  # the rest of a multipart message never blocks
                         sock.send(message.payload, noblock)
                     break
                 except zmq.Again:
@@ -141,7 +142,8 @@ class ZeroMqSink(Sink):
         assert self._socket is not None
         deadline = time.monotonic() + self.config.send_timeout_seconds
         while (left := deadline - time.monotonic()) > 0:
-            if await self._socket.poll(max(1, int(left * 1000)), zmq.POLLOUT):
+            # pyzmq types _AsyncSocket.poll without its flags argument, which it has.
+            if await self._socket.poll(max(1, int(left * 1000)), zmq.POLLOUT):  # type: ignore[call-arg]
                 return True
         return False
 
