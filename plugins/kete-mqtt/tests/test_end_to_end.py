@@ -287,3 +287,26 @@ def test_broker_stopped_mid_run_loses_nothing(kind, broker, subscribe, topic_roo
     assert not missing
     assert "destination available again" in kete.log
     assert not (tmp_path / "data" / "dead-letters").exists()
+
+
+def test_retained_messages_reach_a_later_subscriber(mosquitto, subscribe, topic_root, tmp_path):
+    sent = events(8)
+    write_jsonl(tmp_path / "events.jsonl", sent)
+    config = config_file(
+        tmp_path,
+        f"""
+        kind = "mqtt-5"
+        host = "127.0.0.1"
+        port = {mosquitto.port}
+        topic = "{topic_root}/${{realmLowerCase}}"
+        qos = 0
+        retained = true
+        """,
+    )
+    result = run_kete("run", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # Subscribed after kete is done: the broker hands over each topic's last (retained) message.
+    got = subscribe(f"{topic_root}/#").wait_for(lambda got: len(got) >= 2)
+    last = {event["realmName"].lower(): event["id"] for event in sent}
+    assert {message.topic.rsplit("/", 1)[1]: orjson.loads(message.payload)["id"] for message in got} == last
+    assert all(message.retain for message in got)

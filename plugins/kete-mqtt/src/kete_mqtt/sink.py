@@ -207,8 +207,10 @@ class MqttSink(Sink):
                 config.connection_timeout_seconds + 1,
             )
         except (OSError, TimeoutError, ValueError) as exc:
-            with contextlib.suppress(Exception):
-                client.socket() and client.socket().close()  # type: ignore[union-attr]
+            sock = client.socket()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
             raise Unavailable(f"cannot reach the MQTT broker at {self.url}: {_describe(exc)}") from None
         self._client = client
         self._attach(client)
@@ -382,6 +384,7 @@ class MqttSink(Sink):
     async def close(self) -> None:
         client = self._client
         if client is not None and client.is_connected():
+            client.on_disconnect = None  # a disconnection asked for is no loss to report
             client.disconnect()
             with contextlib.suppress(Exception):
                 client.loop_write()
