@@ -4,17 +4,14 @@ broker stopped and started again mid-run."""
 
 from __future__ import annotations
 
-import json
-import textwrap
-import time
-import urllib.error
-import urllib.request
+import asyncio
 from pathlib import Path
 
 import orjson
 import pytest
+from tests.services.waiting import readiness
 
-from kete_core.testing import admin_event, run_kete, user_event, write_jsonl
+from kete_core.testing import admin_event, run_kete, user_event, write_config, write_jsonl
 from kete_core.testing.services import free_ports
 
 pytestmark = pytest.mark.mqtt
@@ -29,28 +26,15 @@ def events(count: int, *, start: int = 0) -> list[dict]:
     return made
 
 
-def config_file(tmp_path: Path, destination: str, *, follow: bool = False, metrics: int | None = None) -> Path:
-    config = tmp_path / "kete.toml"
-    kete = f'[kete]\ndata-dir = "{tmp_path / "data"}"\n'
+def config_file(tmp_path: Path, destination: dict, *, follow: bool = False, metrics: int | None = None) -> Path:
+    kete: dict = {"data-dir": str(tmp_path / "data")}
     if metrics is not None:
-        kete += f'metrics.enabled = true\nmetrics.address = "127.0.0.1:{metrics}"\n'
-    config.write_text(
-        kete
-        + textwrap.dedent(f"""
-        [sources.replay]
-        kind = "file"
-        path = "events.jsonl"
-        follow = {"true" if follow else "false"}
-        poll-interval = "50ms"
-
-        [routes.mqtt]
-        retry.wait-duration = "200ms"
-        retry.max-wait-duration = "1s"
-        [routes.mqtt.destination]
-        """)
-        + textwrap.dedent(destination)
+        kete["metrics"] = {"enabled": True, "address": f"127.0.0.1:{metrics}"}
+    source = {"kind": "file", "path": "events.jsonl", "follow": follow, "poll-interval": "50ms"}
+    route = {"retry": {"wait-duration": "200ms", "max-wait-duration": "1s"}, "destination": destination}
+    return write_config(
+        tmp_path / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {"mqtt": route}}
     )
-    return config
 
 
 def ids(messages) -> list[str]:
@@ -63,16 +47,14 @@ def test_mqtt_5_every_event_with_its_topic_and_user_properties(mosquitto, subscr
     subscriber = subscribe(f"{topic_root}/#")
     config = config_file(
         tmp_path,
-        f"""
-        kind = "mqtt-5"
-        host = "127.0.0.1"
-        port = {mosquitto.port}
-        topic = "{topic_root}/${{realmLowerCase}}/${{kindLowerCase}}"
-        headers.x-source = "keycloak"
-        headers.x-realm = "${{realmLowerCase}}"
-        headers.eventtype = "not kete's to set"
-        message-expiry-seconds = 3600
-        """,
+        {
+            "kind": "mqtt-5",
+            "host": "127.0.0.1",
+            "port": mosquitto.port,
+            "topic": topic_root + "/${realmLowerCase}/${kindLowerCase}",
+            "headers": {"x-source": "keycloak", "x-realm": "${realmLowerCase}", "eventtype": "not kete's to set"},
+            "message-expiry-seconds": 3600,
+        },
     )
     result = run_kete("run", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -142,15 +124,13 @@ def test_tls_with_the_ca_from_a_trust_store(kind, mosquitto, subscribe, topic_ro
     subscriber = subscribe(f"{topic_root}/#")
     config = config_file(
         tmp_path,
-        f"""
-        kind = "{kind}"
-        host = "127.0.0.1"
-        port = {mosquitto.tls_port}
-        topic = "{topic_root}/secure"
-        tls.enabled = true
-        tls.trust-store.loader.kind = "pem-file-path"
-        tls.trust-store.loader.path = "{mosquitto.ca_file}"
-        """,
+        {
+            "kind": kind,
+            "host": "127.0.0.1",
+            "port": mosquitto.tls_port,
+            "topic": f"{topic_root}/secure",
+            "tls": {"enabled": True, "trust-store": {"loader": {"kind": "pem-file-path", "path": mosquitto.ca_file}}},
+        },
     )
     result = run_kete("run", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -162,13 +142,7 @@ def test_tls_without_trusting_the_broker_is_unavailable_with_the_reason(mosquitt
     write_jsonl(tmp_path / "events.jsonl", events(5))
     config = config_file(
         tmp_path,
-        f"""
-        kind = "mqtt-5"
-        host = "127.0.0.1"
-        port = {mosquitto.tls_port}
-        topic = "t"
-        tls.enabled = true
-        """,
+        {"kind": "mqtt-5", "host": "127.0.0.1", "port": mosquitto.tls_port, "topic": "t", "tls": {"enabled": True}},
     )
     kete = spawn_kete(config)
     kete.wait_for_log(
@@ -183,14 +157,14 @@ def test_a_wrong_password_is_refused_with_a_clear_error(mosquitto, spawn_kete, t
     write_jsonl(tmp_path / "events.jsonl", events(20))
     config = config_file(
         tmp_path,
-        f"""
-        kind = "mqtt-5"
-        host = "127.0.0.1"
-        port = {mosquitto.auth_port}
-        topic = "t"
-        username = "{mosquitto.username}"
-        password = "not-the-password-42"
-        """,
+        {
+            "kind": "mqtt-5",
+            "host": "127.0.0.1",
+            "port": mosquitto.auth_port,
+            "topic": "t",
+            "username": mosquitto.username,
+            "password": "not-the-password-42",
+        },
     )
     kete = spawn_kete(config)
     kete.wait_for_log(
@@ -208,33 +182,18 @@ def test_the_right_password(mosquitto, subscribe, topic_root, tmp_path):
     subscriber = subscribe(f"{topic_root}/#")
     config = config_file(
         tmp_path,
-        f"""
-        kind = "mqtt-3"
-        host = "127.0.0.1"
-        port = {mosquitto.auth_port}
-        topic = "{topic_root}/auth"
-        username = "{mosquitto.username}"
-        password = "{mosquitto.password}"
-        """,
+        {
+            "kind": "mqtt-3",
+            "host": "127.0.0.1",
+            "port": mosquitto.auth_port,
+            "topic": f"{topic_root}/auth",
+            "username": mosquitto.username,
+            "password": mosquitto.password,
+        },
     )
     result = run_kete("run", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(subscriber.wait_for(lambda got: len(got) >= 5)) == 5
-
-
-def ready(port: int) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -255,13 +214,13 @@ def test_broker_stopped_mid_run_loses_nothing(kind, broker, subscribe, topic_roo
     (metrics,) = free_ports(1)
     config = config_file(
         tmp_path,
-        f"""
-        kind = "{kind}"
-        host = "127.0.0.1"
-        port = {broker.port}
-        topic = "{topic_root}/${{realmLowerCase}}"
-        connection-timeout-seconds = 2
-        """,
+        {
+            "kind": kind,
+            "host": "127.0.0.1",
+            "port": broker.port,
+            "topic": topic_root + "/${realmLowerCase}",
+            "connection-timeout-seconds": 2,
+        },
         follow=True,
         metrics=metrics,
     )
@@ -271,8 +230,7 @@ def test_broker_stopped_mid_run_loses_nothing(kind, broker, subscribe, topic_roo
     with source.open("ab") as out:
         out.write(b"".join(orjson.dumps(event) + b"\n" for event in events(100, start=100)))
     kete.wait_for_log("destination unavailable, waiting for it", timeout=30)
-    wait_until(lambda: ready(metrics)[0] == 503, 30, "/ready to say 503")
-    body = ready(metrics)[1]
+    body = asyncio.run(readiness(metrics, ready=False))
     reason = body["not_ready"]["route mqtt"]
     assert f"MQTT broker at tcp://127.0.0.1:{broker.port}" in reason, body
     broker.start()
@@ -280,7 +238,7 @@ def test_broker_stopped_mid_run_loses_nothing(kind, broker, subscribe, topic_roo
         out.write(b"".join(orjson.dumps(event) + b"\n" for event in events(100, start=200)))
     wanted = {f"{'a' if n % 4 == 3 else 'e'}{n}" for n in range(300)}
     got = subscriber.wait_for(lambda got: wanted <= set(ids(got)), timeout=60)
-    wait_until(lambda: ready(metrics)[0] == 200, 30, "/ready to say 200 again")
+    asyncio.run(readiness(metrics, ready=True))
     assert kete.stop() == 0, kete.log
     missing = wanted - set(ids(got))
     print(f"broker restart mid-run: 300 events, {len(missing)} missing, {len(got) - len(set(ids(got)))} duplicates")
@@ -294,14 +252,14 @@ def test_retained_messages_reach_a_later_subscriber(mosquitto, subscribe, topic_
     write_jsonl(tmp_path / "events.jsonl", sent)
     config = config_file(
         tmp_path,
-        f"""
-        kind = "mqtt-5"
-        host = "127.0.0.1"
-        port = {mosquitto.port}
-        topic = "{topic_root}/${{realmLowerCase}}"
-        qos = 0
-        retained = true
-        """,
+        {
+            "kind": "mqtt-5",
+            "host": "127.0.0.1",
+            "port": mosquitto.port,
+            "topic": topic_root + "/${realmLowerCase}",
+            "qos": 0,
+            "retained": True,
+        },
     )
     result = run_kete("run", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr

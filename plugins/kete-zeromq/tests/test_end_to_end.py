@@ -3,19 +3,16 @@ envelope to a SUB peer that filters on it, a PULL peer that is not there yet, CU
 
 from __future__ import annotations
 
-import json
-import textwrap
-import time
-import urllib.error
-import urllib.request
+import asyncio
 from pathlib import Path
 
 import orjson
 import pytest
 import zmq
+from tests.services.waiting import readiness
 from zmq.utils import z85
 
-from kete_core.testing import admin_event, run_kete, user_event, write_jsonl
+from kete_core.testing import admin_event, run_kete, user_event, write_config, write_jsonl
 from kete_core.testing.services import free_ports
 
 pytestmark = pytest.mark.zeromq
@@ -32,29 +29,16 @@ def events(count: int, *, start: int = 0, prefix: str = "") -> list[dict]:
     return made
 
 
-def config_file(tmp_path: Path, destination: str, *, follow: bool = False, metrics: int | None = None) -> Path:
-    config = tmp_path / "kete.toml"
-    kete = f'[kete]\ndata-dir = "{tmp_path / "data"}"\n'
+def config_file(tmp_path: Path, destination: dict, *, follow: bool = False, metrics: int | None = None) -> Path:
+    kete: dict = {"data-dir": str(tmp_path / "data")}
     if metrics is not None:
-        kete += f'metrics.enabled = true\nmetrics.address = "127.0.0.1:{metrics}"\n'
-    config.write_text(
-        kete
-        + textwrap.dedent(f"""
-        [sources.replay]
-        kind = "file"
-        path = "events.jsonl"
-        follow = {"true" if follow else "false"}
-        poll-interval = "50ms"
-
-        [routes.zmq]
-        retry.wait-duration = "200ms"
-        retry.max-wait-duration = "1s"
-        [routes.zmq.destination]
-        kind = "zeromq"
-        """)
-        + textwrap.dedent(destination)
-    )
-    return config
+        kete["metrics"] = {"enabled": True, "address": f"127.0.0.1:{metrics}"}
+    source = {"kind": "file", "path": "events.jsonl", "follow": follow, "poll-interval": "50ms"}
+    route = {
+        "retry": {"wait-duration": "200ms", "max-wait-duration": "1s"},
+        "destination": {"kind": "zeromq", **destination},
+    }
+    return write_config(tmp_path / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {"zmq": route}})
 
 
 def ids(payloads) -> list[str]:
@@ -70,7 +54,7 @@ def test_push_to_a_pull_peer_sends_each_payload_alone(peer, endpoint, tmp_path):
     sent = events(50)
     write_jsonl(tmp_path / "events.jsonl", sent)
     pull = peer(zmq.PULL, endpoint)
-    config = config_file(tmp_path, f'endpoint = "{endpoint}"\nsocket-type = "push"\n')
+    config = config_file(tmp_path, {"endpoint": endpoint, "socket-type": "push"})
     result = run_kete("run", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "50 delivered, 0 failed" in result.stderr
@@ -84,13 +68,13 @@ def test_publish_with_an_envelope_reaches_the_subscribers_of_its_prefix(peer, en
     write_jsonl(source, [])
     config = config_file(
         tmp_path,
-        f"""
-        endpoint = "{endpoint.replace("127.0.0.1", "*")}"
-        socket-type = "PUBLISH"
-        connection-mode = "BIND"
-        envelope = "keycloak-${{realmLowerCase}}"
-        send-high-water-mark = 5000
-        """,
+        {
+            "endpoint": endpoint.replace("127.0.0.1", "*"),
+            "socket-type": "PUBLISH",
+            "connection-mode": "BIND",
+            "envelope": "keycloak-${realmLowerCase}",
+            "send-high-water-mark": 5000,
+        },
         follow=True,
     )
     kete = spawn_kete(config)
@@ -112,40 +96,24 @@ def test_publish_with_an_envelope_reaches_the_subscribers_of_its_prefix(peer, en
     assert ids(frames[1] for frames in real) == acme  # the Master events went to no subscriber
 
 
-def ready(port: int) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def test_push_waits_for_a_pull_peer_and_loses_nothing(peer, endpoint, spawn_kete, tmp_path):
     source = tmp_path / "events.jsonl"
     write_jsonl(source, events(100))
     (metrics,) = free_ports(1)
     config = config_file(
         tmp_path,
-        f'endpoint = "{endpoint}"\nsocket-type = "PUSH"\nsend-timeout-seconds = 1\n',
+        {"endpoint": endpoint, "socket-type": "PUSH", "send-timeout-seconds": 1},
         follow=True,
         metrics=metrics,
     )
     kete = spawn_kete(config)
     kete.wait_for_log("destination unavailable, waiting for it", timeout=30)
-    wait_until(lambda: ready(metrics)[0] == 503, 30, "/ready to say 503")
-    reason = ready(metrics)[1]["not_ready"]["route zmq"]
+    reason = asyncio.run(readiness(metrics, ready=False))["not_ready"]["route zmq"]
     assert f"no ZeroMQ peer took a message at {endpoint} within 1 s" in reason
     append(source, events(100, start=100))
     pull = peer(zmq.PULL, endpoint)
     got = pull.wait_for(lambda got: len(got) >= 200, timeout=60)
-    wait_until(lambda: ready(metrics)[0] == 200, 30, "/ready to say 200 again")
+    asyncio.run(readiness(metrics, ready=True))
     assert kete.stop() == 0, kete.log
     assert sorted(ids(frames[0] for frames in got)) == sorted(event["id"] for event in events(200))
     assert "destination available again" in kete.log
@@ -170,11 +138,14 @@ def test_curve_with_keys_loaded_as_kete_loads_them(loader, peer, endpoint, tmp_p
     sent = events(10)
     write_jsonl(tmp_path / "events.jsonl", sent)
     pull = peer(zmq.PULL, endpoint, curve_secret=server_secret)
-    lines = "\n".join(f'curve.{name} = "{value}"' for name, value in settings.items())
     config = config_file(
         tmp_path,
-        f'endpoint = "{endpoint}"\nsocket-type = "PUSH"\nauthentication-type = "curve"\n'
-        f'curve.loader.kind = "{loader}"\n{lines}\n',
+        {
+            "endpoint": endpoint,
+            "socket-type": "PUSH",
+            "authentication-type": "curve",
+            "curve": {"loader": {"kind": loader}, **settings},
+        },
     )
     result = run_kete("run", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -182,20 +153,31 @@ def test_curve_with_keys_loaded_as_kete_loads_them(loader, peer, endpoint, tmp_p
     assert client_secret.decode() not in result.stderr
 
 
+CLOSED = {"endpoint": "tcp://127.0.0.1:1"}
+CURVE = {**CLOSED, "authentication-type": "curve"}
+
+
 @pytest.mark.parametrize(
     ("destination", "expected"),
     [
-        ('endpoint = "tcp://127.0.0.1:1"\nsocket-type = "PUSH"\nenvelope = "x"\n',
-         "envelope is only valid for socket-type PUBLISH"),
-        ('endpoint = "tcp://127.0.0.1:1"\nsocket-type = "DEALER"\n', "routes.zmq.destination.socket-type"),
-        ('endpoint = "tcp://127.0.0.1:1"\nauthentication-type = "curve"\ncurve.loader.kind = "z85-inline"\n'
-         'curve.server-key = "short"\ncurve.public-key = "x"\ncurve.secret-key = "y"\n',
-         "routes.zmq.destination.curve.server-key: a Z85-encoded key has 40 characters, not 5"),
-        ('endpoint = "tcp://127.0.0.1:1"\nauthentication-type = "curve"\n',
-         "routes.zmq.destination.curve.loader.kind: must be one of z85-inline, z85-file-path, binary-file-path"),
-        ('endpoint = "tcp://127.0.0.1:1"\nlinger = -2\n', "routes.zmq.destination.linger"),
+        ({**CLOSED, "socket-type": "PUSH", "envelope": "x"}, "envelope is only valid for socket-type PUBLISH"),
+        ({**CLOSED, "socket-type": "DEALER"}, "routes.zmq.destination.socket-type"),
+        (
+            {
+                **CURVE,
+                "curve": {
+                    "loader": {"kind": "z85-inline"},
+                    "server-key": "short",
+                    "public-key": "x",
+                    "secret-key": "y",
+                },
+            },
+            "routes.zmq.destination.curve.server-key: a Z85-encoded key has 40 characters, not 5",
+        ),
+        (CURVE, "routes.zmq.destination.curve.loader.kind: must be one of z85-inline, z85-file-path, binary-file-path"),
+        ({**CLOSED, "linger": -2}, "routes.zmq.destination.linger"),
     ],
-)  # fmt: skip
+)
 def test_bad_settings_are_refused_naming_the_setting(destination, expected, tmp_path):
     config = config_file(tmp_path, destination)
     result = run_kete("check", str(config), cwd=tmp_path)
