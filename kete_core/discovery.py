@@ -84,8 +84,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-websocket",
         "kete-signalr",
         "kete-socketio",
-        "kete-grpc",
-        "kete-soap",
         "kete-aws",
         "kete-azure",
         "kete-gcp",

@@ -150,9 +150,23 @@ class HttpSink(Sink):
             self._ssl = client_ssl_context(config.tls, f"{context.path}.tls", material)
         self._session: aiohttp.ClientSession | None = None
 
+    def frame(self, payload: bytes) -> bytes:
+        """The request body for a serialized event, before ``content-encoding``: the payload itself. A
+        sink built on this one overrides it to wrap the payload (kete-soap's envelope)."""
+        return payload
+
+    def content_type(self, message: Message) -> str:
+        """The ``Content-Type`` of *message*'s request: the serializer's."""
+        return message.content_type
+
+    def protocol_headers(self) -> dict[str, str]:
+        """Headers the protocol adds to every request (kete-soap's ``SOAPAction``); custom headers of
+        the same names are not sent."""
+        return {}
+
     def _headers(self, context: SinkContext) -> tuple[dict[str, str], list[tuple[str, Template]]]:
         config = self.config
-        fixed = self._encoding.headers
+        fixed = self._encoding.headers | self.protocol_headers()
         auth = config.authentication_type
         if auth == "basic":
             password = config.basic_password.get_secret_value() if config.basic_password else ""
@@ -261,7 +275,7 @@ class HttpSink(Sink):
     def _prepare(self, message: Message) -> tuple[bytes, dict[str, str]] | PermanentError:
         config = self.config
         event = message.event
-        body = self._encoding.encode(message.payload)
+        body = self._encoding.encode(self.frame(message.payload))
         headers = self._static.copy()
         for name, template in self._templates:
             value = template.render(event)
@@ -274,7 +288,7 @@ class HttpSink(Sink):
             return PermanentError(f"{event!r}: the event type contains control characters")
         headers["x-eventkind"] = event.kind
         headers["x-eventtype"] = event.event_type
-        headers["Content-Type"] = message.content_type
+        headers["Content-Type"] = self.content_type(message)
         if config.event_id_header and event.id:
             if _UNSAFE.search(event.id):
                 return PermanentError(f"{event!r}: the event id contains control characters")
@@ -350,6 +364,12 @@ class HttpSink(Sink):
         if status == 401 and token is not None and self._oauth is not None:
             self._oauth.invalidate(token)
             return _Refused(message)
+        return self.refusal(status, detail, message, retry_after)
+
+    def refusal(self, status: int, detail: str, message: str, retry_after: float | None) -> Exception:
+        """What a non-2xx answer means for its event: an :class:`HttpError` (retried: 408, 429, 5xx) or a
+        :class:`~kete_core.PermanentError`. *detail* is the start of the answer's body, *message* the text
+        for logs and dead letters. A sink built on this one overrides it to read its protocol's errors."""
         if status in (408, 429) or status >= 500:
             return HttpError(message, status=status, retry_after=retry_after)
         return PermanentError(message)
