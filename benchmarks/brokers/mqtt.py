@@ -7,7 +7,6 @@ time runs from the first publish to the last acknowledgement. kete is ``kete run
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import threading
 import time
@@ -20,10 +19,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from benchmarks.common import make_events
-from benchmarks.throughput import Line, kete_rate
-from kete_core import ComponentConfig, Message, parse_event
+from benchmarks.throughput import Line, kete_rate, sink_rate
+from kete_core import ComponentConfig, parse_event
 from kete_core.builtins.json_serializer import JsonSerializer
-from kete_core.testing import build_sink
 from tests.services.mosquitto_fixtures import MOSQUITTO, MosquittoBroker
 
 TOPIC = "bench/keycloak"
@@ -68,28 +66,6 @@ def client_rate(port: int, events_file: Path, *, v5: bool) -> float:
     return len(records) / elapsed
 
 
-def sink_rate(kind: str, port: int, events_file: Path) -> float:
-    """Events/s of kete's sink alone, in-process, handed batches of 5000 as kete's pipeline does."""
-    serializer = JsonSerializer(ComponentConfig())
-    messages = []
-    for line in events_file.read_bytes().splitlines():
-        event = parse_event(orjson.loads(line))
-        messages.append(Message(event, serializer.serialize(event), serializer.content_type))
-
-    async def deliver() -> float:
-        sink = build_sink(kind, {"host": "127.0.0.1", "port": port, "topic": TOPIC})
-        await sink.start()
-        started = time.perf_counter()
-        for start in range(0, len(messages), 5000):
-            if await sink.send(messages[start : start + 5000]) is not None:
-                raise RuntimeError("the sink failed to deliver some messages")
-        elapsed = time.perf_counter() - started
-        await sink.close()
-        return elapsed
-
-    return len(messages) / asyncio.run(deliver())
-
-
 def lines(events: int) -> list[Line]:
     with tempfile.TemporaryDirectory(prefix="kete-bench-mqtt-") as tmp:
         folder = Path(tmp)
@@ -103,7 +79,7 @@ def lines(events: int) -> list[Line]:
                 client = client_rate(broker.port, events_file, v5=v5)
                 destination = f'kind = "{kind}"\nhost = "127.0.0.1"\nport = {broker.port}\ntopic = "{TOPIC}"\n'
                 kete = kete_rate(folder, events_file, events, destination)
-                alone = sink_rate(kind, broker.port, events_file)
+                alone = sink_rate(kind, {"host": "127.0.0.1", "port": broker.port, "topic": TOPIC}, events_file)
                 note = f"paho-mqtt 2, each PUBACK awaited; the sink alone: {alone:,.0f} events/s"
                 measured.append(Line(f"{kind} (Mosquitto 2.0, QoS 1)", kete, client, note))
             return measured

@@ -6,7 +6,6 @@ spool, serializer, sink), less its start-up time."""
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import threading
 import time
@@ -16,10 +15,9 @@ import orjson
 import zmq
 
 from benchmarks.common import make_events
-from benchmarks.throughput import Line, kete_rate
-from kete_core import ComponentConfig, Message, parse_event
+from benchmarks.throughput import Line, kete_rate, sink_rate
+from kete_core import ComponentConfig, parse_event
 from kete_core.builtins.json_serializer import JsonSerializer
-from kete_core.testing import build_sink
 from kete_core.testing.services import free_ports
 
 
@@ -77,30 +75,6 @@ def client_rate(endpoint: str, peer: Pull, events_file: Path) -> float:
     return len(payloads) / elapsed
 
 
-def sink_rate(endpoint: str, peer: Pull, events_file: Path) -> float:
-    """Events/s of kete's zeromq sink alone, in-process, handed batches of 5000 as kete's pipeline does."""
-    serializer = JsonSerializer(ComponentConfig())
-    messages = []
-    for line in events_file.read_bytes().splitlines():
-        event = parse_event(orjson.loads(line))
-        messages.append(Message(event, serializer.serialize(event), serializer.content_type))
-
-    async def deliver() -> float:
-        sink = build_sink("zeromq", {"endpoint": endpoint, "socket-type": "PUSH"})
-        await sink.start()
-        first = peer.received
-        started = time.perf_counter()
-        for start in range(0, len(messages), 5000):
-            if await sink.send(messages[start : start + 5000]) is not None:
-                raise RuntimeError("the sink failed to send some messages")
-        await asyncio.to_thread(peer.wait_for, first + len(messages))
-        elapsed = time.perf_counter() - started
-        await sink.close()
-        return elapsed
-
-    return len(messages) / asyncio.run(deliver())
-
-
 def lines(events: int) -> list[Line]:
     with tempfile.TemporaryDirectory(prefix="kete-bench-zeromq-") as tmp:
         folder = Path(tmp)
@@ -116,7 +90,9 @@ def lines(events: int) -> list[Line]:
                 folder, events_file, events, f'kind = "zeromq"\nendpoint = "{endpoint}"\nsocket-type = "PUSH"\n'
             )
             peer.wait_for(before + events + 1)  # and the one-event start-up run
-            alone = sink_rate(endpoint, peer, events_file)
+            settings = {"endpoint": endpoint, "socket-type": "PUSH"}
+            first = peer.received
+            alone = sink_rate("zeromq", settings, events_file, lambda: peer.wait_for(first + events))
         finally:
             peer.close()
     note = f"pyzmq 27 / libzmq 4.3, no acknowledgements; the sink alone: {alone:,.0f} events/s"
