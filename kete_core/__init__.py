@@ -69,11 +69,21 @@ if TYPE_CHECKING:
         TlsMaterialError,
         TlsSettings,
         WrongPassword,
+        checked_client_ssl,
         client_ssl_context,
         load_tls,
         server_ssl_context,
     )
     from kete_core.urls import url_template, url_value
+    from kete_core.web import (
+        ConnectionLost,
+        HandshakeClient,
+        HandshakeRefused,
+        HandshakeSettings,
+        connection_outcome,
+        handshake_refusal,
+        is_http_token,
+    )
 
 # Names loaded on first use: ``kete --help`` and ``kete plugins`` import this package and need none
 # of them, and their modules (a settings model, the configuration loader) take milliseconds.
@@ -85,6 +95,18 @@ _LAZY = {
     **dict.fromkeys(("Chunk", "LineReader", "Position", "end_position"), "kete_core.lines"),
     **dict.fromkeys(("OAuthSettings", "TokenError", "TokenProvider", "basic_authorization"), "kete_core.oauth"),
     **dict.fromkeys(("url_template", "url_value"), "kete_core.urls"),
+    **dict.fromkeys(
+        (
+            "ConnectionLost",
+            "HandshakeClient",
+            "HandshakeRefused",
+            "HandshakeSettings",
+            "connection_outcome",
+            "handshake_refusal",
+            "is_http_token",
+        ),
+        "kete_core.web",
+    ),
     # TLS: settings models, and cryptography once a store is read.
     **dict.fromkeys(
         (
@@ -103,6 +125,7 @@ _LAZY = {
             "TlsMaterialError",
             "TlsSettings",
             "WrongPassword",
+            "checked_client_ssl",
             "client_ssl_context",
             "load_tls",
             "server_ssl_context",
@@ -132,6 +155,7 @@ __all__ = [
     "ConfigError",
     "ConfigErrors",
     "ConfigWarning",
+    "ConnectionLost",
     "ContentEncoding",
     "ContentTransferEncoding",
     "DeliveryResults",
@@ -141,6 +165,9 @@ __all__ = [
     "Escape",
     "Event",
     "FileLoader",
+    "HandshakeClient",
+    "HandshakeRefused",
+    "HandshakeSettings",
     "Identity",
     "Intake",
     "KeteError",
@@ -180,10 +207,14 @@ __all__ = [
     "Unavailable",
     "WrongPassword",
     "basic_authorization",
+    "checked_client_ssl",
     "client_ssl_context",
+    "connection_outcome",
     "end_position",
     "flatten",
+    "handshake_refusal",
     "hookimpl",
+    "is_http_token",
     "is_secret",
     "load_tls",
     "parse_duration",

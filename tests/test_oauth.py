@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-
 import aiohttp
 import pytest
-from aiohttp import web
 
 from kete_core import OAuthSettings, PermanentError, TokenError, TokenProvider, basic_authorization
+from kete_core.testing.oauth import TokenEndpoint
 from kete_core.testing.services import free_ports
 
 
 @pytest.fixture
 async def endpoint():
-    """A token endpoint issuing ``token-1``, ``token-2``, … to client ``kete``/``s3cret``; its requests in ``seen``."""
-    seen: list[dict[str, str]] = []
-
-    async def token(request: web.Request) -> web.Response:
-        form = dict(await request.post())
-        seen.append({**form, "authorization": request.headers.get("Authorization", "")})
-        if request.headers.get("Authorization") != basic_authorization("kete", "s3cret"):
-            return web.json_response({"error": "invalid_client"}, status=401)
-        return web.json_response({"access_token": f"token-{len(seen)}", "expires_in": 300})
-
-    app = web.Application()
-    app.router.add_post("/token", token)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}/token", seen
-    await runner.cleanup()
+    server = await TokenEndpoint().start()
+    yield server
+    await server.stop()
 
 
 def settings(**values) -> OAuthSettings:
@@ -38,23 +22,21 @@ def settings(**values) -> OAuthSettings:
 
 
 async def test_a_token_is_fetched_once_cached_and_fetched_again_when_refused(endpoint):
-    url, seen = endpoint
-    provider = TokenProvider(settings(**{"token-url": url, "scope": "events:write"}))
+    provider = TokenProvider(settings(**{"token-url": endpoint.url, "scope": "events:write"}))
     async with aiohttp.ClientSession() as session:
         assert await provider.token(session) == "token-1"
         assert await provider.token(session) == "token-1"
         provider.invalidate("token-1")
         assert await provider.token(session) == "token-2"
-    assert [request["grant_type"] for request in seen] == ["client_credentials"] * 2
-    assert seen[0]["scope"] == "events:write"
-    assert seen[0]["authorization"] == "Basic " + base64.b64encode(b"kete:s3cret").decode()
+    assert [form["grant_type"] for form in endpoint.forms] == ["client_credentials"] * 2
+    assert endpoint.forms[0]["scope"] == "events:write"
+    assert endpoint.forms[0]["authorization"] == basic_authorization("kete", "s3cret")
 
 
 async def test_a_refused_client_is_permanent_and_a_missing_endpoint_is_worth_retrying(endpoint):
-    url, _ = endpoint
     async with aiohttp.ClientSession() as session:
         with pytest.raises(PermanentError, match="HTTP 401"):
-            await TokenProvider(settings(**{"token-url": url, "client-secret": "wrong"})).token(session)
+            await TokenProvider(settings(**{"token-url": endpoint.url, "client-secret": "wrong"})).token(session)
         (port,) = free_ports(1)
         with pytest.raises(TokenError, match=f"127.0.0.1:{port}"):
             await TokenProvider(settings(**{"token-url": f"http://127.0.0.1:{port}/token"})).token(session)

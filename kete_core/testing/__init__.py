@@ -12,6 +12,7 @@ from kete_core.testing.runner import KeteProcess, load_app, read_jsonl, run_app,
 _CONTRACTS = frozenset({
     "MatcherContract", "RendererContract", "SerializerContract", "SinkContract", "SourceContract", "running",
     "user_event", "admin_event", "sample_events", "poison_events", "build_sink", "write_config",
+    "json_message", "sink_builder",
 })  # fmt: skip
 
 
@@ -32,9 +33,11 @@ __all__ = [  # noqa: RUF022  (the contract names come first, then the rest)
     "SourceContract",
     "admin_event",
     "build_sink",
+    "json_message",
     "poison_events",
     "running",
     "sample_events",
+    "sink_builder",
     "user_event",
     "write_config",
     "HookCall",

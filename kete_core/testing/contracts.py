@@ -12,11 +12,12 @@ each class asks for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -141,6 +142,31 @@ def build_sink(kind: str, settings: Mapping[str, Any], route: str = "contract") 
     config = validate_settings(cls.Config, canonical(dict(settings)), f"routes.{route}.destination", info)
     sink: Sink = cls(config, sink_context(route))
     return sink
+
+
+def json_message(number: int = 1, **fields: Any) -> Message:
+    """The user event :func:`user_event` makes (``realm=``, ``event_type=`` and other fields as
+    there) as the ``json`` serializer's message."""
+    return json_messages([parse_event(user_event(number, **fields))])[0]
+
+
+@contextlib.asynccontextmanager
+async def sink_builder(kind: str, route: str = "r") -> AsyncIterator[Callable[..., Sink]]:
+    """Build sinks of *kind*: ``build(**settings)`` (kebab-case keys, as in a file, passed with
+    ``**{"timeout-seconds": 2}``); settings errors name ``routes.<route>.destination``. Every sink
+    built is closed on leaving."""
+    sinks: list[Sink] = []
+
+    def build(**settings: Any) -> Sink:
+        sink = build_sink(kind, settings, route)
+        sinks.append(sink)
+        return sink
+
+    try:
+        yield build
+    finally:
+        for sink in sinks:
+            await sink.close()
 
 
 def _toml(value: Any) -> str:

@@ -17,7 +17,7 @@ import os
 import secrets
 import ssl
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -343,6 +343,29 @@ def client_ssl_context(settings: TlsSettings, path: str, material: TlsMaterial |
     if material.identity is not None:
         _load_identity(context, material, path)
     return context
+
+
+def checked_client_ssl(
+    settings: TlsSettings, path: str, problems: Iterable[tuple[str, str]] = (), *, secure: bool
+) -> ssl.SSLContext | bool:
+    """A client sink's settings checked in one pass, and aiohttp's ``ssl=`` for it.
+
+    Raises :class:`ConfigErrors` with one error for each of *problems* (``(setting, message)``
+    pairs under *path*, the sink's settings path) and each bad ``tls.*`` setting together: KETE
+    reads the TLS material even when TLS is off, so a bad store fails the route at load. The
+    context is built when *secure* (an ``https``/``wss`` target) or any ``tls.*`` setting is
+    given; otherwise ``True`` (aiohttp's default: building a context takes a while).
+    """
+    errors: list[KeteError] = [ConfigError(message, path=f"{path}.{setting}") for setting, message in problems]
+    try:
+        material = load_tls(settings, f"{path}.tls")
+    except ConfigErrors as exc:
+        errors += exc.errors
+    if errors:
+        raise ConfigErrors(errors)
+    if not secure and not settings.model_fields_set:
+        return True
+    return client_ssl_context(settings, f"{path}.tls", material)
 
 
 def server_ssl_context(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import ssl
 from collections import deque
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.contracts import ComponentConfig, Message, Receipt, SinkContext
 from kete_core.event import parse_event
+from kete_core.testing.oauth import TokenEndpoint
 from kete_core.tls.testing import Pki
 
 
@@ -121,51 +121,6 @@ async def start_receiver():
 @pytest.fixture
 async def receiver(start_receiver):
     return await start_receiver()
-
-
-@dataclass
-class TokenEndpoint:
-    """A small OAuth token endpoint (client credentials) that issues numbered tokens."""
-
-    client_id: str = "kete"
-    client_secret: str = "s3cret"
-    expires_in: int | None = 300
-    issued: list[str] = field(default_factory=list)
-    forms: list[dict] = field(default_factory=list)
-    runner: web.AppRunner | None = None
-    url: str = ""
-
-    async def start(self, path: str = "/token") -> TokenEndpoint:
-        app = web.Application()
-        app.router.add_post(path, self._token)
-        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
-        return self
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-
-    async def _token(self, request: web.Request) -> web.Response:
-        form = dict(await request.post())
-        self.forms.append(form | {"authorization": request.headers.get("Authorization")})
-        given = (form.get("client_id"), form.get("client_secret"))
-        if "Authorization" in request.headers:
-            scheme, _, encoded = request.headers["Authorization"].partition(" ")
-            assert scheme == "Basic"
-            login, _, password = base64.b64decode(encoded).decode().partition(":")
-            given = (login, password)
-        if form.get("grant_type") != "client_credentials" or given != (self.client_id, self.client_secret):
-            return web.json_response({"error": "invalid_client"}, status=401)
-        token = f"token-{len(self.issued) + 1}"
-        self.issued.append(token)
-        body = {"access_token": token, "token_type": "Bearer"}
-        if self.expires_in is not None:
-            body["expires_in"] = self.expires_in
-        return web.json_response(body)
 
 
 @pytest.fixture

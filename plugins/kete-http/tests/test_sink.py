@@ -204,7 +204,7 @@ async def test_oauth_client_credentials_token_is_cached(ev, receiver, token_endp
     sink = make_sink(
         url=receiver.url,
         **{"authentication-type": "oauth", "max-concurrency": 8},
-        oauth={"token-url": token_endpoint.url + "/token", "client-id": "kete", "client-secret": "s3cret",
+        oauth={"token-url": token_endpoint.url, "client-id": "kete", "client-secret": "s3cret",
                "scope": "events:write"},
     )  # fmt: skip
     assert await sink.send([ev.user(id=str(i)) for i in range(20)]) is None
@@ -220,7 +220,7 @@ async def test_oauth_token_is_refreshed_before_expiry(ev, receiver, token_endpoi
     token_endpoint.expires_in = 1  # refreshed half way through a lifetime shorter than twice the 30 s margin
     sink = make_sink(
         url=receiver.url,
-        oauth={"enabled": True, "token-url": token_endpoint.url + "/token", "client-id": "kete",
+        oauth={"enabled": True, "token-url": token_endpoint.url, "client-id": "kete",
                "client-secret": "s3cret", "client-authentication": "post"},
     )  # fmt: skip
     await sink.send([ev.user()])
@@ -235,7 +235,7 @@ async def test_oauth_token_is_replaced_after_a_401_once(ev, receiver, token_endp
     sink = make_sink(
         url=receiver.url,
         **{"authentication-type": "oauth"},
-        oauth={"token-url": token_endpoint.url + "/token", "client-id": "kete", "client-secret": "s3cret"},
+        oauth={"token-url": token_endpoint.url, "client-id": "kete", "client-secret": "s3cret"},
     )
     receiver.fail(401)
     assert await sink.send([ev.user()]) is None
@@ -253,7 +253,7 @@ async def test_oauth_internal_mode_uses_the_keycloak_token_url(ev, receiver, mak
     sink = make_sink(
         url=receiver.url,
         **{"authentication-type": "OAUTH"},
-        oauth={"mode": "internal", "realm": "ops", "keycloak-url": keycloak.url + "/", "client-secret": "s3cret"},
+        oauth={"mode": "internal", "realm": "ops", "keycloak-url": keycloak.base + "/", "client-secret": "s3cret"},
     )
     assert await sink.send([ev.user()]) is None
     assert receiver.requests[0].headers["Authorization"] == "Bearer token-1"
@@ -263,7 +263,7 @@ async def test_oauth_bad_credentials_fail_permanently(ev, receiver, token_endpoi
     sink = make_sink(
         url=receiver.url,
         **{"authentication-type": "oauth"},
-        oauth={"token-url": token_endpoint.url + "/token", "client-id": "kete", "client-secret": "wrong"},
+        oauth={"token-url": token_endpoint.url, "client-id": "kete", "client-secret": "wrong"},
     )
     results = await sink.send([ev.user(), ev.user()])
     assert all(isinstance(error, PermanentError) for error in results)

@@ -14,7 +14,6 @@ import email.utils
 import logging
 import random
 import re
-import ssl
 import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -24,7 +23,6 @@ from yarl import URL
 
 from kete_core import (
     ConfigError,
-    ConfigErrors,
     DeliveryResults,
     Message,
     PermanentError,
@@ -36,8 +34,7 @@ from kete_core import (
     TokenProvider,
     Unavailable,
     basic_authorization,
-    client_ssl_context,
-    load_tls,
+    checked_client_ssl,
     redact,
     url_template,
     url_value,
@@ -124,15 +121,9 @@ class HttpSink(Sink):
 
     def __init__(self, config: HttpSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        errors = [ConfigError(message, path=f"{context.path}.{setting}") for setting, message in config.problems()]
-        # KETE reads the TLS material even when TLS is off, so a bad store fails the route at load.
-        try:
-            material = load_tls(config.tls, f"{context.path}.tls")
-        except ConfigErrors as exc:
-            errors += exc.errors
-        if errors:
-            raise ConfigErrors(errors)
         target = config.target()
+        secure = not target.lower().startswith("http://")
+        self._ssl = checked_client_ssl(config.tls, context.path, config.problems(), secure=secure)
         setting = "url" if config.url else "host"
         try:
             encoded = url_template(target)
@@ -145,9 +136,6 @@ class HttpSink(Sink):
         self._encoding = config.encoding
         self._static, self._templates = self._headers(context)
         self._oauth = TokenProvider(config.oauth) if config.oauth_active else None
-        self._ssl: ssl.SSLContext | bool = True  # plain http: no context to build (loading CAs takes a while)
-        if config.tls.model_fields_set or not target.lower().startswith("http://"):
-            self._ssl = client_ssl_context(config.tls, f"{context.path}.tls", material)
         self._session: aiohttp.ClientSession | None = None
 
     def frame(self, payload: bytes) -> bytes:

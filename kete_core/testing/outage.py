@@ -1,0 +1,127 @@
+"""A destination outage in the middle of ``kete run``: the test's server stops, kete waits with the
+route not ready (``/ready`` says why), the server starts again and every event arrives, nothing
+dead-lettered. For sinks whose test server runs in the test's own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from kete_core.testing.contracts import user_event, write_config
+from kete_core.testing.runner import KeteProcess
+from kete_core.testing.services import free_ports
+
+
+@dataclass
+class OutageReport:
+    """What :func:`run_through_an_outage` saw."""
+
+    sent: list[dict[str, Any]]
+    """The events written to kete's input file, in order."""
+    not_ready: str
+    """Why ``/ready`` said the route was not ready while the server was down."""
+    log: str
+    """kete's whole output."""
+
+
+def _ready(port: int) -> tuple[int, dict[str, str]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
+            return response.status, {}
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())["not_ready"]
+    except OSError:
+        return 0, {}
+
+
+async def _until(what: str, condition: Callable[[], bool | Awaitable[bool]], timeout: float, kete: KeteProcess) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = condition()
+        if result if isinstance(result, bool) else await result:
+            return
+        if kete.proc.poll() is not None:
+            raise AssertionError(f"kete exited ({kete.proc.returncode}) while waiting for {what}:\n{kete.log}")
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{kete.log[-4000:]}")
+        await asyncio.sleep(0.1)
+
+
+async def run_through_an_outage(
+    directory: Path,
+    destination: Mapping[str, Any],
+    *,
+    received: Callable[[], Collection[str]],
+    stop: Callable[[], Awaitable[None]],
+    start: Callable[[], Awaitable[None]],
+    events: int = 20,
+    timeout: float = 60.0,
+) -> OutageReport:
+    """Run ``kete run`` on a file of *events* user events (realms ``acme`` and ``Partner Portal``)
+    routed to *destination* (the route is ``out``); stop the server (*stop*) once the first half
+    arrived, append the second half, wait for ``/ready`` to report the route, *start* the server
+    again and wait until *received()* (the ids the server got) holds every event. Asserts that
+    kete then reports ready, exits 0, and dead-lettered nothing."""
+    data = directory / "data"
+    source = directory / "events.jsonl"
+    (metrics,) = free_ports(1)
+    config = write_config(
+        directory / "kete.toml",
+        {
+            "kete": {"data-dir": data, "metrics": {"enabled": True, "address": f"127.0.0.1:{metrics}"}},
+            "sources": {"replay": {"kind": "file", "path": source, "follow": True, "poll-interval": "50ms"}},
+            "routes": {
+                "out": {
+                    "retry": {"wait-duration": "100ms", "max-wait-duration": "500ms", "multiplier": 2},
+                    "destination": dict(destination),
+                }
+            },
+        },
+    )
+    sent = []
+    for number in range(events):
+        event = user_event(number + 1)
+        event["realmName"] = ("acme", "Partner Portal")[number % 2]
+        sent.append(event)
+    half = events // 2
+    source.write_bytes(b"".join(orjson.dumps(event) + b"\n" for event in sent[:half]))
+    kete = KeteProcess("run", str(config), cwd=directory)
+    try:
+
+        def arrived(count: int) -> Callable[[], bool]:
+            return lambda: {event["id"] for event in sent[:count]} <= set(received())
+
+        await _until("the first half of the events", arrived(half), timeout, kete)
+        await stop()
+        with source.open("ab") as handle:
+            handle.write(b"".join(orjson.dumps(event) + b"\n" for event in sent[half:]))
+        not_ready: dict[str, str] = {}
+
+        async def reported() -> bool:
+            status, reasons = await asyncio.to_thread(_ready, metrics)
+            not_ready.update(reasons)
+            return status == 503 and "route out" in reasons
+
+        await _until("/ready to report the route", reported, timeout, kete)
+        await start()
+        await _until("every event after the restart", arrived(events), timeout, kete)
+
+        async def ready() -> bool:
+            return (await asyncio.to_thread(_ready, metrics))[0] == 200
+
+        await _until("/ready to say 200", ready, timeout, kete)
+        status = await asyncio.to_thread(kete.stop)
+        assert status == 0, kete.log
+    finally:
+        if kete.proc.poll() is None:
+            kete.kill()
+    assert not (data / "dead-letters").exists() or not any((data / "dead-letters").iterdir()), kete.log
+    return OutageReport(sent, not_ready["route out"], kete.log)

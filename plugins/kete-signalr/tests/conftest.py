@@ -1,0 +1,50 @@
+"""Fixtures of the signalr sink's tests: a SignalR hub on aiohttp (:mod:`kete_signalr.testing`) on
+127.0.0.1, sinks, messages, a token endpoint and a PKI."""
+
+from __future__ import annotations
+
+import pytest
+from kete_signalr.testing import Hub
+
+from kete_core.testing import json_message, sink_builder
+from kete_core.testing.oauth import TokenEndpoint
+
+
+@pytest.fixture
+async def start_hub():
+    """Start hubs: ``await start_hub(**settings)``; stopped afterwards."""
+    hubs: list[Hub] = []
+
+    async def start(**settings) -> Hub:
+        hub = await Hub(**settings).start()
+        hubs.append(hub)
+        return hub
+
+    yield start
+    for hub in hubs:
+        await hub.stop()
+
+
+@pytest.fixture
+async def hub(start_hub) -> Hub:
+    return await start_hub()
+
+
+@pytest.fixture
+async def make_sink():
+    """Build signalr sinks: ``make_sink(**settings)`` (kebab-case keys); every one is closed afterwards."""
+    async with sink_builder("signalr") as build:
+        yield build
+
+
+@pytest.fixture
+def ev():
+    """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
+    return json_message
+
+
+@pytest.fixture
+async def token_endpoint():
+    endpoint = await TokenEndpoint().start()
+    yield endpoint
+    await endpoint.stop()
