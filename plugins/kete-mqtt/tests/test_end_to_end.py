@@ -9,10 +9,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.services.waiting import readiness
 
 from kete_core.testing import admin_event, run_kete, user_event, write_config, write_jsonl
 from kete_core.testing.services import free_ports
+from tests.services.waiting import readiness
 
 pytestmark = pytest.mark.mqtt
 

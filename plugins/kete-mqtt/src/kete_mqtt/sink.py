@@ -71,7 +71,7 @@ def topic_problem(topic: str) -> str | None:
 class _Batch:
     """The messages of one :meth:`MqttSink.send` awaiting their acknowledgement, by packet id."""
 
-    __slots__ = ("done", "lost", "pending", "results", "room", "window")
+    __slots__ = ("done", "lost", "pending", "results", "room", "sealed", "window")
 
     def __init__(self, size: int, window: int) -> None:
         loop = asyncio.get_running_loop()
@@ -81,6 +81,8 @@ class _Batch:
         self.done: asyncio.Future[None] = loop.create_future()
         self.room: asyncio.Future[None] | None = None
         self.lost: str | None = None
+        self.sealed = False
+        """Set once every message is published: only then does an empty ``pending`` mean done."""
 
     def acknowledged(self, mid: int, reason: ReasonCode | None) -> None:
         index = self.pending.pop(mid, None)
@@ -103,7 +105,7 @@ class _Batch:
         # on our PUBLISHes (Mosquitto leaves Nagle on), where waiting for half a window stalls on them.
         if room is not None and not room.done() and (force or len(self.pending) < self.window):
             room.set_result(None)
-        if (force or not self.pending) and not self.done.done():
+        if (force or (self.sealed and not self.pending)) and not self.done.done():
             self.done.set_result(None)
 
 
@@ -366,6 +368,7 @@ class MqttSink(Sink):
                     break
                 pending[info.mid] = index
                 published[index] = 1
+            batch.sealed = True
             if pending and batch.lost is None:
                 await batch.done
         finally:
