@@ -76,12 +76,6 @@ KETE_KINDS: dict[tuple[str, str], str | None] = {
 # this set in the commit that adds its plugin under plugins/ (one line a name, for the same reason).
 PLANNED: frozenset[str] = frozenset(
     {
-        "kete-amqp",
-        "kete-nats",
-        "kete-redis",
-        "kete-stomp",
-        "kete-pulsar",
-        "kete-aws",
         "kete-azure",
         "kete-gcp",
     }
