@@ -76,8 +76,6 @@ KETE_KINDS: dict[tuple[str, str], str | None] = {
 # this set in the commit that adds its plugin under plugins/ (one line a name, for the same reason).
 PLANNED: frozenset[str] = frozenset(
     {
-        "kete-mqtt",
-        "kete-zeromq",
         "kete-gcp",
     }
 )
