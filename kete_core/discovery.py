@@ -86,7 +86,6 @@ NOT_YET: frozenset[tuple[str, str]] = frozenset(
     {
         ("sink", "azure-eventhubs"),
         ("sink", "azure-servicebus"),
-        ("sink", "azure-eventgrid"),
         ("sink", "azure-webpubsub"),
     }
 )

@@ -4,6 +4,10 @@
   asynchronous ``azure-storage-queue`` SDK putting each event's kete JSON, Base64-encoded, one message after
   the other (Storage queues have no batch API; kete puts one queue's messages in order, as here).
 
+- ``azure-eventgrid``: the test topic of :mod:`kete_azure.testing` (aiohttp, checking each publish as Event
+  Grid does) in another process; the client is the asynchronous ``azure-eventgrid`` SDK publishing the same
+  events 500 at a time (kete's file source hands over batches of 500, each one publish).
+
 kete is ``kete run`` from a file (source, spool, serializer, sink), less its start-up time.
 """
 
@@ -14,10 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import orjson
+from azure.core.credentials import AzureKeyCredential
+from azure.eventgrid import EventGridEvent
+from azure.eventgrid.aio import EventGridPublisherClient
 from azure.storage.queue import BinaryBase64EncodePolicy
 from azure.storage.queue.aio import QueueServiceClient
 
 from benchmarks.common import make_events
+from benchmarks.destinations._server import serving
 from benchmarks.destinations.websocket import payloads
 from benchmarks.throughput import Line, kete_rate
 from kete_core.testing.services import Service
@@ -50,8 +59,44 @@ def _storage_queue(folder: Path, events_file: Path, events: int) -> Line:
     return Line("azure-storage-queue (Azurite)", kete, client, "one PutMessage per event, in order")
 
 
+BATCH = 500
+
+
+def _serve_topic(port_file: str) -> None:
+    """The test topic of :mod:`kete_azure.testing` (run in its own process)."""
+    from kete_azure.testing import EventGridTopic
+
+    async def main() -> None:
+        topic = await EventGridTopic().start()
+        Path(port_file).write_text(str(topic.port))
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+async def _eventgrid_client(url: str, key: str, messages: list[bytes]) -> float:
+    async with EventGridPublisherClient(url, AzureKeyCredential(key), retry_total=0) as client:
+        started = time.perf_counter()
+        for start in range(0, len(messages), BATCH):
+            chunk = messages[start : start + BATCH]
+            await client.send([EventGridEvent("LOGIN", "KeycloakEvent", orjson.loads(m), "1.0") for m in chunk])
+        return len(messages) / (time.perf_counter() - started)
+
+
+def _eventgrid(folder: Path, events_file: Path, events: int) -> Line:
+    from kete_azure.testing import EventGridTopic
+
+    key = EventGridTopic.key
+    with serving(_serve_topic, folder) as port:
+        url = f"http://127.0.0.1:{port}/api/events"
+        client = asyncio.run(_eventgrid_client(url, key, payloads(events_file)))
+        destination = f'kind = "azure-eventgrid"\nendpoint = "{url}"\naccess-key = "{key}"\n'
+        kete = kete_rate(folder, events_file, events, destination)
+    return Line("azure-eventgrid (aiohttp topic)", kete, client, f"one publish per {BATCH} events")
+
+
 def lines(events: int) -> list[Line]:
     with tempfile.TemporaryDirectory(prefix="kete-bench-azure-") as tmp:
         folder = Path(tmp)
         events_file = make_events(folder / "events.jsonl", events)
-        return [_storage_queue(folder, events_file, events)]
+        return [_storage_queue(folder, events_file, events), _eventgrid(folder, events_file, events)]

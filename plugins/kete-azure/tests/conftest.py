@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from azure.storage.queue import QueueServiceClient
+from kete_azure.testing import EventGridTopic
 
 from kete_core.testing import json_message, sink_builder
 
@@ -28,7 +29,7 @@ async def make_sink():
     def build(kind: str, **settings):
         return builders[kind](**settings)
 
-    for kind in ("azure-storage-queue",):
+    for kind in ("azure-storage-queue", "azure-eventgrid"):
         context = sink_builder(kind)
         builders[kind] = await context.__aenter__()
         contexts.append(context)
@@ -84,3 +85,23 @@ def queue(queues) -> str:
 
 
 ReadBack = Callable[[], list[bytes]]
+
+
+@pytest.fixture
+async def start_topic():
+    """Start Event Grid topics: ``await start_topic(key=...)``; stopped afterwards."""
+    topics: list[EventGridTopic] = []
+
+    async def start(**settings) -> EventGridTopic:
+        topic = await EventGridTopic(**settings).start()
+        topics.append(topic)
+        return topic
+
+    yield start
+    for topic in topics:
+        await topic.stop()
+
+
+@pytest.fixture
+async def topic(start_topic) -> EventGridTopic:
+    return await start_topic()

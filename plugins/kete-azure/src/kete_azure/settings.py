@@ -5,7 +5,7 @@ account key or a SAS token), plus KETE's content encodings."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 
@@ -142,3 +142,38 @@ class StorageQueueSinkConfig(EncodingSettings):
             protocol = parts.get("DefaultEndpointsProtocol", "https")
             url = f"{protocol}://{name}.queue.{parts.get('EndpointSuffix', 'core.windows.net')}"
         return StorageAccount(url.rstrip("/"), name or None, key or None, _strip_question_mark(sas) or None)
+
+
+class EventGridSinkConfig(EncodingSettings):
+    """``destination.*`` of ``kind = "azure-eventgrid"`` (KETE's keys and defaults)."""
+
+    endpoint: str
+    """The topic's endpoint (``https://<topic>.<region>-1.eventgrid.azure.net/api/events``)."""
+    access_key: SecretStr | None = None
+    """The topic's access key, sent as ``aeg-sas-key``."""
+    authentication_type: Literal["access-key"] | None = None
+    """KETE's ``authentication-type``; only ``access-key`` is provided (the default)."""
+    subject: str | None = None
+    """The events' ``subject``, a template; default: the event's type (``LOGIN``, ``USER_CREATE``)."""
+    event_type: str = "KeycloakEvent"
+    """The events' ``eventType``, a template."""
+    data_version: str = "1.0"
+    """The events' ``dataVersion``."""
+    timeout_seconds: Duration = Field(default=10.0, gt=0)
+    """Time to connect and for Event Grid to answer a batch."""
+    tls: TlsSettings = TlsSettings()
+    pool: dict[str, Any] = {}
+    """KETE's ``pool.*``, accepted so KETE configurations load."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(setting, message) pairs for settings that cannot work together, as KETE checks them."""
+        found = []
+        if not self.endpoint.strip().lower().startswith(("http://", "https://")):
+            found.append(("endpoint", "endpoint must be a valid absolute URL"))
+        if not (self.access_key and self.access_key.get_secret_value().strip()):
+            found.append(("access-key", "'access-key' or 'authentication-type' must be set"))
+        if not self.event_type.strip():
+            found.append(("event-type", "event-type cannot be blank"))
+        if not self.data_version.strip():
+            found.append(("data-version", "data-version cannot be blank"))
+        return found

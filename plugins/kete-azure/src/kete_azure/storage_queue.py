@@ -19,7 +19,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -28,11 +27,11 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.core.pipeline.transport import AioHttpTransport
 from azure.storage.queue import BinaryBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from kete_azure.settings import StorageAccount, StorageQueueSinkConfig
+from kete_azure.transport import aiohttp_transport
 from kete_core import (
     ConnectionLost,
     DeliveryResults,
@@ -90,12 +89,10 @@ class StorageQueueSink(Sink):
     def _client(self) -> QueueServiceClient:
         if self._service is None:
             timeout = self.config.timeout_seconds
-            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl))
-            transport = AioHttpTransport(session=session, session_owner=True)
             self._service = QueueServiceClient(
                 self.account.url,
                 credential=self._credential(),
-                transport=transport,
+                transport=aiohttp_transport(self._ssl),
                 retry_total=0,
                 connection_timeout=timeout,
                 read_timeout=timeout,
