@@ -131,7 +131,13 @@ class PubSubSink(Sink):
         return {"Authorization": f"Bearer {token}"}, token
 
     async def start(self) -> None:
-        session = self._open()
+        try:
+            await self._probe(self._open())
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _probe(self, session: aiohttp.ClientSession) -> None:
         if self._topic.variables:
             shown, url = f"projects/{self._project}/topics", f"{self._root}/topics?pageSize=1"
         else:
