@@ -56,7 +56,8 @@ class PubSubServer:
     authenticate: bool = True
     refuse: Callable[[Published], bool] | None = None
     published: list[Published] = field(default_factory=list)
-    requests: int = 0
+    requests: list[str] = field(default_factory=list)
+    """The topic of each publish request."""
     issued: list[str] = field(default_factory=list)
     port: int = 0
     runner: web.AppRunner | None = None
@@ -119,7 +120,9 @@ class PubSubServer:
             )
             header, payload = orjson.loads(_unb64(head)), orjson.loads(_unb64(claims))
         except (KeyError, ValueError, binascii.Error, InvalidSignature, orjson.JSONDecodeError):
-            return web.json_response({"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, 400)
+            return web.json_response(
+                {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, status=400
+            )
         now = time.time()
         if (
             header.get("alg") != "RS256"
@@ -128,7 +131,7 @@ class PubSubServer:
             or "https://www.googleapis.com/auth/" not in str(payload.get("scope", ""))
             or not payload.get("iat", 0) - 300 <= now <= payload.get("exp", 0)
         ):
-            return web.json_response({"error": "invalid_grant", "error_description": "Invalid JWT claims."}, 400)
+            return web.json_response({"error": "invalid_grant", "error_description": "Invalid JWT claims."}, status=400)
         token = f"ya29.token-{len(self.issued) + 1}"
         self.issued.append(token)
         return web.json_response({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
@@ -167,7 +170,7 @@ class PubSubServer:
         return self._publish(topic, await request.read())
 
     def _publish(self, topic: str, body: bytes) -> web.Response:
-        self.requests += 1
+        self.requests.append(topic)
         try:
             messages = orjson.loads(body)["messages"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
