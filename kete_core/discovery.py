@@ -85,7 +85,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-zeromq",
         "kete-aws",
         "kete-azure",
-        "kete-gcp",
     }
 )
 
