@@ -22,6 +22,15 @@ from kete_core import parse_event
 from kete_core.discovery import installed, load
 from kete_core.testing.contracts import validate_settings
 
+# Serializers that need settings to run at all, with what a typical configuration sets.
+SETTINGS = {
+    "template": {
+        "template-file-text": '{"id":"${id}","type":"${type}${operationType}","realm":"${realmName}",'
+        '"user":"${userId}${authDetails.userId}","ip":"${ipAddress}","username":"${details.username}"}',
+        "variable-escape": "json",
+    }
+}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,7 +44,7 @@ def main() -> None:
     figures: dict[str, float] = {}
     for item in sorted(installed("serializer"), key=lambda item: (item.name != "json", item.name)):
         cls, info = load("serializer", item.name, path="benchmark")
-        serializer = cls(validate_settings(cls.Config, {}, "benchmark", info))
+        serializer = cls(validate_settings(cls.Config, SETTINGS.get(item.name, {}), "benchmark", info))
         times = []
         for _ in range(args.runs):
             start = time.perf_counter()

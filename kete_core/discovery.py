@@ -81,7 +81,6 @@ PLANNED: frozenset[str] = frozenset(
         "kete-nats",
         "kete-redis",
         "kete-stomp",
-        "kete-pulsar",
         "kete-zeromq",
         "kete-aws",
         "kete-azure",

@@ -6,7 +6,7 @@ from pathlib import Path
 import orjson
 import pytest
 from kete_file.settings import FileSinkConfig
-from kete_file.sink import FileSink
+from kete_file.sink import FileSink, read_records
 
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
@@ -15,9 +15,15 @@ from kete_core.errors import ConfigError, PermanentError
 from kete_core.event import parse_event
 
 
-def make_sink(**settings) -> FileSink:
+class BinaryJson(JsonSerializer):
+    """The json serializer declaring binary payloads, as cbor or avro do."""
+
+    binary = True
+
+
+def make_sink(serializer_class: type[JsonSerializer] = JsonSerializer, **settings) -> FileSink:
     config = FileSinkConfig.model_validate(settings)
-    serializer = JsonSerializer(ComponentConfig())
+    serializer = serializer_class(ComponentConfig())
     context = SinkContext(
         route="r", path="routes.r.destination", renderer=KeteRenderer(ComponentConfig(), {}), serializer=serializer
     )
@@ -143,3 +149,53 @@ def test_a_failing_file_does_not_rewrite_the_events_written_before_it(tmp_path):
     written = [orjson.loads(line)["id"] for line in (tmp_path / "r.jsonl").read_bytes().splitlines()]
     assert written and all(result is None for result in results[: len(written)])
     assert all(isinstance(result, OSError) for result in results[len(written) :])
+
+
+def records(path: Path) -> list[bytes]:
+    return read_records(path.read_bytes())
+
+
+def raw_message(payload: bytes, **fields) -> Message:
+    return Message(parse_event({"type": "LOGIN", **fields}), payload, "application/octet-stream")
+
+
+def test_length_prefixed_records_carry_any_bytes(tmp_path):
+    path = tmp_path / "x.bin"
+    payloads = [b"a: 1\nb: 2\n", b"\x00\n\xff\r\n", b"", b"x" * 70_000]
+    assert send(make_sink(BinaryJson, path=str(path), framing="Length-Prefixed"), [*map(raw_message, payloads)]) is None
+    assert path.read_bytes()[:4] == b"\x00\x00\x00\x0a"  # 4 bytes, big-endian
+    assert send(make_sink(BinaryJson, path=str(path), framing="length-prefixed"), [raw_message(b"more")]) is None
+    assert records(path) == [*payloads, b"more"]
+
+
+def test_length_prefixed_rotation_keeps_records_whole(tmp_path):
+    path = tmp_path / "r.bin"
+    sink = make_sink(path=str(path), framing="length-prefixed", **{"max-bytes": "100", "backups": 3})
+    assert send(sink, [raw_message(b"%02d\n" % i * 10) for i in range(6)]) is None
+    rotated = [records(tmp_path / name) for name in ("r.bin.2", "r.bin.1", "r.bin")]  # 34-byte records, 2 a file
+    assert [len(chunk) for chunk in rotated] == [2, 2, 2]
+    assert [payload[:2] for chunk in rotated for payload in chunk] == [b"%02d" % i for i in range(6)]
+
+
+def test_a_partial_last_record_is_cut_and_a_file_of_lines_is_left_alone(tmp_path, caplog):
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"\x00\x00\x00\x02ok" + b"\x00\x00\x00\x09cut")  # a crash in the middle of a record
+    assert send(make_sink(path=str(path), framing="length-prefixed"), [raw_message(b"new")]) is None
+    assert records(path) == [b"ok", b"new"] and "partial last record of 7 bytes" in caplog.text
+    lines = tmp_path / "x.jsonl"
+    lines.write_bytes(b'{"id":"1"}\n')
+    [result] = send(make_sink(path=str(lines), framing="length-prefixed"), [raw_message(b"new")])
+    assert isinstance(result, PermanentError) and "no length-prefixed record" in str(result)
+    assert lines.read_bytes() == b'{"id":"1"}\n'
+
+
+def test_lines_refuse_a_binary_serializer_with_a_hint(tmp_path):
+    with pytest.raises(ConfigError, match=r"routes.r.destination.framing: .* binary payloads") as caught:
+        make_sink(BinaryJson, path=str(tmp_path / "x.bin"))
+    assert 'framing = "length-prefixed"' in str(caught.value)
+
+
+def test_reading_records_refuses_a_partial_one():
+    assert read_records(b"\x00\x00\x00\x01a\x00\x00\x00\x00") == [b"a", b""]
+    with pytest.raises(ValueError, match="inside the record at byte 5"):
+        read_records(b"\x00\x00\x00\x01a\x00\x00\x00\x02b")

@@ -10,9 +10,8 @@ import grpc
 import orjson
 import pytest
 
-from kete_core.testing import KeteProcess, admin_event, read_jsonl, run_kete, user_event, write_jsonl
-from kete_core.testing.services import free_ports
-from tests.services.waiting import dead_lettered, readiness, until
+from kete_core.testing import admin_event, read_jsonl, run_kete, user_event, write_jsonl
+from kete_core.testing.outage import run_through_an_outage
 
 pytestmark = pytest.mark.grpc
 
@@ -67,39 +66,20 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, server):
 
 
 async def test_a_server_restarted_mid_run_loses_nothing(tmp_path, start_server):
-    server = await start_server()
-    port = server.port
-    (metrics,) = free_ports(1)
-    events = tmp_path / "events.jsonl"
-    write_jsonl(events, [user_event(n) for n in range(10)])
-    config = tmp_path / "kete.toml"
-    config.write_text(
-        f'[kete]\ndata-dir = "{tmp_path / "data"}"\nmetrics.enabled = true\nmetrics.address = "127.0.0.1:{metrics}"\n'
-        f'[sources.replay]\nkind = "file"\npath = "{events}"\nfollow = true\npoll-interval = "50ms"\n'
-        f'[routes.rpc]\nretry.max-wait-duration = "500ms"\n'
-        f'destination.kind = "grpc"\ndestination.host = "127.0.0.1"\ndestination.port = {port}\n'
-        f'destination.service = "kete.Events"\ndestination.method = "Send"\ndestination.use-plaintext = true\n'
-        f"destination.timeout-seconds = 2\n"
-    )
-    kete = KeteProcess("run", str(config), cwd=tmp_path)
-    try:
-        await until(lambda: len(server.events) == 10, what="the first 10 events")
-        await server.stop()
-        with events.open("ab") as handle:
-            handle.write(b"".join(orjson.dumps(user_event(n)) + b"\n" for n in range(10, 20)))
+    servers = [await start_server()]
+    port = servers[0].port
 
-        reason = (await readiness(metrics, ready=False))["not_ready"]["route rpc"]
-        assert "gRPC UNAVAILABLE" in reason and "Connection refused" in reason, reason
-        restarted = await start_server(port=port)
-        await until(lambda: len(restarted.events) >= 10, what="delivery after the restart")
-        await readiness(metrics, ready=True)
-        assert await dead_lettered(metrics) == 0
-    finally:
-        code = await asyncio.to_thread(kete.stop)
-    assert code == 0, kete.log
-    ids = [orjson.loads(call.request)["id"] for call in (*server.events, *restarted.events)]
-    assert sorted(ids) == sorted(f"e{n}" for n in range(20)), "lost or repeated"
-    assert not (tmp_path / "data" / "dead-letters").exists()
+    async def restart() -> None:
+        servers.append(await start_server(port=port))
+
+    def received() -> list[str]:
+        return [orjson.loads(call.request)["id"] for server in servers for call in server.events]
+
+    destination = {"kind": "grpc", "host": "127.0.0.1", "port": port, "service": "kete.Events", "method": "Send",
+                   "use-plaintext": True, "timeout-seconds": 2}  # fmt: skip
+    report = await run_through_an_outage(tmp_path, destination, received=received, stop=servers[0].stop, start=restart)
+    assert "gRPC UNAVAILABLE" in report.not_ready and "Connection refused" in report.not_ready, report.not_ready
+    assert sorted(received()) == sorted(event["id"] for event in report.sent), "lost or repeated"
 
 
 async def test_ketes_mutual_tls_example_runs_unchanged(tmp_path, start_server, server_tls, pki):

@@ -3,14 +3,22 @@ expected texts were produced by the original's Jackson mappers; test_jackson.py 
 
 from __future__ import annotations
 
+import base64
 import email.parser
+import io
 import tomllib
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import cbor2
+import fastavro
 import pytest
+from kete_serializers.avro_serializer import schema
+from kete_serializers.protobuf_serializer import message_class
+from kete_serializers.records import original_record
 
-from kete_core import ConfigError, Event, parse_event
+from kete_core import EVENT, ConfigError, ConfigErrors, Event, parse_event
 from kete_core.testing import admin_event, user_event
 from kete_core.testing.contracts import load, validate_settings
 
@@ -165,3 +173,93 @@ def test_the_nesting_notation_is_checked() -> None:
 )
 def test_content_types_are_the_originals(kind: str, content_type: str) -> None:
     assert load("serializer", kind, path="test")[0].content_type == content_type
+
+
+def test_cbor_writes_objects_as_indefinite_maps_and_chunks_long_strings() -> None:
+    payload = serialize("cbor", USER)
+    assert payload[:4] == b"\xbfbid" and payload.endswith(b"\xff\xff")  # the details map, then the event
+    assert cbor2.loads(payload) == USER.to_kete()
+    long = parse_event(admin_event(6, representation="x" * 3995 + "😀" + "y" * 10))
+    payload = serialize("cbor", long)
+    # 3996 UTF-16 units a chunk, never half an emoji: 3995 x, then the emoji opens the last chunk
+    assert b"\x7f\x79\x0f\x9b" + b"x" * 3995 + b"\x6e\xf0\x9f\x98\x80" + b"y" * 10 + b"\xff" in payload
+    assert cbor2.loads(payload) == long.to_kete()
+
+
+def test_smile_shares_key_names_within_an_event() -> None:
+    payload = serialize("smile", parse_event(user_event(7, details={"id": "x", "é": "y"})))
+    assert payload.startswith(b":)\n\x01\xfa\x81idAe7\x83time")
+    # "id" again in details is a reference to the first key; a non-ASCII key is a short Unicode name
+    assert payload.endswith(b"\x86details\xfa\x40\x40x\xc0\xc3\xa9\x40y\xfb\xfb")
+
+
+def test_avro_is_one_schemaless_record_of_the_shipped_schemas() -> None:
+    for event in (USER, ADMIN):
+        record = fastavro.schemaless_reader(io.BytesIO(serialize("avro", event)), schema(event.kind), None)
+        assert record == {**original_record(event), **({} if event.kind == EVENT else {"details": None})}
+    assert serialize("avro", ADMIN)[:4] == b"\x02\x04a2"  # union branch 1 (string), length 2, no header
+
+
+def test_protobuf_reads_back_with_the_shipped_descriptors() -> None:
+    user = message_class("Event").FromString(serialize("protobuf", USER))
+    assert (user.type, user.session_id, dict(user.details)) == ("LOGIN_ERROR", "", USER.data["details"])
+    admin = message_class("AdminEvent").FromString(serialize("protobuf", ADMIN))
+    assert (admin.operation_type, admin.resource_type, admin.auth_details.user_id) == ("CREATE", "USER", "root")
+    assert not admin.details  # the original leaves the admin event's details out
+
+
+def template(text: str, event: Event, **settings: Any) -> str:
+    return serialize("template", event, **{"template-file-text": text, **settings}).decode()
+
+
+def test_template_writes_the_original_variables_with_filters() -> None:
+    event = parse_event(user_event(8, details={"redirect_uri": 'https://a/b?c=d e&f="g"', "auth_method": "<x>, 'y'"}))
+    text = "${id} ${type} ${realmName} ${details.redirect_uri:url} ${details.redirectUri:JSON} ${details.authMethod}"
+    assert template(text, event, **{"variable-escape": "xml-encode"}) == (
+        'e8 LOGIN acme https%3A%2F%2Fa%2Fb%3Fc%3Dd+e%26f%3D%22g%22 https://a/b?c=d e&f=\\"g\\" &lt;x&gt;, &apos;y&apos;'
+    )
+    assert template("${details.auth_method:csv-quote}|${details.auth_method:b64}", event) == (
+        "\"<x>, 'y'\"|PHg+LCAneSc="
+    )
+    admin = "${operationType} ${resourceType} ${authDetails.userId} ${authDetails.ipAddress}|${sessionId}|"
+    assert template(admin, ADMIN) == "CREATE USER root ||"  # absent and null render empty
+
+
+def test_template_values_are_never_expanded_as_template() -> None:
+    event = parse_event(user_event(9, details={"note": "${type} $${id} ${details.note}"}))
+    assert template("[${details.note}] $${id} ${id", event) == "[${type} $${id} ${details.note}] ${id} ${id"
+
+
+def test_template_sources_and_content_type(tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text("<e>${id}</e>\n", encoding="utf-8")
+    payload = serialize("template", USER, **{"template-file-path": str(path), "content-type": " application/xml "})
+    assert payload == b"<e>e1</e>\n"
+    encoded = base64.b64encode("ü ${type}".encode()).decode()
+    assert serialize("template", USER, **{"template-file-base64": encoded}) == "ü LOGIN_ERROR".encode()
+    cls, info = load("serializer", "template", path="test")
+    serializer = cls(
+        validate_settings(cls.Config, {"template-file-path": str(path), "content-type": "a/b "}, "x", info)
+    )
+    assert serializer.content_type == "a/b"
+
+
+@pytest.mark.parametrize(
+    ("settings", "where", "message"),
+    [
+        ({"template-file-text": "${nope}"}, "template-file-text", "unknown variable 'nope'"),
+        ({"template-file-text": "x ${id:html}"}, "template-file-text", "unknown filter 'html'"),
+        ({"template-file-path": "/nonexistent/template.txt"}, "template-file-path", "No such file or directory"),
+        ({"template-file-path": "/"}, "template-file-path", "Is a directory"),
+        ({"template-file-base64": "%%%"}, "template-file-base64", "not Base64"),
+        ({"template-file-text": "   "}, "", "exactly one of"),
+        ({"template-file-text": "a", "template-file-base64": "YQ=="}, "", "exactly one of"),
+        ({"template-file-text": "a", "variable-escape": "html"}, "variable-escape", "'json-encode'"),
+    ],
+)
+def test_template_settings_are_checked(settings: dict[str, str], where: str, message: str) -> None:
+    cls, info = load("serializer", "template", path="test")
+    with pytest.raises(ConfigErrors) as caught:
+        validate_settings(cls.Config, settings, "routes.r.serializer", info)
+    [error] = caught.value.errors
+    assert error.path == "routes.r.serializer" + (f".{where}" if where else "") and message in str(error)

@@ -1,4 +1,5 @@
-"""``destination.kind = "file"``: one serialized event per line; see the README for settings."""
+"""``destination.kind = "file"``: one serialized event per line, or per length-prefixed record; see the
+README for settings."""
 
 from __future__ import annotations
 
@@ -9,20 +10,67 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
-from kete_core import DeliveryResults, Message, PermanentError, Sink, SinkContext
+from kete_core import ConfigError, DeliveryResults, Message, PermanentError, Sink, SinkContext
 from kete_file.settings import FileSinkConfig
 
 log = logging.getLogger("kete.file")
+LENGTH_BYTES = 4  # length-prefixed framing: an unsigned 32-bit big-endian length before each payload
+
+
+def frame(payload: bytes) -> bytes:
+    """*payload* as one length-prefixed record."""
+    return len(payload).to_bytes(LENGTH_BYTES) + payload
+
+
+def read_records(data: bytes) -> list[bytes]:
+    """The payloads of length-prefixed *data* (a file the sink wrote with ``framing =
+    "length-prefixed"``); ``ValueError`` when it ends inside a record."""
+    payloads = []
+    at = 0
+    while at < len(data):
+        end = at + LENGTH_BYTES + int.from_bytes(data[at : at + LENGTH_BYTES])
+        if end > len(data):
+            raise ValueError(f"the data ends inside the record at byte {at}")
+        payloads.append(data[at + LENGTH_BYTES : end])
+        at = end
+    return payloads
 
 
 class _OpenFile:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, framed: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         self.size = os.fstat(self.fd).st_size
         if self.size:
-            self._repair()
+            try:
+                if framed:
+                    self._repair_records()
+                else:
+                    self._repair()
+            except BaseException:
+                self.close()
+                raise
+
+    def _repair_records(self) -> None:
+        """Cut a partial last record, left by a crash in the middle of a write (its event was not
+        acknowledged, so it is delivered again); refuse a file that does not start with a whole record
+        (a file of lines, say), rather than cut it."""
+        end = 0
+        while end + LENGTH_BYTES <= self.size:
+            length = int.from_bytes(os.pread(self.fd, LENGTH_BYTES, end))
+            if end + LENGTH_BYTES + length > self.size:
+                break
+            end += LENGTH_BYTES + length
+        if end == self.size:
+            return
+        if end == 0:
+            raise ValueError(f"{self.path} holds no length-prefixed record; kete appends records only to such files")
+        log.warning(
+            "%s: cut a partial last record of %d bytes left by an interrupted write", self.path, self.size - end
+        )
+        os.ftruncate(self.fd, end)
+        self.size = end
 
     def _repair(self) -> None:
         """Cut a partial last line, left by a crash in the middle of a write: the event on it was
@@ -56,13 +104,22 @@ class _OpenFile:
 
 
 class FileSink(Sink):
-    """Appends each message's payload and a newline to the file its rendered ``path`` names."""
+    """Appends each message's payload and a newline (or its length first, ``framing =
+    "length-prefixed"``) to the file its rendered ``path`` names."""
 
     Config = FileSinkConfig
     config: FileSinkConfig
 
     def __init__(self, config: FileSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
+        self._framed = config.framing == "length-prefixed"
+        if not self._framed and context.serializer.binary:
+            kind = type(context.serializer).__name__
+            raise ConfigError(
+                f"the serializer ({kind}) writes binary payloads, which lines cannot hold",
+                path=f"{context.path}.framing",
+                hint='set framing = "length-prefixed" (each payload after its length, 4 bytes big-endian)',
+            )
         self.path = context.address("path", config.path)
         segments = config.path.split("/")
         self._segments = len(segments)
@@ -96,7 +153,7 @@ class FileSink(Sink):
         if handle is None:
             if len(self._files) >= self.config.max_open_files:
                 self._files.popitem(last=False)[1].close()
-            handle = self._files[rendered] = _OpenFile(Path(rendered))
+            handle = self._files[rendered] = _OpenFile(Path(rendered), framed=self._framed)
         else:
             self._files.move_to_end(rendered)
         return handle
@@ -114,7 +171,7 @@ class FileSink(Sink):
                 older.replace(path.with_name(f"{path.name}.{number + 1}"))
         if self.config.backups:
             path.replace(path.with_name(f"{path.name}.1"))
-        fresh = self._files[str(path)] = _OpenFile(path)
+        fresh = self._files[str(path)] = _OpenFile(path, framed=self._framed)
         return fresh
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
@@ -126,8 +183,11 @@ class FileSink(Sink):
                 results[index] = rendered
                 continue
             problem = self._check(rendered)
-            if problem is None and b"\n" in message.payload:
-                problem = PermanentError("the payload contains a newline; the file sink writes one event per line")
+            if problem is None and not self._framed and b"\n" in message.payload:
+                problem = PermanentError(
+                    'the payload contains a newline, and framing = "lines" writes one event per line '
+                    '(framing = "length-prefixed" writes any payload)'
+                )
             if problem is not None:
                 results[index] = problem
             else:
@@ -155,12 +215,13 @@ class FileSink(Sink):
             handle = self._file(rendered)
             limit = self.config.max_bytes
             if limit is None:
-                handle.write(b"\n".join(payloads) + b"\n")
+                handle.write(b"".join(map(frame, payloads)) if self._framed else b"\n".join(payloads) + b"\n")
                 return len(payloads), handle, None
             for payload in payloads:
-                if handle.size and handle.size + len(payload) + 1 > limit:
+                record = frame(payload) if self._framed else payload + b"\n"
+                if handle.size and handle.size + len(record) > limit:
                     handle = self._rotate(handle)
-                handle.write(payload + b"\n")
+                handle.write(record)
                 written += 1
         except OSError as exc:
             return written, handle, exc

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import ClassVar
-from urllib.parse import quote_plus
 
 from kete_core import EVENT, Event, Serializer
 from kete_serializers.settings import FormSerializerConfig
+from kete_serializers.url_encoding import url_encode
 
 _USER_FIELDS = ("id", "type", "realmId", "realmName", "clientId", "userId", "sessionId", "ipAddress", "error", "time")
 _ADMIN_FIELDS = (
@@ -55,11 +55,6 @@ def _text(field: str, value: object) -> str:
     raise ValueError(f"field '{field}' is a {type(value).__name__}, which a form cannot carry")
 
 
-def _url_encode(text: str) -> str:
-    """``java.net.URLEncoder.encode(text, UTF_8)``: only ``A-Za-z0-9.-*_`` stay, spaces become ``+``."""
-    return quote_plus(text, safe="*").replace("~", "%7E")
-
-
 class UrlEncodedFormSerializer(Serializer):
     """``application/x-www-form-urlencoded``: ``id=e1&type=LOGIN&…&details%5Busername%5D=alice``."""
 
@@ -70,7 +65,7 @@ class UrlEncodedFormSerializer(Serializer):
 
     def serialize(self, event: Event) -> bytes:
         pairs = form_fields(event, self.config.nesting_notation)
-        return "&".join(f"{_url_encode(name)}={_url_encode(value)}" for name, value in pairs).encode()
+        return "&".join(f"{url_encode(name)}={url_encode(value)}" for name, value in pairs).encode()
 
 
 class MultipartFormSerializer(Serializer):
