@@ -76,13 +76,8 @@ KETE_KINDS: dict[tuple[str, str], str | None] = {
 # this set in the commit that adds its plugin under plugins/ (one line a name, for the same reason).
 PLANNED: frozenset[str] = frozenset(
     {
-        "kete-amqp",
         "kete-mqtt",
-        "kete-nats",
-        "kete-redis",
-        "kete-stomp",
         "kete-zeromq",
-        "kete-aws",
         "kete-azure",
     }
 )

@@ -1,0 +1,152 @@
+"""An AWS endpoint that goes away while kete runs, and credentials the service refuses: nothing is
+lost, nothing is dead-lettered, and ``/ready`` says why the route waits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import urllib.error
+import urllib.request
+
+import orjson
+import pytest
+
+from kete_core.testing import KeteProcess, write_jsonl
+from kete_core.testing.contracts import user_event
+from kete_core.testing.outage import run_through_an_outage
+from kete_core.testing.services import HOST, Service, ServiceSpec, free_ports, started
+from tests.services.moto_fixtures import MOTO, REGION, moto_url
+from tests.services.waiting import until
+
+pytestmark = pytest.mark.aws
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 in front of the moto server: closing it takes the endpoint away
+    (connections refused, open ones cut), opening it again on the same port brings it back."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        (self.port,) = free_ports(1)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._relay, HOST, self.port)
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(HOST, self.upstream_port)
+        self._writers |= {writer, up_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+
+def _not_ready(port: int) -> str:
+    """Why kete's ``/ready`` says it is not ready ("" while it is, or does not answer)."""
+    try:
+        urllib.request.urlopen(f"http://{HOST}:{port}/ready", timeout=2).close()
+    except urllib.error.HTTPError as refused:
+        return str(orjson.loads(refused.read())["not_ready"])
+    except OSError:
+        pass
+    return ""
+
+
+async def test_an_endpoint_down_mid_run_loses_nothing_and_ready_says_why(tmp_path, aws, moto_server):
+    aws.sqs_targets(("acme",))
+    relay = Relay(moto_server.ports["main"])
+    await relay.open()
+    destination = {**aws.settings(), "kind": "aws-sqs", "queue": aws.name("acme"), "endpoint-url": relay.url,
+                   "timeout-seconds": "1"}  # fmt: skip
+    try:
+        report = await run_through_an_outage(
+            tmp_path,
+            destination,
+            received=lambda: [orjson.loads(message.body)["id"] for message in aws.receive()],
+            stop=relay.close,
+            start=relay.open,
+        )
+    finally:
+        with contextlib.suppress(AssertionError):
+            await relay.close()
+    assert "unreachable" in report.not_ready and relay.url in report.not_ready, report.not_ready
+    ids = [orjson.loads(message.body)["id"] for message in aws.receive()]
+    assert sorted(set(ids)) == sorted(event["id"] for event in report.sent)
+
+
+# Every request must be signed with a key moto's IAM knows (no unauthenticated actions at all).
+MOTO_IAM = ServiceSpec(
+    name="moto-iam",
+    program=MOTO.program,
+    command=MOTO.command,
+    ready=lambda s: _serves_any(s),
+    env=lambda _s: {"AWS_DEFAULT_REGION": REGION, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+)
+
+
+def _serves_any(service: Service) -> bool:
+    try:
+        urllib.request.urlopen(f"http://{service.address()}/moto-api/data.json", timeout=1).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def moto_with_iam(tmp_path_factory):
+    yield from started(Service(MOTO_IAM, tmp_path_factory.mktemp("moto-iam")))
+
+
+async def test_refused_credentials_keep_the_route_waiting_with_a_clear_reason(tmp_path, aws, moto_with_iam):
+    (metrics,) = free_ports(1)
+    write_jsonl(tmp_path / "events.jsonl", [user_event(number) for number in range(1, 4)])
+    lines = [
+        f"kete.data-dir={tmp_path / 'data'}",
+        "kete.sources.live.kind=file",
+        f"kete.sources.live.path={tmp_path / 'events.jsonl'}",
+        "kete.sources.live.follow=true",
+        "kete.metrics.enabled=true",
+        f"kete.metrics.address={HOST}:{metrics}",
+    ]
+    destination = {**aws.settings(), "kind": "aws-sqs", "queue": aws.name("acme"),
+                   "endpoint-url": moto_url(moto_with_iam), "secret-access-key": "wrong-secret"}  # fmt: skip
+    lines += [f"kete.routes.queue.destination.{key}={value}" for key, value in destination.items()]
+    config = tmp_path / "kete.properties"
+    config.write_text("\n".join(lines) + "\n")
+    kete = KeteProcess("run", str(config), cwd=tmp_path)
+    try:
+        await asyncio.to_thread(kete.wait_for_log, "the credentials were refused", 30)
+        reason = ""
+
+        def reported() -> bool:
+            nonlocal reason
+            reason = _not_ready(metrics)
+            return "credentials were refused" in reason
+
+        await until(reported, what="/ready to give the reason")
+        assert "route queue" in reason, reason
+    finally:
+        kete.stop()
+    assert "wrong-secret" not in kete.log
+    assert not (tmp_path / "data" / "dead-letters").exists() or not any((tmp_path / "data" / "dead-letters").iterdir())
