@@ -9,6 +9,7 @@ kete and with the service's own client in a loop, and returns what it measured.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import pkgutil
 import subprocess
@@ -16,10 +17,13 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+import orjson
 
 from benchmarks.common import machine
 
@@ -104,3 +108,36 @@ def kete_rate(folder: Path, events_file: Path, count: int, destination: str) -> 
     if f"{count} delivered, 0 failed" not in log:
         raise RuntimeError(f"kete did not deliver all {count} events:\n{log[-3000:]}")
     return count / max(elapsed - startup, 1e-9)
+
+
+def sink_rate(
+    kind: str, settings: Mapping[str, Any], events_file: Path, done: Callable[[], None] | None = None
+) -> float:
+    """Events/s of a sink alone, in-process, handed the ``json`` payloads of *events_file* in batches of
+    5000 as kete's pipeline does; *done* (run in a thread) waits until the destination has them all,
+    for destinations that acknowledge nothing."""
+    # Here, not at the top: build_sink comes with the contract kit, which imports pytest.
+    from kete_core import ComponentConfig, Message, parse_event
+    from kete_core.builtins.json_serializer import JsonSerializer
+    from kete_core.testing import build_sink
+
+    serializer = JsonSerializer(ComponentConfig())
+    messages = []
+    for line in events_file.read_bytes().splitlines():
+        event = parse_event(orjson.loads(line))
+        messages.append(Message(event, serializer.serialize(event), serializer.content_type))
+
+    async def deliver() -> float:
+        sink = build_sink(kind, settings)
+        await sink.start()
+        started = time.perf_counter()
+        for first in range(0, len(messages), 5000):
+            if await sink.send(messages[first : first + 5000]) is not None:
+                raise RuntimeError(f"the {kind} sink failed to deliver some messages")
+        if done is not None:
+            await asyncio.to_thread(done)
+        elapsed = time.perf_counter() - started
+        await sink.close()
+        return elapsed
+
+    return len(messages) / asyncio.run(deliver())

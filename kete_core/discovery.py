@@ -74,11 +74,17 @@ KETE_KINDS: dict[tuple[str, str], str | None] = {
 # Distributions named above that are planned but not published: the hint names them without a
 # "pip install", which would fetch whatever else holds the name on the package index. A name leaves
 # this set in the commit that adds its plugin under plugins/ (one line a name, for the same reason).
-PLANNED: frozenset[str] = frozenset(
+PLANNED: frozenset[str] = frozenset()
+
+# Kinds of KETE_KINDS whose distribution has shipped without them yet (one line a kind): the hint says
+# so rather than suggesting an upgrade that would not help. A kind leaves this set when it lands.
+NOT_YET: frozenset[tuple[str, str]] = frozenset(
     {
-        "kete-mqtt",
-        "kete-zeromq",
-        "kete-azure",
+        ("sink", "azure-eventhubs"),
+        ("sink", "azure-servicebus"),
+        ("sink", "azure-eventgrid"),
+        ("sink", "azure-webpubsub"),
+        ("sink", "gcp-cloud-tasks"),
     }
 )
 
@@ -220,6 +226,9 @@ def _provider_hint(kind: str, name: str) -> str:
         installed_version = version(provider)
     except PackageNotFoundError:
         return f"{lead} is provided by {provider}: pip install {provider}"
+    if (kind, name) in NOT_YET:
+        shipped = f"{provider} {installed_version} is installed"
+        return f"{lead} is planned for {provider}, which does not provide it yet ({shipped})"
     outdated = f"{provider} {installed_version} does not have it"
     return f"{lead} is provided by {provider}, but {outdated}: pip install --upgrade {provider}"
 

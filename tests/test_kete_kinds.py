@@ -99,6 +99,25 @@ def test_an_installed_distribution_without_the_kind_is_to_be_upgraded(monkeypatc
     assert "pip install --upgrade kete-kafka" in str(caught.value)
 
 
+def test_a_kind_its_installed_distribution_does_not_ship_yet(monkeypatch):
+    monkeypatch.setitem(discovery.KNOWN_PROVIDERS, ("sink", "kafka-streams"), "kete-kafka")
+    monkeypatch.setattr(discovery, "NOT_YET", discovery.NOT_YET | {("sink", "kafka-streams")})
+    with pytest.raises(PluginError) as caught:
+        discovery.load("sink", "kafka-streams", path="routes.r.destination.kind")
+    message = str(caught.value)
+    assert (
+        "'kafka-streams' is planned for kete-kafka, which does not provide it yet (kete-kafka 0.1.0 is installed)"
+        in message
+    )
+    assert "pip install" not in message
+
+
+def test_kinds_not_shipped_yet_are_not_installed_and_their_distribution_is():
+    installed = {(kind, item.name) for kind in ("sink", "serializer") for item in discovery.installed(kind)}
+    assert not discovery.NOT_YET & installed, "a kind that landed must leave discovery.NOT_YET"
+    assert all(discovery.KETE_KINDS[kind] not in discovery.PLANNED for kind in discovery.NOT_YET)
+
+
 def test_a_kind_kete_does_not_know_still_gets_a_suggestion(tmp_path):
     result = check(tmp_path, 'destination.kind = "mqtt5"\n')
     assert "did you mean 'mqtt-5'?" in result.stderr

@@ -5,6 +5,7 @@ dead-lettered. For sinks whose test server runs in the test's own event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -18,6 +19,51 @@ import orjson
 from kete_core.testing.contracts import user_event, write_config
 from kete_core.testing.runner import KeteProcess
 from kete_core.testing.services import free_ports
+
+
+class TcpRelay:
+    """A TCP relay on 127.0.0.1 in front of a server: :meth:`close` takes the server away from
+    whoever connects through the relay (new connections refused, open ones cut) while it keeps
+    running for everyone else; :meth:`open` brings it back on the same port. For outages a restart
+    cannot show: a subscriber on the real server that must not miss anything, or a server too slow
+    to restart in a test (Keycloak, moto)."""
+
+    def __init__(self, upstream_port: int, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.upstream_port = upstream_port
+        (self.port,) = free_ports(1)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def open(self) -> None:
+        """Accept connections on :attr:`port` and relay each to the server."""
+        self._server = await asyncio.start_server(self._relay, self.host, self.port)
+
+    async def close(self) -> None:
+        """Stop accepting and cut every relayed connection."""
+        assert self._server is not None, "the relay is not open"
+        self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(self.host, self.upstream_port)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, upstream_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+            self._writers.discard(sink)
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
 
 
 @dataclass

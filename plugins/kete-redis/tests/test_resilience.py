@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from kete_core.testing import run_kete, user_event, write_jsonl
+from kete_core.testing.outage import TcpRelay, run_through_an_outage
 from kete_core.testing.services import free_ports
 
 pytestmark = pytest.mark.redis
@@ -185,3 +186,32 @@ def test_an_unknown_master_is_unavailable(redis_sentinel, prefix, spawn_kete, tm
         f" 127.0.0.1:{redis_sentinel.ports['sentinel']}: No master found for 'nobody'"
     )
     assert kete.stop() == 1
+
+
+async def test_pubsub_through_an_outage_loses_nothing(redis_server, prefix, subscriber, tmp_path):
+    # Pub/sub keeps nothing: a restarted server would also drop the subscriber that checks the
+    # delivery. So the outage is kete's alone: a relay between kete and the server closes (the
+    # connection cut, new ones refused) and opens again, while the subscriber stays on the server.
+    relay = TcpRelay(redis_server.port)
+    await relay.open()
+    try:
+        report = await run_through_an_outage(
+            tmp_path,
+            {
+                "kind": "redis-pubsub",
+                "host": "127.0.0.1",
+                "port": relay.port,
+                "channel": f"{prefix}.${{realmLowerCase}}",
+                "connection-timeout-seconds": 1,
+                "command-timeout-seconds": 2,
+            },
+            received=lambda: [orjson.loads(item.payload)["id"] for item in subscriber.received],
+            stop=relay.close,
+            start=relay.open,
+        )
+    finally:
+        await relay.close()
+    assert f"cannot reach Redis at 127.0.0.1:{relay.port}" in report.not_ready, report.not_ready
+    channels = {item.channel for item in subscriber.received}
+    assert channels == {f"{prefix}.acme", f"{prefix}.partner portal"}
+    assert len(subscriber.received) == len(report.sent)

@@ -1,0 +1,144 @@
+"""Settings of the kete-azure sinks. ``azure-storage-queue``: KETE's keys, defaults and cross-checks
+(``connection-string`` xor ``account-name``/``account-key``/``sas-token``/``url``; exactly one of an
+account key or a SAS token), plus KETE's content encodings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field, SecretStr
+
+from kete_core import Duration, EncodingSettings, TlsSettings
+
+EMULATOR_ACCOUNT_NAME = "devstoreaccount1"
+# Azurite's and the Storage Emulator's published well-known key, as KETE substitutes it.
+EMULATOR_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+EMULATOR_QUEUE_ENDPOINT = "http://127.0.0.1:10001/devstoreaccount1"
+
+
+@dataclass(frozen=True)
+class StorageAccount:
+    """Where the queues are and how to sign: an account key (SharedKey) or a SAS token."""
+
+    url: str
+    account_name: str | None
+    account_key: str | None
+    sas_token: str | None
+
+
+def _pairs(text: str) -> dict[str, str]:
+    found = {}
+    for segment in text.split(";"):
+        name, equals, value = segment.partition("=")
+        if equals and name.strip():
+            found[name.strip()] = value.strip()
+    return found
+
+
+def _strip_question_mark(token: str) -> str:
+    return token[1:] if token.startswith("?") else token
+
+
+class StorageQueueSinkConfig(EncodingSettings):
+    """``destination.*`` of ``kind = "azure-storage-queue"``."""
+
+    queue: str
+    """The queue's name, a template (``keycloak-${realmLowerCase}``); the queue must exist."""
+    connection_string: SecretStr | None = None
+    """An Azure Storage connection string (``AccountName``/``AccountKey``, ``SharedAccessSignature``,
+    ``QueueEndpoint``, ``DefaultEndpointsProtocol``, ``EndpointSuffix``, ``UseDevelopmentStorage``)."""
+    account_name: str | None = None
+    """The storage account, when no connection string is given (required with ``account-key``)."""
+    account_key: SecretStr | None = None
+    """The account's key (Base64), for SharedKey signing; or use ``sas-token``."""
+    sas_token: SecretStr | None = None
+    """A shared access signature (with or without its leading ``?``); or use ``account-key``."""
+    url: str | None = None
+    """The queue service endpoint; default ``https://<account-name>.queue.core.windows.net``."""
+    message_ttl: int = Field(default=0, ge=-1)
+    """Seconds a message lives: 0 = Azure's default (7 days), -1 = never expires."""
+    timeout_seconds: Duration = Field(default=10.0, gt=0)
+    """Time to connect and for the service to answer one request."""
+    tls: TlsSettings = TlsSettings()
+    pool: dict[str, Any] = {}
+    """KETE's ``pool.*``, accepted so KETE configurations load; kete keeps one client per route."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(setting, message) pairs for settings that cannot work together, as KETE checks them."""
+        try:
+            self.account()
+        except ValueError as exc:
+            setting, _, message = str(exc).partition(": ")
+            return [(setting, message)]
+        if not self.queue.strip():
+            return [("queue", "queue is required")]
+        return []
+
+    def account(self) -> StorageAccount:
+        """The endpoint and credential these settings name; ``ValueError("<setting>: <why>")`` if none."""
+        raw = self.connection_string.get_secret_value().strip() if self.connection_string else ""
+        if raw:
+            for setting, value in (
+                ("account-name", self.account_name),
+                ("account-key", self.account_key),
+                ("sas-token", self.sas_token),
+                ("url", self.url),
+            ):
+                text = value.get_secret_value() if isinstance(value, SecretStr) else value
+                if text and text.strip():
+                    raise ValueError(f"{setting}: connection-string and {setting} are mutually exclusive")
+            return self._from_connection_string(raw)
+        key = self.account_key.get_secret_value().strip() if self.account_key else ""
+        sas = self.sas_token.get_secret_value().strip() if self.sas_token else ""
+        if not key and not sas:
+            raise ValueError("account-key: either account-key, sas-token, or connection-string is required")
+        if key and sas:
+            raise ValueError("sas-token: account-key and sas-token are mutually exclusive")
+        name = (self.account_name or "").strip()
+        if key and not name:
+            raise ValueError("account-name: account-name is required with account-key")
+        url = (self.url or "").strip()
+        if url:
+            if not url.lower().startswith(("http://", "https://")):
+                raise ValueError("url: url must be a valid absolute URL (http:// or https://)")
+            if name and name not in url:
+                raise ValueError("url: url must contain the account-name")
+        elif not name:
+            raise ValueError("url: url or account-name is required")
+        else:
+            url = f"https://{name}.queue.core.windows.net"
+        return StorageAccount(url.rstrip("/"), name or None, key or None, _strip_question_mark(sas) or None)
+
+    @staticmethod
+    def _from_connection_string(raw: str) -> StorageAccount:
+        parts = _pairs(raw)
+        if parts.get("UseDevelopmentStorage", "").lower() == "true":
+            proxy = parts.get("DevelopmentStorageProxyUri", "").rstrip("/")
+            url = f"{proxy}:10001/{EMULATOR_ACCOUNT_NAME}" if proxy else EMULATOR_QUEUE_ENDPOINT
+            return StorageAccount(url, EMULATOR_ACCOUNT_NAME, EMULATOR_ACCOUNT_KEY, None)
+        name = parts.get("AccountName", "")
+        key = parts.get("AccountKey", "")
+        sas = parts.get("SharedAccessSignature", "")
+        if not key and not sas:
+            raise ValueError(
+                "connection-string: the connection string must contain AccountKey or SharedAccessSignature"
+            )
+        if key and sas:
+            raise ValueError(
+                "connection-string: the connection string must not contain both AccountKey and SharedAccessSignature"
+            )
+        if key and not name:
+            raise ValueError("connection-string: the connection string must contain AccountName for shared-key auth")
+        url = parts.get("QueueEndpoint", "")
+        if url:
+            if name and name not in url:
+                raise ValueError(
+                    "connection-string: the connection string's QueueEndpoint must contain the AccountName"
+                )
+        elif not name:
+            raise ValueError("connection-string: the connection string must contain AccountName or QueueEndpoint")
+        else:
+            protocol = parts.get("DefaultEndpointsProtocol", "https")
+            url = f"{protocol}://{name}.queue.{parts.get('EndpointSuffix', 'core.windows.net')}"
+        return StorageAccount(url.rstrip("/"), name or None, key or None, _strip_question_mark(sas) or None)

@@ -1,0 +1,86 @@
+"""Fixtures of kete-azure's tests: sinks, messages, and queues of the session's Azurite
+(``tests/services/azurite_fixtures.py``) read back with the vendor's SDK."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from azure.storage.queue import QueueServiceClient
+
+from kete_core.testing import json_message, sink_builder
+
+
+@pytest.fixture
+def ev():
+    """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
+    return json_message
+
+
+@pytest.fixture
+async def make_sink():
+    """Build sinks: ``make_sink("azure-storage-queue", **settings)`` (kebab-case keys); closed afterwards."""
+    builders = {}
+    contexts = []
+
+    def build(kind: str, **settings):
+        return builders[kind](**settings)
+
+    for kind in ("azure-storage-queue",):
+        context = sink_builder(kind)
+        builders[kind] = await context.__aenter__()
+        contexts.append(context)
+    yield build
+    for context in contexts:
+        await context.__aexit__(None, None, None)
+
+
+class Queues:
+    """Queues of the session's Azurite, made and read with the SDK (``azure-storage-queue``)."""
+
+    def __init__(self, connection_string: str) -> None:
+        # Quick retries: a pooled connection dies with each emulator restart, and the default
+        # back-off (15 s, then 18 s, ...) would stall the test rather than the sink.
+        self.service = QueueServiceClient.from_connection_string(
+            connection_string, retry_total=3, initial_backoff=0.1, increment_base=1, random_jitter_range=0
+        )
+        self.made: list[str] = []
+
+    def make(self, prefix: str = "kete") -> str:
+        """A fresh queue; returns its name."""
+        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        self.service.create_queue(name)
+        self.made.append(name)
+        return name
+
+    def texts(self, name: str) -> list[str]:
+        """Every message's text, oldest first, without taking them off the queue."""
+        client = self.service.get_queue_client(name)
+        return [message.content for message in client.peek_messages(max_messages=32)]
+
+    def payloads(self, name: str) -> list[bytes]:
+        """Every message's text Base64-decoded, as KETE's consumers read it."""
+        return [base64.b64decode(text) for text in self.texts(name)]
+
+    def messages(self, name: str) -> list:
+        """Every message with its properties (expiry, insertion time)."""
+        return list(self.service.get_queue_client(name).peek_messages(max_messages=32))
+
+
+@pytest.fixture
+def queues(azurite) -> Iterator[Queues]:
+    found = Queues(azurite.connection_string)
+    yield found
+    for name in found.made:
+        found.service.delete_queue(name)
+    found.service.close()
+
+
+@pytest.fixture
+def queue(queues) -> str:
+    return queues.make()
+
+
+ReadBack = Callable[[], list[bytes]]

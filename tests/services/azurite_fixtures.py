@@ -1,0 +1,74 @@
+"""Session-scoped pytest fixtures that run Azurite, Microsoft's Azure Storage emulator (npm).
+
+Mark the tests ``@pytest.mark.azure``:
+
+* ``azurite``: an :class:`Azurite` queue service on a free 127.0.0.1 port, installed once with npm into the
+  download cache, started once per session (data in a temporary folder, so queues outlive a restart; the
+  well-known ``devstoreaccount1`` account).
+
+A missing ``npm`` skips these tests locally and fails them when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kete_core.testing.services import HOST, Service, ServiceSpec, npm_program, port_open, started
+
+AZURITE_VERSION = "3.37.0"
+ACCOUNT_NAME = "devstoreaccount1"
+# The emulator's published well-known key.
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+AZURITE_QUEUE = ServiceSpec(
+    name="azurite",
+    program=lambda: npm_program("azurite", AZURITE_VERSION, "azurite-queue", purpose="Azure Storage Queue tests"),
+    ports=("queue",),
+    command=lambda s: [
+        s.program,
+        "--queueHost", HOST,
+        "--queuePort", str(s.ports["queue"]),
+        "--location", str(s.workdir / "data"),
+        "--skipApiVersionCheck",
+        "--loose",
+        "--disableProductStyleUrl",
+    ],
+    ready=lambda s: port_open(s.ports["queue"]),
+    start_timeout=60.0,
+)  # fmt: skip
+
+
+@dataclass
+class Azurite:
+    """A running Azurite queue service."""
+
+    service: Service
+
+    @property
+    def url(self) -> str:
+        """The account's queue endpoint (path style: ``http://127.0.0.1:<port>/devstoreaccount1``)."""
+        return f"http://{self.service.address('queue')}/{ACCOUNT_NAME}"
+
+    @property
+    def connection_string(self) -> str:
+        """A connection string with the account key and this endpoint."""
+        return f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};QueueEndpoint={self.url};"
+
+    def stop(self) -> None:
+        """Stop the emulator; its queues and messages stay on disk for ``start``."""
+        self.service.stop()
+
+    def start(self) -> None:
+        """Start it again on the same port."""
+        self.service.start()
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """An Azurite queue service, started once per session and stopped at its end."""
+    for service in started(Service(AZURITE_QUEUE, Path(tmp_path_factory.mktemp("azurite")))):
+        yield Azurite(service)
