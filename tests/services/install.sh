@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Install the Debian packages of the brokers the test suite runs for real (RabbitMQ, Mosquitto,
-# Redis, nats-server). Idempotent: does nothing when they are all there. Needs root or sudo; the
-# tests start each broker themselves, on a free 127.0.0.1 port, and stop it afterwards.
+# Redis, nats-server; Node.js and npm for Azurite). Idempotent: does nothing when they are all
+# there. Needs root or sudo; the tests start each broker themselves, on a free 127.0.0.1 port, and
+# stop it afterwards.
 set -euo pipefail
 
-packages=(rabbitmq-server mosquitto redis-server nats-server)
+packages=(rabbitmq-server mosquitto redis-server nats-server nodejs)
 
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+# Azurite (Azure Storage's emulator) comes from npm: Debian ships npm apart from nodejs, NodeSource inside it.
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
