@@ -74,11 +74,7 @@ KETE_KINDS: dict[tuple[str, str], str | None] = {
 # Distributions named above that are planned but not published: the hint names them without a
 # "pip install", which would fetch whatever else holds the name on the package index. A name leaves
 # this set in the commit that adds its plugin under plugins/ (one line a name, for the same reason).
-PLANNED: frozenset[str] = frozenset(
-    {
-        "kete-gcp",
-    }
-)
+PLANNED: frozenset[str] = frozenset()
 
 # Kinds of KETE_KINDS whose distribution has shipped without them yet (one line a kind): the hint says
 # so rather than suggesting an upgrade that would not help. A kind leaves this set when it lands.
@@ -87,6 +83,7 @@ NOT_YET: frozenset[tuple[str, str]] = frozenset(
         ("sink", "azure-eventhubs"),
         ("sink", "azure-servicebus"),
         ("sink", "azure-webpubsub"),
+        ("sink", "gcp-cloud-tasks"),
     }
 )
 

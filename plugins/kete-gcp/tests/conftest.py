@@ -1,0 +1,22 @@
+"""A real Pub/Sub REST server on 127.0.0.1 (:mod:`kete_gcp.testing`) for the gcp plugin's tests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kete_gcp.testing import PubSubServer
+
+
+@pytest.fixture
+async def pubsub():
+    server = await PubSubServer(topics={"events", "acme", "master", "partner-portal"}).start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def key_file(tmp_path, pubsub):
+    path = tmp_path / "service-account.json"
+    path.write_text(json.dumps(pubsub.service_account()))
+    return path
