@@ -24,7 +24,7 @@ from azure.eventgrid import EventGridEvent
 from azure.eventgrid.aio import EventGridPublisherClient
 
 from kete_azure.settings import EventGridSinkConfig
-from kete_azure.transport import aiohttp_transport
+from kete_azure.transport import SDK_LOG, aiohttp_transport
 from kete_core import (
     ConnectionLost,
     DeliveryResults,
@@ -71,6 +71,7 @@ class EventGridSink(Sink):
                 self._endpoint,
                 AzureKeyCredential(key),
                 transport=aiohttp_transport(self._ssl),
+                logger=SDK_LOG,
                 retry_total=0,
                 connection_timeout=timeout,
                 read_timeout=timeout,

@@ -31,7 +31,7 @@ from azure.storage.queue import BinaryBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from kete_azure.settings import StorageAccount, StorageQueueSinkConfig
-from kete_azure.transport import aiohttp_transport
+from kete_azure.transport import SDK_LOG, aiohttp_transport
 from kete_core import (
     ConnectionLost,
     DeliveryResults,
@@ -93,6 +93,7 @@ class StorageQueueSink(Sink):
                 self.account.url,
                 credential=self._credential(),
                 transport=aiohttp_transport(self._ssl),
+                logger=SDK_LOG,
                 retry_total=0,
                 connection_timeout=timeout,
                 read_timeout=timeout,

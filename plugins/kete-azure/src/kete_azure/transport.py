@@ -9,8 +9,10 @@ import ssl
 import aiohttp
 from azure.core.pipeline.transport import AioHttpTransport
 
-# azure-core logs every request and response at INFO: thousands of lines a second in kete's log.
-logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+SDK_LOG = logging.getLogger("kete.azure.sdk")
+"""The logger the SDK clients are given (``logger=``): azure-core logs every request and response at
+INFO, thousands of lines a second in kete's log; here only its warnings pass."""
+SDK_LOG.setLevel(logging.WARNING)
 
 
 def aiohttp_transport(tls: ssl.SSLContext | bool) -> AioHttpTransport:
