@@ -113,7 +113,7 @@ async def test_the_service_going_away_mid_run_loses_nothing(tmp_path, cloud_task
     cloud_tasks.tokens = None  # an emulator: no credentials
     report = await run_through_an_outage(
         tmp_path,
-        {"kind": "gcp-cloud-tasks", **_settings(cloud_tasks, queue="${realmLowerCase}", **{"timeout-seconds": 2})},
+        {"kind": "gcp-cloud-tasks", **_settings(cloud_tasks, **{"timeout-seconds": 2})},
         received=lambda: [orjson.loads(task.body)["id"] for task in cloud_tasks.tasks],
         stop=cloud_tasks.stop,
         start=cloud_tasks.start,
