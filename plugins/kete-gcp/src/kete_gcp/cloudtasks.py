@@ -8,11 +8,12 @@ the configured credentials goes as ``authorization: Bearer`` metadata, none agai
 the queue is read (``GetQueue``), or the location's queues listed (``ListQueues``, one) when the queue is a
 template, ``PERMISSION_DENIED`` counts as reachable.
 
-Unlike KETE (one blocking call at a time, without a deadline) every call has ``timeout-seconds`` and the calls of a batch are in flight together over one channel kept
-open across batches (``max-concurrency``). ``UNAVAILABLE`` and ``DEADLINE_EXCEEDED`` are
-:class:`ConnectionLost` (a batch none of which got through makes the route wait); ``RESOURCE_EXHAUSTED``,
-``ABORTED``, ``INTERNAL``, ``UNKNOWN`` and ``CANCELLED`` fail the event for the route's retries; any other
-status (``INVALID_ARGUMENT``, ``NOT_FOUND``, a refused token after a fresh one) fails it permanently.
+Unlike KETE (one blocking call at a time, without a deadline) every call has ``timeout-seconds`` and the
+calls of a batch are in flight together over one channel kept open across batches (``max-concurrency``).
+``UNAVAILABLE`` and ``DEADLINE_EXCEEDED`` are :class:`ConnectionLost` (a batch none of which got through
+makes the route wait); ``RESOURCE_EXHAUSTED``, ``ABORTED``, ``INTERNAL``, ``UNKNOWN`` and ``CANCELLED`` fail
+the event for the route's retries; any other status (``INVALID_ARGUMENT``, ``NOT_FOUND``, a token refused
+again after a fresh one) fails it permanently.
 """
 
 from __future__ import annotations
@@ -198,7 +199,8 @@ class CloudTasksSink(Sink):
             if code in _DOWN:
                 raise Unavailable(_describe(name, exc)) from None
             if code == grpc.StatusCode.UNAUTHENTICATED:
-                raise PermanentError(f"the service refused kete's credentials: {_describe(name, exc)} ({_HINT})") from None
+                text = f"the service refused kete's credentials: {_describe(name, exc)} ({_HINT})"
+                raise PermanentError(text) from None
             raise PermanentError(_describe(name, exc)) from None
 
     # ------------------------------------------------------------------ sending

@@ -1,8 +1,9 @@
-"""A Pub/Sub REST server on 127.0.0.1 for tests and benchmarks, where the emulator (shipped with gcloud)
-cannot be installed: ``topics.get``, ``topics.list`` and ``topics.publish`` checked as the service checks
-them (the topic exists, 1-1000 messages, Base64 data, attribute and ordering-key limits, a bearer token
-it issued), and a Google token endpoint taking RS256 JWT assertions (RFC 7523) signed by a
-service-account key it made (:meth:`PubSubServer.service_account`)."""
+"""A Cloud Tasks gRPC server (:class:`CloudTasksServer`) and a Pub/Sub REST server on 127.0.0.1 for tests
+and benchmarks. The Pub/Sub one, where the emulator (shipped with gcloud) cannot be installed:
+``topics.get``, ``topics.list`` and ``topics.publish`` checked as the service checks them (the topic
+exists, 1-1000 messages, Base64 data, attribute and ordering-key limits, a bearer token it issued), and a
+Google token endpoint taking RS256 JWT assertions (RFC 7523) signed by a service-account key it made
+(:meth:`PubSubServer.service_account`)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
+import grpc.aio
 import orjson
 from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from kete_gcp.cloudtasks import (
+    CreateTaskRequest,
+    GetQueueRequest,
+    ListQueuesRequest,
+    ListQueuesResponse,
+    Queue,
+    Task,
+)
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _MAX_MESSAGES = 1000
@@ -238,11 +250,6 @@ class CloudTasksServer:
         return f"projects/{self.project}/locations/{self.location}"
 
     async def start(self) -> CloudTasksServer:
-        import grpc.aio
-
-        from kete_gcp.cloudtasks import CreateTaskRequest, GetQueueRequest, ListQueuesRequest, ListQueuesResponse
-        from kete_gcp.cloudtasks import Queue, Task
-
         handler = grpc.method_handlers_generic_handler(
             "google.cloud.tasks.v2.CloudTasks",
             {
@@ -269,21 +276,15 @@ class CloudTasksServer:
             await server.stop(0)
 
     async def _check(self, context: Any, params: str) -> None:
-        import grpc
-
         metadata = dict(context.invocation_metadata())
         if self.tokens is not None:
             scheme, _, token = metadata.get("authorization", "").partition(" ")
             if scheme != "Bearer" or token not in self.tokens:
-                await context.abort(
-                    grpc.StatusCode.UNAUTHENTICATED, "Request had invalid authentication credentials."
-                )
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "Request had invalid authentication credentials.")
         if metadata.get("x-goog-request-params") != params:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"x-goog-request-params is not {params!r}")
 
     async def _queue(self, context: Any, name: str) -> str:
-        import grpc
-
         prefix = f"{self.location_name}/queues/"
         queue = name.removeprefix(prefix)
         if not name.startswith(prefix) or queue not in self.queues:
@@ -291,10 +292,6 @@ class CloudTasksServer:
         return queue
 
     async def _create(self, request: Any, context: Any) -> Any:
-        import grpc
-
-        from kete_gcp.cloudtasks import Task
-
         await self._check(context, f"parent={request.parent}")
         queue = await self._queue(context, request.parent)
         http = request.task.http_request
@@ -308,17 +305,11 @@ class CloudTasksServer:
         return Task(name=f"{request.parent}/tasks/{len(self.tasks)}", http_request=http)
 
     async def _get(self, request: Any, context: Any) -> Any:
-        from kete_gcp.cloudtasks import Queue
-
         await self._check(context, f"name={request.name}")
         await self._queue(context, request.name)
         return Queue(name=request.name)
 
     async def _list(self, request: Any, context: Any) -> Any:
-        import grpc
-
-        from kete_gcp.cloudtasks import ListQueuesResponse, Queue
-
         await self._check(context, f"parent={request.parent}")
         if request.parent != self.location_name:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"Location not found: {request.parent}")
