@@ -139,6 +139,62 @@ class _LastProblem(logging.Handler):
             log.handle(record)
 
 
+# The C++ client's log levels, as its file logger writes them ("... INFO  [thread] Class:line | text").
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING, "ERROR": logging.ERROR}
+_LOG_LINE = re.compile(r"^\S+ \S+ (?P<level>DEBUG|INFO|WARN|ERROR)\s+\[[^\]]*\] [^|]*\| ?(?P<text>.*)$")
+_LOG_FILE_LIMIT = 1 << 20
+
+
+class _ClientLog:
+    """The client's log, written by its own file logger and read back into :class:`_LastProblem`.
+
+    A Python logger handed to the client is called from the client's C++ threads, which can abort
+    the interpreter as it exits ("terminate called without an active exception",
+    apache/pulsar-client-python#256). The file logger never calls into Python; kete reads what it
+    wrote whenever it needs the client's reasons, and empties the file once it was read past 1 MiB."""
+
+    def __init__(self, name: str, problems: _LastProblem) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="kete-pulsar-log-"))
+        self.path = self.folder / "client.log"
+        self.path.touch(0o600)
+        self.logger = pulsar.FileLogger(pulsar.LoggerLevel.Info, str(self.path))
+        self._name = name
+        self._problems = problems
+        self._offset = 0
+        self._lock = threading.Lock()
+
+    def read(self) -> None:
+        """Pass every line written since the last call to the problem reader."""
+        with self._lock:
+            try:
+                with self.path.open("rb") as handle:
+                    handle.seek(self._offset)
+                    data = handle.read()
+            except OSError:
+                return
+            end = data.rfind(b"\n") + 1
+            self._offset += end
+            for raw in data[:end].replace(b"\x00", b"").decode("utf-8", "replace").splitlines():
+                match = _LOG_LINE.match(raw)
+                if match is None:
+                    continue
+                level = _LEVELS[match["level"]]
+                self._problems.handle(
+                    logging.makeLogRecord(
+                        {"name": self._name, "levelno": level, "levelname": logging.getLevelName(level),
+                         "msg": match["text"]}
+                    )
+                )  # fmt: skip
+            if self._offset > _LOG_FILE_LIMIT and end == len(data):
+                # The client appends (O_APPEND), so it goes on writing at the new end.
+                with self.path.open("r+b") as handle:
+                    handle.truncate(0)
+                self._offset = 0
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 class _Receipts:
     """The outcome of each message of one batch, filled in by send receipts on the client's thread."""
 
@@ -226,13 +282,10 @@ class PulsarSink(Sink):
         self._tls_dir: Path | None = None
         self._trouble: str | None = None
         self._topics: dict[str, PermanentError | None] = {}
-        self._client_log = logging.getLogger("kete.pulsar").getChild(f"client.{context.route}")
+        # The C++ client logs every connection and producer at INFO: the problem reader reads them and
+        # passes on only its warnings and errors.
         self._last_problem = _LastProblem()
-        self._client_log.addHandler(self._last_problem)
-        # The C++ client logs every connection and producer at INFO: the handler reads them and passes on
-        # only its warnings and errors.
-        self._client_log.setLevel(logging.INFO)
-        self._client_log.propagate = False
+        self._client_log: _ClientLog | None = None
 
     # ------------------------------------------------------------------ client and producers
 
@@ -287,6 +340,15 @@ class PulsarSink(Sink):
             options["tls_private_key_file_path"] = write("client-key.pem", key)
         return options
 
+    def _client_log_file(self) -> _ClientLog:
+        if self._client_log is None:
+            self._client_log = _ClientLog(f"kete.pulsar.client.{self.context.route}", self._last_problem)
+        return self._client_log
+
+    def _read_client_log(self) -> None:
+        if self._client_log is not None:
+            self._client_log.read()
+
     def _make_client(self) -> pulsar.Client:
         config = self.config
         return pulsar.Client(
@@ -295,7 +357,7 @@ class PulsarSink(Sink):
             operation_timeout_seconds=max(1, round(config.operation_timeout_seconds)),
             connection_timeout_ms=max(1, round(config.connection_timeout_seconds * 1000)),
             listener_name=config.listener_name or None,
-            logger=self._client_log,
+            logger=self._client_log_file().logger,
             **self._tls_options(),
         )
 
@@ -348,6 +410,7 @@ class PulsarSink(Sink):
         return problem
 
     def _reason(self, result: Result | None, fallback: str) -> str:
+        self._read_client_log()
         name = result.name if result is not None else fallback
         if self._last_problem.refused and (self.config.authentication_type or "none") != "none":
             return (
@@ -363,6 +426,7 @@ class PulsarSink(Sink):
 
     def _check(self, topic: str | None) -> None:
         """Connect: make the producer of *topic* (KETE's check at start), or look it up."""
+        self._read_client_log()
         self._last_problem.reset()
         if self._trouble is not None:
             # A producer that lost its connection may be stuck reconnecting: new ones make the check real.
@@ -435,6 +499,7 @@ class PulsarSink(Sink):
             # The last batch found the broker unreachable: ask before queueing more.
             probe = next((topic for topic in topics if isinstance(topic, str) and not topic_problem(topic)), None)
             await asyncio.to_thread(self._check, probe)
+        self._read_client_log()
         self._last_problem.reset()
         receipts = _Receipts(len(messages), asyncio.get_running_loop())
         await asyncio.to_thread(self._publish, messages, topics, receipts)
@@ -470,7 +535,10 @@ class PulsarSink(Sink):
         client, self._client = self._client, None
         if client is not None:
             await asyncio.to_thread(self._shutdown, client)
-        self._client_log.removeHandler(self._last_problem)
+        client_log, self._client_log = self._client_log, None
+        if client_log is not None:
+            client_log.read()
+            client_log.remove()
         session, self._oauth_session = self._oauth_session, None
         if session is not None:
             await session.close()
