@@ -9,7 +9,8 @@ import gzip
 import orjson
 import pytest
 
-from kete_core import ConfigErrors, RenderError, Unavailable
+from kete_core import ConfigErrors, Message, RenderError, Unavailable, parse_event
+from kete_core.testing import admin_event
 
 KIND = "azure-webpubsub"
 pytestmark = pytest.mark.azure
@@ -23,19 +24,25 @@ async def test_every_event_goes_to_the_hub_as_json(pubsub, make_sink, ev):
 
 
 async def test_templated_hub_and_group(pubsub, make_sink, ev):
-    settings = {"connection-string": pubsub.connection_string, "hub": "kc_${realmLowerCase}", "group": "${eventType}"}
+    settings = {
+        "connection-string": pubsub.connection_string,
+        "hub": "kc_${realmLowerCase}",
+        "group": "${eventTypeUpperCase}",
+    }
     sink = make_sink(KIND, **settings)
     assert await sink.send([ev(1, realm="Acme"), ev(2, realm="Other", event_type="LOGOUT")]) is None
     assert [(m.hub, m.group) for m in pubsub.messages] == [("kc_acme", "LOGIN"), ("kc_other", "LOGOUT")]
 
 
 async def test_an_unresolved_variable_fails_that_event_alone(pubsub, make_sink, ev):
-    settings = {"connection-string": pubsub.connection_string, "hub": "keycloak", "group": "${details.team}"}
+    settings = {"connection-string": pubsub.connection_string, "hub": "keycloak", "group": "${resourceTypeLowerCase}"}
     sink = make_sink(KIND, **settings)
-    results = await sink.send([ev(1, details={"team": "blue"}), ev(2), ev(3, details={"team": "red"})])
-    assert results is not None and isinstance(results[1], RenderError)
-    assert results[0] is None and results[2] is None
-    assert [m.group for m in pubsub.messages] == ["blue", "red"]
+    event = parse_event(admin_event(2))
+    admin = Message(event, orjson.dumps(event.to_kete()), "application/json")
+    results = await sink.send([ev(1), admin])
+    assert results is not None and isinstance(results[0], RenderError)  # a user event has no resource type
+    assert results[1] is None
+    assert [(m.group, m.body) for m in pubsub.messages] == [("user", admin.payload)]
 
 
 async def test_encoded_payloads_are_sent_as_text(pubsub, make_sink, ev):

@@ -1,8 +1,9 @@
 """Test servers on aiohttp (127.0.0.1, a free port) checking requests as the services do.
 
-``EventGridTopic`` checks each publish as Event Grid does: the ``aeg-sas-key`` header against its key (401 otherwise), ``Content-Type:
-application/json``, a JSON array of Event Grid schema events, each with ``id``, ``subject``,
-``eventType``, ``eventTime``, ``dataVersion`` and ``data`` (400 otherwise), at most 1 MB (413).
+``EventGridTopic`` checks each publish as Event Grid does: the ``aeg-sas-key`` header against its key
+(401 otherwise), ``Content-Type: application/json``, a JSON array of Event Grid schema events, each
+with ``id``, ``subject``, ``eventType``, ``eventTime``, ``dataVersion`` and ``data`` (400 otherwise),
+at most 1 MB (413).
 ``WebPubSubService`` checks each REST send as Web PubSub does (JWT, api-version, content type)."""
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class EventGridTopic:
 class WebPubSubService:
     """A Web PubSub service's REST send operations (to a hub, to a group of it), checked as the service
     does: ``api-version``, a ``Bearer`` JWT signed (HS256) with ``key`` whose ``aud`` is the request's URL
-    and whose ``exp`` is to come (401 otherwise), ``Content-Type`` ``application/json`` (a JSON body) or
+    (as sent, percent-encoded) and whose ``exp`` is to come (401 otherwise), ``Content-Type`` ``application/json`` (a JSON body) or
     ``text/plain`` (400 otherwise). ``messages`` holds what it accepted."""
 
     key: str = "d2VicHVic3ViLWtleQ=="
@@ -111,7 +112,11 @@ class WebPubSubService:
             algorithm = orjson.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))).get("alg")
         except (ValueError, orjson.JSONDecodeError):
             return False
-        return algorithm == "HS256" and fields.get("aud") == str(request.url) and fields.get("exp", 0) > time.time()
+        return (
+            algorithm == "HS256"
+            and fields.get("aud") == f"{request.scheme}://{request.host}{request.raw_path}"
+            and fields.get("exp", 0) > time.time()
+        )
 
     async def _send(self, request: web.Request) -> web.Response:
         if request.query.get("api-version") != "2024-01-01":

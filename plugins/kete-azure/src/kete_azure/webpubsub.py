@@ -14,7 +14,6 @@ permanently; 408/429/5xx fail it for a retry.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -141,7 +140,7 @@ class WebPubSubSink(Sink):
                 if response.status < 300:
                     return None
                 detail = (await response.text())[:200]
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             return ConnectionLost(redact(f"{self._shown}: {exc or type(exc).__name__}"))
         text = redact(f"{self._shown}: Web PubSub answered {response.status} {detail}".rstrip())
         if response.status in (401, 403):
