@@ -20,6 +20,8 @@ from aiohttp import web
 
 _REQUIRED = ("id", "subject", "eventType", "eventTime", "dataVersion", "data")
 _MAX_BYTES = 1024 * 1024
+# Web PubSub's generally available data-plane REST versions (Java SDK 1.x: 2024-01-01, Python SDK 1.3: 2024-12-01).
+_WEBPUBSUB_API_VERSIONS = frozenset({"2021-10-01", "2022-11-01", "2023-07-01", "2024-01-01", "2024-12-01"})
 
 
 @dataclass
@@ -81,8 +83,8 @@ class EventGridTopic:
 class WebPubSubService:
     """A Web PubSub service's REST send operations (to a hub, to a group of it), checked as the service
     does: ``api-version``, a ``Bearer`` JWT signed (HS256) with ``key`` whose ``aud`` is the request's URL
-    (as sent, percent-encoded) and whose ``exp`` is to come (401 otherwise), ``Content-Type`` ``application/json`` (a JSON body) or
-    ``text/plain`` (400 otherwise). ``messages`` holds what it accepted."""
+    (as sent, percent-encoded) and whose ``exp`` is to come (401 otherwise), ``Content-Type``
+    ``application/json`` (a JSON body) or ``text/plain`` (400 otherwise). ``messages`` holds what it accepted."""
 
     key: str = "d2VicHVic3ViLWtleQ=="
     messages: list[SentMessage] = field(default_factory=list)
@@ -119,7 +121,7 @@ class WebPubSubService:
         )
 
     async def _send(self, request: web.Request) -> web.Response:
-        if request.query.get("api-version") != "2024-01-01":
+        if request.query.get("api-version") not in _WEBPUBSUB_API_VERSIONS:
             return web.json_response({"code": "InvalidApiVersion"}, status=400)
         if not self._authorized(request):
             return web.json_response({"code": "Unauthorized"}, status=401)
