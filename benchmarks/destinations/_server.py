@@ -14,7 +14,7 @@ from pathlib import Path
 def serving(serve: Callable[[str], None], folder: Path) -> Iterator[int]:
     """Run ``serve(port_file)`` (a module-level function that listens on a free 127.0.0.1 port and writes
     it to *port_file*) in a spawned process; yield the port, and stop the process afterwards."""
-    port_file = folder / f"port-{serve.__module__}"
+    port_file = folder / f"port-{serve.__module__}.{serve.__qualname__}"
     # spawn: the server must not inherit this process's state (gRPC's threads do not survive a fork).
     process = multiprocessing.get_context("spawn").Process(target=serve, args=(str(port_file),), daemon=True)
     process.start()

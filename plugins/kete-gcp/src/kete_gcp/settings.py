@@ -6,10 +6,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr
 
-from kete_core import ComponentConfig, Duration, Lowercase, TlsSettings
+from kete_core import ComponentConfig, Duration, EncodingSettings, Lowercase, TlsSettings
 
 PUBSUB_URL = "https://pubsub.googleapis.com"
 PUBSUB_SCOPE = "https://www.googleapis.com/auth/pubsub"
+CLOUD_TASKS_ENDPOINT = "cloudtasks.googleapis.com:443"
+CLOUD_TASKS_SCOPE = "https://www.googleapis.com/auth/cloud-tasks"
+HTTP_METHODS = ("POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
+"""The methods of Cloud Tasks' ``HttpMethod`` enum."""
 AUTHENTICATION_TYPES = (
     "application-default",
     "service-account-file-path",
@@ -96,4 +100,53 @@ class PubSubSinkConfig(GcpSettings):
             found.append(("url", "must be a valid absolute URL"))
         if not self.authentication_type and url.rstrip("/").lower() == PUBSUB_URL:
             found.append(("authentication-type", f"credentials are required for {PUBSUB_URL}"))
+        return found
+
+
+class CloudTasksSinkConfig(GcpSettings, EncodingSettings):
+    """Settings of the ``gcp-cloud-tasks`` sink (``content-encoding`` and ``content-transfer-encoding``
+    come from :class:`~kete_core.EncodingSettings` and apply to each task's body)."""
+
+    project: str = ""
+    """The project id (required)."""
+    location: str = ""
+    """The queue's location (``europe-west1``; required)."""
+    queue: str = ""
+    """The queue id, a template (required)."""
+    target_url: str = ""
+    """The URL each task calls (required)."""
+    http_method: str = "POST"
+    """The task's HTTP method (upper-cased): POST, GET, HEAD, PUT, DELETE, PATCH or OPTIONS."""
+    endpoint: str = CLOUD_TASKS_ENDPOINT
+    """The gRPC endpoint, ``host:port``: an emulator's (``localhost:8123``) instead of Google's."""
+    use_plaintext: bool = False
+    """Speak HTTP/2 without TLS (an emulator). Otherwise TLS, with ``tls.*`` when set and the system's CAs."""
+    timeout_seconds: Duration = Field(default=10.0, gt=0)
+    """The deadline of each call (KETE: of the queue check at start only) and of token requests."""
+    max_concurrency: int = Field(default=64, gt=0)
+    """``CreateTask`` calls in flight at once for this route, over one channel."""
+
+    @property
+    def method(self) -> str:
+        """``http-method`` as sent: trimmed and upper-cased."""
+        return self.http_method.strip().upper()
+
+    def problems(self) -> list[tuple[str, str]]:
+        """The credentials' problems, and Cloud Tasks' own."""
+        found = super().problems()
+        for setting in ("project", "location", "queue"):
+            if not getattr(self, setting).strip():
+                found.append((setting, f"'{setting}' is required"))
+        if not self.target_url.strip().lower().startswith(("http://", "https://")):
+            found.append(("target-url", "'target-url' is required and must be a valid absolute URL"))
+        if self.method not in HTTP_METHODS:
+            found.append(("http-method", f"must be a valid HTTP method ({', '.join(HTTP_METHODS)})"))
+        endpoint = self.endpoint.strip()
+        host, _, port = endpoint.rpartition(":")
+        if not host or not port.isdigit():
+            found.append(("endpoint", "must be host:port (cloudtasks.googleapis.com:443, localhost:8123)"))
+        if not self.authentication_type and endpoint == CLOUD_TASKS_ENDPOINT:
+            found.append(("authentication-type", f"credentials are required for {CLOUD_TASKS_ENDPOINT}"))
+        if not self.use_plaintext and not self.tls.verify:
+            found.append(("tls.verify", "gRPC always verifies the server's certificate: trust its CA with tls.ca-file"))
         return found

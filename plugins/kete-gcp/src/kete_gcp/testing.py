@@ -1,8 +1,9 @@
-"""A Pub/Sub REST server on 127.0.0.1 for tests and benchmarks, where the emulator (shipped with gcloud)
-cannot be installed: ``topics.get``, ``topics.list`` and ``topics.publish`` checked as the service checks
-them (the topic exists, 1-1000 messages, Base64 data, attribute and ordering-key limits, a bearer token
-it issued), and a Google token endpoint taking RS256 JWT assertions (RFC 7523) signed by a
-service-account key it made (:meth:`PubSubServer.service_account`)."""
+"""A Cloud Tasks gRPC server (:class:`CloudTasksServer`) and a Pub/Sub REST server on 127.0.0.1 for tests
+and benchmarks. The Pub/Sub one, where the emulator (shipped with gcloud) cannot be installed:
+``topics.get``, ``topics.list`` and ``topics.publish`` checked as the service checks them (the topic
+exists, 1-1000 messages, Base64 data, attribute and ordering-key limits, a bearer token it issued), and a
+Google token endpoint taking RS256 JWT assertions (RFC 7523) signed by a service-account key it made
+(:meth:`PubSubServer.service_account`)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
+import grpc.aio
 import orjson
 from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from kete_gcp.cloudtasks import (
+    CreateTaskRequest,
+    GetQueueRequest,
+    ListQueuesRequest,
+    ListQueuesResponse,
+    Queue,
+    Task,
+)
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _MAX_MESSAGES = 1000
@@ -198,3 +210,108 @@ class PubSubServer:
             accepted.append(published)
         self.published += accepted
         return web.json_response({"messageIds": [message.message_id for message in accepted]})
+
+
+@dataclass
+class CreatedTask:
+    """One task as the Cloud Tasks server stored it: its queue id and its HTTP request."""
+
+    queue: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class CloudTasksServer:
+    """A Cloud Tasks gRPC server on 127.0.0.1 speaking the published protos (``google.cloud.tasks.v2``):
+    ``CreateTask``, ``GetQueue`` and ``ListQueues``, checked as the service checks them (the parent names a
+    queue of ``project`` and ``location`` that exists, ``x-goog-request-params`` names it, the task has an
+    HTTP request with a URL). ``tokens``: the bearer tokens it takes (a :class:`PubSubServer`'s ``issued``,
+    whose token endpoint then serves both); None: no credentials needed (an emulator). ``refuse`` picks a
+    task the service refuses (``INVALID_ARGUMENT``)."""
+
+    project: str = "kete-test"
+    location: str = "europe-west1"
+    queues: set[str] = field(default_factory=set)
+    tokens: list[str] | None = None
+    refuse: Callable[[CreatedTask], bool] | None = None
+    tasks: list[CreatedTask] = field(default_factory=list)
+    port: int = 0
+    server: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def location_name(self) -> str:
+        return f"projects/{self.project}/locations/{self.location}"
+
+    async def start(self) -> CloudTasksServer:
+        handler = grpc.method_handlers_generic_handler(
+            "google.cloud.tasks.v2.CloudTasks",
+            {
+                "CreateTask": grpc.unary_unary_rpc_method_handler(
+                    self._create, CreateTaskRequest.FromString, Task.SerializeToString
+                ),
+                "GetQueue": grpc.unary_unary_rpc_method_handler(
+                    self._get, GetQueueRequest.FromString, Queue.SerializeToString
+                ),
+                "ListQueues": grpc.unary_unary_rpc_method_handler(
+                    self._list, ListQueuesRequest.FromString, ListQueuesResponse.SerializeToString
+                ),
+            },
+        )
+        self.server = grpc.aio.server()
+        self.server.add_generic_rpc_handlers([handler])
+        self.port = self.server.add_insecure_port(f"127.0.0.1:{self.port}")
+        await self.server.start()
+        return self
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            server, self.server = self.server, None
+            await server.stop(0)
+
+    async def _check(self, context: Any, params: str) -> None:
+        metadata = dict(context.invocation_metadata())
+        if self.tokens is not None:
+            scheme, _, token = metadata.get("authorization", "").partition(" ")
+            if scheme != "Bearer" or token not in self.tokens:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "Request had invalid authentication credentials.")
+        if metadata.get("x-goog-request-params") != params:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"x-goog-request-params is not {params!r}")
+
+    async def _queue(self, context: Any, name: str) -> str:
+        prefix = f"{self.location_name}/queues/"
+        queue = name.removeprefix(prefix)
+        if not name.startswith(prefix) or queue not in self.queues:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"Queue does not exist: {name}")
+        return queue
+
+    async def _create(self, request: Any, context: Any) -> Any:
+        await self._check(context, f"parent={request.parent}")
+        queue = await self._queue(context, request.parent)
+        http = request.task.http_request
+        if not request.task.HasField("http_request") or not http.url:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Task.http_request.url is required")
+        method = type(http).DESCRIPTOR.fields_by_name["http_method"].enum_type.values_by_number[http.http_method].name
+        created = CreatedTask(queue, http.url, method, dict(http.headers), http.body)
+        if self.refuse is not None and self.refuse(created):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"Task refused: {http.body[:60]!r}")
+        self.tasks.append(created)
+        return Task(name=f"{request.parent}/tasks/{len(self.tasks)}", http_request=http)
+
+    async def _get(self, request: Any, context: Any) -> Any:
+        await self._check(context, f"name={request.name}")
+        await self._queue(context, request.name)
+        return Queue(name=request.name)
+
+    async def _list(self, request: Any, context: Any) -> Any:
+        await self._check(context, f"parent={request.parent}")
+        if request.parent != self.location_name:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"Location not found: {request.parent}")
+        names = sorted(f"{self.location_name}/queues/{queue}" for queue in self.queues)
+        return ListQueuesResponse(queues=[Queue(name=name) for name in names[: request.page_size or 100]])
