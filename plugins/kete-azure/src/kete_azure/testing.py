@@ -66,17 +66,12 @@ class EventGridTopic:
     async def start(self) -> EventGridTopic:
         app = web.Application(client_max_size=2 * _MAX_BYTES)
         app.router.add_post("/api/events", self._publish)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self.port, self._runner = await _serve(app, self.port)
         return self
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        runner, self._runner = self._runner, None
+        await _stop(runner)
 
 
 @dataclass
@@ -114,7 +109,7 @@ class WebPubSubService:
             algorithm = orjson.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))).get("alg")
         except (ValueError, orjson.JSONDecodeError):
             return False
-        return (
+        return bool(
             algorithm == "HS256"
             and fields.get("aud") == f"{request.scheme}://{request.host}{request.raw_path}"
             and fields.get("exp", 0) > time.time()
@@ -141,17 +136,12 @@ class WebPubSubService:
         app = web.Application()
         app.router.add_post("/api/hubs/{hub}/:send", self._send)
         app.router.add_post("/api/hubs/{hub}/groups/{group}/:send", self._send)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self.port, self._runner = await _serve(app, self.port)
         return self
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        runner, self._runner = self._runner, None
+        await _stop(runner)
 
 
 @dataclass(frozen=True)
@@ -166,3 +156,17 @@ class SentMessage:
     @property
     def json(self) -> bool:
         return self.content_type == "application/json"
+
+
+async def _serve(app: web.Application, port: int) -> tuple[int, web.AppRunner]:
+    """Serve *app* on 127.0.0.1:*port* (0: a free one); the port it listens on, and its runner."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner.addresses[0][1], runner
+
+
+async def _stop(runner: web.AppRunner | None) -> None:
+    """Stop serving (the port is free again for a restart on it)."""
+    if runner is not None:
+        await runner.cleanup()

@@ -112,8 +112,9 @@ class WebPubSubSink(Sink):
         groups = self.group.render_all(events) if self.group else [""] * len(events)
         results: list[BaseException | None] = [None] * len(messages)
         for index, (message, hub, group) in enumerate(zip(messages, hubs, groups, strict=True)):
-            if isinstance(hub, RenderError) or isinstance(group, RenderError):
-                results[index] = hub if isinstance(hub, RenderError) else group
+            unresolved = [rendered for rendered in (hub, group) if isinstance(rendered, RenderError)]
+            if unresolved:
+                results[index] = unresolved[0]
                 continue
             try:
                 body, content_type = self._body(message)
