@@ -82,7 +82,6 @@ NOT_YET: frozenset[tuple[str, str]] = frozenset(
     {
         ("sink", "azure-eventhubs"),
         ("sink", "azure-servicebus"),
-        ("sink", "azure-webpubsub"),
     }
 )
 

@@ -8,6 +8,11 @@
   Grid does) in another process; the client is the asynchronous ``azure-eventgrid`` SDK publishing the same
   events 500 at a time (kete's file source hands over batches of 500, each one publish).
 
+- ``azure-webpubsub``: the test service of :mod:`kete_azure.testing` (aiohttp, checking each send's JWT as
+  Web PubSub does) in another process; the client is the vendor's asynchronous
+  ``azure-messaging-webpubsubservice`` SDK (``pip install azure-messaging-webpubsubservice``, for this line only)
+  sending each event to the hub, one after the other (the service has no batch send; kete sends in order, as here).
+
 kete is ``kete run`` from a file (source, spool, serializer, sink), less its start-up time.
 """
 
@@ -95,8 +100,48 @@ def _eventgrid(folder: Path, events_file: Path, events: int) -> Line:
     return Line("azure-eventgrid (aiohttp topic)", kete, client, f"one publish per {BATCH} events")
 
 
+def _serve_pubsub(port_file: str) -> None:
+    """The test Web PubSub service of :mod:`kete_azure.testing` (run in its own process)."""
+    from kete_azure.testing import WebPubSubService
+
+    async def main() -> None:
+        service = await WebPubSubService().start()
+        Path(port_file).write_text(str(service.port))
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+async def _webpubsub_client(connection_string: str, messages: list[bytes]) -> float:
+    from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
+
+    client = WebPubSubServiceClient.from_connection_string(connection_string, hub="keycloak", retry_total=0)
+    async with client:
+        started = time.perf_counter()
+        for message in messages:
+            await client.send_to_all(message.decode(), content_type="application/json")
+        return len(messages) / (time.perf_counter() - started)
+
+
+def _webpubsub(folder: Path, events_file: Path, events: int) -> Line:
+    from kete_azure.testing import WebPubSubService
+
+    own = folder / "webpubsub"  # serving() names its port file after the module, shared with Event Grid's
+    own.mkdir()
+    with serving(_serve_pubsub, own) as port:
+        connection = f"Endpoint=http://127.0.0.1;Port={port};AccessKey={WebPubSubService.key};Version=1.0;"
+        client = asyncio.run(_webpubsub_client(connection, payloads(events_file)))
+        destination = f'kind = "azure-webpubsub"\nconnection-string = "{connection}"\nhub = "keycloak"\n'
+        kete = kete_rate(folder, events_file, events, destination)
+    return Line("azure-webpubsub (aiohttp service)", kete, client, "one send per event, in order")
+
+
 def lines(events: int) -> list[Line]:
     with tempfile.TemporaryDirectory(prefix="kete-bench-azure-") as tmp:
         folder = Path(tmp)
         events_file = make_events(folder / "events.jsonl", events)
-        return [_storage_queue(folder, events_file, events), _eventgrid(folder, events_file, events)]
+        return [
+            _storage_queue(folder, events_file, events),
+            _eventgrid(folder, events_file, events),
+            _webpubsub(folder, events_file, events),
+        ]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from azure.storage.queue import QueueServiceClient
-from kete_azure.testing import EventGridTopic
+from kete_azure.testing import EventGridTopic, WebPubSubService
 
 from kete_core.testing import json_message, sink_builder
 
@@ -29,7 +29,7 @@ async def make_sink():
     def build(kind: str, **settings):
         return builders[kind](**settings)
 
-    for kind in ("azure-storage-queue", "azure-eventgrid"):
+    for kind in ("azure-storage-queue", "azure-eventgrid", "azure-webpubsub"):
         context = sink_builder(kind)
         builders[kind] = await context.__aenter__()
         contexts.append(context)
@@ -105,3 +105,23 @@ async def start_topic():
 @pytest.fixture
 async def topic(start_topic) -> EventGridTopic:
     return await start_topic()
+
+
+@pytest.fixture
+async def start_service():
+    """Start Web PubSub services: ``await start_service(key=...)``; stopped afterwards."""
+    services: list[WebPubSubService] = []
+
+    async def start(**settings) -> WebPubSubService:
+        service = await WebPubSubService(**settings).start()
+        services.append(service)
+        return service
+
+    yield start
+    for service in services:
+        await service.stop()
+
+
+@pytest.fixture
+async def pubsub(start_service) -> WebPubSubService:
+    return await start_service()

@@ -1,15 +1,16 @@
 """Settings of the kete-azure sinks. ``azure-storage-queue``: KETE's keys, defaults and cross-checks
 (``connection-string`` xor ``account-name``/``account-key``/``sas-token``/``url``; exactly one of an
-account key or a SAS token), plus KETE's content encodings."""
+account key or a SAS token), plus KETE's content encodings; ``azure-eventgrid`` and ``azure-webpubsub`` likewise."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr
+from yarl import URL
 
-from kete_core import Duration, EncodingSettings, TlsSettings
+from kete_core import Duration, EncodingSettings, Lowercase, TlsSettings
 
 EMULATOR_ACCOUNT_NAME = "devstoreaccount1"
 # Azurite's and the Storage Emulator's published well-known key, as KETE substitutes it.
@@ -177,3 +178,63 @@ class EventGridSinkConfig(EncodingSettings):
         if not self.data_version.strip():
             found.append(("data-version", "data-version cannot be blank"))
         return found
+
+
+@dataclass(frozen=True)
+class WebPubSubService:
+    """A Web PubSub service from its connection string: its endpoint (with ``Port`` applied) and access key."""
+
+    endpoint: str
+    access_key: str
+
+
+class WebPubSubSinkConfig(EncodingSettings):
+    """``destination.*`` of ``kind = "azure-webpubsub"`` (KETE's keys and defaults)."""
+
+    connection_string: SecretStr | None = None
+    """``Endpoint=https://<name>.webpubsub.azure.com;AccessKey=<key>;Version=1.0`` (and ``Port=``)."""
+    authentication_type: Annotated[Literal["connection-string"] | None, Lowercase] = None
+    """KETE's ``authentication-type``; only ``connection-string`` is provided (the default)."""
+    endpoint: str | None = None
+    """KETE's service endpoint for managed identities; accepted, not used with a connection string."""
+    hub: str
+    """The hub, a template (``keycloak-${realmLowerCase}``)."""
+    group: str = ""
+    """A group of the hub, a template; blank (the default): every connection of the hub."""
+    timeout_seconds: Duration = Field(default=10.0, gt=0)
+    """Time to connect and for the service to answer one send."""
+    tls: TlsSettings = TlsSettings()
+    pool: dict[str, Any] = {}
+    """KETE's ``pool.*``, accepted so KETE configurations load."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(setting, message) pairs for settings that cannot work together, as KETE checks them."""
+        if not self.hub.strip():
+            return [("hub", "hub is required")]
+        try:
+            self.service()
+        except ValueError as exc:
+            setting, _, message = str(exc).partition(": ")
+            return [(setting, message)]
+        return []
+
+    def service(self) -> WebPubSubService:
+        """The endpoint and key of the connection string; ``ValueError("<setting>: <why>")`` if unusable."""
+        raw = self.connection_string.get_secret_value().strip() if self.connection_string else ""
+        if not raw:
+            raise ValueError("connection-string: 'connection-string' or 'authentication-type' must be set")
+        parts = {name.lower(): value for name, value in _pairs(raw).items()}
+        endpoint = parts.get("endpoint", "").rstrip("/")
+        if not endpoint:
+            raise ValueError("connection-string: connection-string does not contain an Endpoint")
+        if not endpoint.lower().startswith(("http://", "https://")):
+            raise ValueError("connection-string: the connection string's Endpoint must be an http(s) URL")
+        key = parts.get("accesskey", "")
+        if not key:
+            raise ValueError("connection-string: connection-string does not contain an AccessKey")
+        port = parts.get("port", "")
+        if port:
+            if not port.isdigit():
+                raise ValueError("connection-string: the connection string's Port must be a number")
+            endpoint = str(URL(endpoint).with_port(int(port))).rstrip("/")
+        return WebPubSubService(endpoint, key)

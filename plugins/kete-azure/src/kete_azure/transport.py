@@ -1,5 +1,5 @@
-"""What both Azure SDK clients of kete-azure share: an aiohttp transport carrying kete's TLS context,
-and the SDK's per-request logging kept out of kete's log."""
+"""What the HTTP clients of kete-azure share: an aiohttp session carrying kete's TLS context, an
+azure-core transport on it for the SDK clients, and the SDK's per-request logging kept out of kete's log."""
 
 from __future__ import annotations
 
@@ -17,5 +17,9 @@ SDK_LOG.setLevel(logging.WARNING)
 
 def aiohttp_transport(tls: ssl.SSLContext | bool) -> AioHttpTransport:
     """A transport on a session of its own (closed with the client) using *tls* (``checked_client_ssl``'s)."""
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls))
-    return AioHttpTransport(session=session, session_owner=True)
+    return AioHttpTransport(session=client_session(tls), session_owner=True)
+
+
+def client_session(tls: ssl.SSLContext | bool) -> aiohttp.ClientSession:
+    """An aiohttp session using *tls* (``checked_client_ssl``'s), for the SDK transports and the REST sinks."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls))
