@@ -9,8 +9,6 @@ import base64
 import json
 import ssl
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import nats
@@ -21,6 +19,7 @@ from nats.aio.msg import Msg
 
 from kete_core.testing import run_kete, user_event, write_jsonl
 from kete_core.testing.services import free_ports
+from tests.services.waiting import not_ready
 
 pytestmark = pytest.mark.nats
 
@@ -46,21 +45,6 @@ def config_file(tmp_path: Path, destination: str, *, follow: bool = False, metri
     ]
     config.write_text("\n".join(lines) + "\n")
     return config
-
-
-def not_ready(port: int, timeout: float = 10) -> dict:
-    """``/ready``'s body once it answers 503 (kete refreshes it once a second)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5):
-                pass
-        except urllib.error.HTTPError as error:
-            return json.loads(error.read())
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "/ready never answered 503"
-        time.sleep(0.1)
 
 
 @pytest.fixture
