@@ -139,3 +139,9 @@ async def identity(monkeypatch):
         monkeypatch.setenv(name, value)
     yield endpoint
     await endpoint.stop()
+
+
+@pytest.fixture
+def trust(pki) -> dict:
+    """The ``tls.*`` settings that trust the test CA (the HTTPS test services' certificates)."""
+    return {"trust-store": pki.store("pem-file-path", key=False, password=None)}

@@ -1,0 +1,104 @@
+"""``authentication-type = managed-identity`` / ``default-azure-credential`` in the Event Grid, Web PubSub
+and Storage Queue sinks: tokens from a managed identity endpoint on aiohttp (App Service style), checked
+by the services (the test topic and service by signature, audience and lifetime; Azurite's ``--oauth
+basic`` by audience, issuer and lifetime) over HTTPS."""
+
+from __future__ import annotations
+
+import pytest
+
+from kete_core import ConfigErrors, ConnectionLost, Unavailable
+
+pytestmark = pytest.mark.azure
+
+EVENT_GRID = "azure-eventgrid"
+WEB_PUBSUB = "azure-webpubsub"
+
+
+@pytest.fixture
+async def topic(start_topic, identity, pki):
+    return await start_topic(identity=identity, tls=pki.server_context())
+
+
+@pytest.fixture
+async def pubsub(start_service, identity, pki):
+    return await start_service(identity=identity, tls=pki.server_context())
+
+
+def _errors(make_sink, kind: str, **settings) -> str:
+    with pytest.raises(ConfigErrors) as caught:
+        make_sink(kind, **settings)
+    return str(caught.value)
+
+
+async def test_event_grid_publishes_with_the_user_assigned_identitys_token_fetched_once(
+    topic, identity, make_sink, ev, trust
+):
+    settings = {
+        "authentication-type": "managed-identity",
+        "managed-identity-client-id": "kete-user-assigned",
+        "tls": trust,
+    }
+    sink = make_sink(EVENT_GRID, endpoint=topic.url, **settings)
+    await sink.start()
+    for number in range(1, 4):
+        assert await sink.send([ev(number)]) is None
+    assert topic.ids() == ["e1", "e2", "e3"]
+    assert [(r.resource, r.client_id) for r in identity.requests] == [
+        ("https://eventgrid.azure.net", "kete-user-assigned")
+    ]
+
+
+async def test_event_grid_with_default_azure_credential(topic, identity, make_sink, ev, trust):
+    sink = make_sink(
+        EVENT_GRID, endpoint=topic.url, **{"authentication-type": "default-azure-credential", "tls": trust}
+    )
+    assert await sink.send([ev(1), ev(2)]) is None
+    assert topic.ids() == ["e1", "e2"] and len(identity.requests) == 1
+
+
+async def test_event_grid_refusing_the_tokens_audience_makes_the_route_wait(topic, identity, make_sink, ev, trust):
+    identity.audience = "https://management.azure.com"
+    sink = make_sink(EVENT_GRID, endpoint=topic.url, **{"authentication-type": "managed-identity", "tls": trust})
+    await sink.start()  # a token was had; the topic refuses it
+    with pytest.raises(Unavailable, match=r"answered 401.*check the managed-identity identity's access"):
+        await sink.send([ev(1)])
+    assert topic.events == []
+
+
+async def test_event_grid_without_a_token_fails_at_start_and_waits(topic, identity, make_sink, ev, trust):
+    await identity.stop()
+    sink = make_sink(EVENT_GRID, endpoint=topic.url, **{"authentication-type": "managed-identity", "tls": trust})
+    with pytest.raises(ConnectionLost, match=rf"no token from managed-identity: .*127\.0\.0\.1:{identity.port}"):
+        await sink.start()
+    with pytest.raises(Unavailable, match="no token from managed-identity"):
+        await sink.send([ev(1)])
+    await identity.start()  # on the same port
+    assert await sink.send([ev(1)]) is None
+    assert topic.ids() == ["e1"]
+
+
+def test_event_grid_checks_of_token_authentication(make_sink):
+    text = _errors(
+        make_sink,
+        EVENT_GRID,
+        endpoint="https://t.example/api/events",
+        **{
+            "authentication-type": "managed-identity",
+            "access-key": "k",
+        },
+    )
+    assert "'access-key' cannot be set when 'authentication-type' is 'managed-identity'" in text
+    text = _errors(
+        make_sink,
+        EVENT_GRID,
+        endpoint="http://t.example/api/events",
+        **{"authentication-type": "default-azure-credential"},
+    )
+    assert "endpoint must be an https URL when authentication-type is 'default-azure-credential'" in text
+    text = _errors(make_sink, EVENT_GRID, endpoint="https://t.example/api/events", **{"authentication-type": "sas"})
+    assert "unsupported authentication-type: 'sas' — valid options: access-key, managed-identity" in text
+    text = _errors(
+        make_sink, EVENT_GRID, endpoint="https://t.example/api/events", **{"authentication-type": "access-key"}
+    )
+    assert "access-key is required when authentication-type is 'access-key'" in text
