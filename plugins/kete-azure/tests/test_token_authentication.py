@@ -102,3 +102,76 @@ def test_event_grid_checks_of_token_authentication(make_sink):
         make_sink, EVENT_GRID, endpoint="https://t.example/api/events", **{"authentication-type": "access-key"}
     )
     assert "access-key is required when authentication-type is 'access-key'" in text
+
+
+async def test_web_pubsub_sends_with_the_system_assigned_identitys_token_fetched_once(
+    pubsub, identity, make_sink, ev, trust
+):
+    settings = {"authentication-type": "managed-identity", "endpoint": pubsub.endpoint, "tls": trust}
+    sink = make_sink(WEB_PUBSUB, hub="keycloak", group="${realmLowerCase}", **settings)
+    await sink.start()
+    assert await sink.send([ev(1), ev(2)]) is None
+    assert await sink.send([ev(3)]) is None
+    assert pubsub.ids() == ["e1", "e2", "e3"] and {m.group for m in pubsub.messages} == {"acme"}
+    assert [(r.resource, r.client_id) for r in identity.requests] == [
+        ("https://webpubsub.azure.com", "system-assigned")
+    ]
+
+
+async def test_web_pubsub_with_default_azure_credential(pubsub, identity, make_sink, ev, trust):
+    settings = {"authentication-type": "default-azure-credential", "endpoint": pubsub.endpoint, "tls": trust}
+    sink = make_sink(WEB_PUBSUB, hub="keycloak", **settings)
+    assert await sink.send([ev(1)]) is None
+    assert pubsub.ids() == ["e1"] and len(identity.requests) == 1
+
+
+async def test_web_pubsub_refusing_the_tokens_audience_makes_the_route_wait(pubsub, identity, make_sink, ev, trust):
+    identity.audience = "https://eventgrid.azure.net"
+    settings = {"authentication-type": "managed-identity", "endpoint": pubsub.endpoint, "tls": trust}
+    sink = make_sink(WEB_PUBSUB, hub="keycloak", **settings)
+    with pytest.raises(Unavailable, match=r"answered 401.*check the managed-identity identity's access"):
+        await sink.send([ev(1), ev(2)])
+    assert pubsub.messages == []
+
+
+async def test_web_pubsub_without_a_token_fails_at_start_and_waits(pubsub, identity, make_sink, ev, trust):
+    settings = {
+        "authentication-type": "managed-identity",
+        "managed-identity-client-id": "unknown-identity",
+        "endpoint": pubsub.endpoint,
+        "tls": trust,
+    }
+    sink = make_sink(WEB_PUBSUB, hub="keycloak", **settings)
+    with pytest.raises(ConnectionLost, match=r"no token from managed-identity: .*No User Assigned"):
+        await sink.start()
+    with pytest.raises(Unavailable, match="no token from managed-identity"):
+        await sink.send([ev(1)])
+    assert pubsub.messages == []
+
+
+def test_web_pubsub_checks_of_token_authentication(make_sink, pubsub):
+    text = _errors(make_sink, WEB_PUBSUB, hub="h", **{"authentication-type": "managed-identity"})
+    assert "endpoint is required when authentication-type is 'managed-identity'" in text
+    text = _errors(
+        make_sink,
+        WEB_PUBSUB,
+        hub="h",
+        **{
+            "authentication-type": "default-azure-credential",
+            "connection-string": pubsub.connection_string,
+            "endpoint": "https://x.webpubsub.azure.com",
+        },
+    )
+    assert "'connection-string' cannot be set when 'authentication-type' is 'default-azure-credential'" in text
+    text = _errors(make_sink, WEB_PUBSUB, hub="h", **{"authentication-type": "managed-identity", "endpoint": "x"})
+    assert "endpoint must be a valid absolute URL" in text
+    text = _errors(
+        make_sink,
+        WEB_PUBSUB,
+        hub="h",
+        **{
+            "authentication-type": "managed-identity",
+            "endpoint": "http://x.webpubsub.azure.com",
+        },
+    )
+    assert "endpoint must be an https URL when authentication-type is 'managed-identity'" in text
