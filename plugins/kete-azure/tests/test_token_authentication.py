@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from kete_core import ConfigErrors, ConnectionLost, Unavailable
+from kete_core import ConfigErrors, ConnectionLost, PermanentError, Unavailable
 
 pytestmark = pytest.mark.azure
 
 EVENT_GRID = "azure-eventgrid"
 WEB_PUBSUB = "azure-webpubsub"
+STORAGE_QUEUE = "azure-storage-queue"
 
 
 @pytest.fixture
@@ -175,3 +176,75 @@ def test_web_pubsub_checks_of_token_authentication(make_sink, pubsub):
         },
     )
     assert "endpoint must be an https URL when authentication-type is 'managed-identity'" in text
+
+
+async def test_storage_queue_puts_with_the_identitys_token_fetched_once(
+    azurite_oauth, oauth_queues, identity, make_sink, ev, trust
+):
+    queue = oauth_queues.make()
+    settings = {"authentication-type": "managed-identity", "url": azurite_oauth.url, "queue": queue, "tls": trust}
+    sink = make_sink(STORAGE_QUEUE, **settings)
+    await sink.start()  # the account's properties, with the token
+    assert await sink.send([ev(1), ev(2)]) is None
+    assert await sink.send([ev(3)]) is None
+    assert oauth_queues.payloads(queue) == [ev(n).payload for n in (1, 2, 3)]
+    assert [(r.resource, r.client_id) for r in identity.requests] == [("https://storage.azure.com", "system-assigned")]
+
+
+async def test_storage_queue_with_default_azure_credential(azurite_oauth, oauth_queues, identity, make_sink, ev, trust):
+    queue = oauth_queues.make()
+    settings = {"authentication-type": "default-azure-credential", "url": azurite_oauth.url, "queue": queue}
+    sink = make_sink(STORAGE_QUEUE, **settings, tls=trust)
+    assert await sink.send([ev(1)]) is None
+    assert oauth_queues.payloads(queue) == [ev(1).payload]
+
+
+async def test_storage_queue_refusing_the_tokens_audience_is_a_clear_error_and_waits(
+    azurite_oauth, oauth_queues, identity, make_sink, ev, trust
+):
+    identity.audience = "https://eventgrid.azure.net"
+    queue = oauth_queues.make()
+    settings = {"authentication-type": "managed-identity", "url": azurite_oauth.url, "queue": queue, "tls": trust}
+    sink = make_sink(STORAGE_QUEUE, **settings)
+    with pytest.raises(PermanentError, match=r"refused the credentials \(403 AuthenticationFailed; check the managed-identity"):
+        await sink.start()
+    with pytest.raises(Unavailable, match="the credentials were refused"):
+        await sink.send([ev(1)])
+    assert oauth_queues.texts(queue) == []
+
+
+async def test_storage_queue_without_a_token_fails_at_start_and_waits(
+    azurite_oauth, oauth_queues, identity, make_sink, ev, trust
+):
+    await identity.stop()
+    queue = oauth_queues.make()
+    settings = {"authentication-type": "managed-identity", "url": azurite_oauth.url, "queue": queue, "tls": trust}
+    sink = make_sink(STORAGE_QUEUE, **settings)
+    with pytest.raises(ConnectionLost, match="no token from managed-identity"):
+        await sink.start()
+    with pytest.raises(Unavailable, match=r"/kete-\w+: no token from managed-identity"):
+        await sink.send([ev(1)])
+    assert oauth_queues.texts(queue) == []
+
+
+def test_storage_queue_checks_of_token_authentication(make_sink):
+    base = {"queue": "q", "authentication-type": "managed-identity"}
+    text = _errors(make_sink, STORAGE_QUEUE, **base, **{"account-name": "acct", "account-key": "a2V5"})
+    assert "'account-key' cannot be set when 'authentication-type' is 'managed-identity'" in text
+    text = _errors(make_sink, STORAGE_QUEUE, **base, **{"connection-string": "UseDevelopmentStorage=true"})
+    assert "'connection-string' cannot be set when 'authentication-type' is 'managed-identity'" in text
+    assert "url or account-name is required" in _errors(make_sink, STORAGE_QUEUE, **base)
+    text = _errors(make_sink, STORAGE_QUEUE, **base, url="http://127.0.0.1:10001/devstoreaccount1")
+    assert "url must be an https URL when authentication-type is 'managed-identity'" in text
+    text = _errors(make_sink, STORAGE_QUEUE, queue="q", **{"authentication-type": "sas"})
+    assert "unsupported authentication-type: 'sas' — valid options: connection-string, managed-identity" in text
+    sink = make_sink(STORAGE_QUEUE, **base, **{"account-name": "acct"})
+    assert sink.account.url == "https://acct.queue.core.windows.net"
+    assert make_sink(
+        STORAGE_QUEUE,
+        queue="q",
+        **{
+            "authentication-type": "Connection-String",
+            "connection-string": "UseDevelopmentStorage=true",
+        },
+    ).account.account_key

@@ -7,12 +7,11 @@ request carries a JWT signed (HS256) with the connection string's ``AccessKey`` 
 request's URL, as the service checks it; or, with ``authentication-type`` ``managed-identity`` or
 ``default-azure-credential``, a Microsoft Entra token for ``https://webpubsub.azure.com`` (fetched at
 start, reused until shortly before it expires; no token is reported at start and makes the batch wait).
-The body is the payload after ``content-encoding`` and
-``content-transfer-encoding``, sent as ``application/json`` when it is unencoded JSON and as
-``text/plain`` otherwise (a payload that is not UTF-8 text fails alone, naming
-``content-transfer-encoding``). Refused credentials (401/403) or a service out of reach make the batch
-raise :class:`~kete_core.Unavailable`; a send refused for its content (another 4xx) fails that event
-permanently; 408/429/5xx fail it for a retry.
+The body is the payload after ``content-encoding`` and ``content-transfer-encoding``, sent as
+``application/json`` when it is unencoded JSON and as ``text/plain`` otherwise (a payload that is not
+UTF-8 text fails alone, naming ``content-transfer-encoding``). Refused credentials (401/403) or a
+service out of reach make the batch raise :class:`~kete_core.Unavailable`; a send refused for its content
+(another 4xx) fails that event permanently; 408/429/5xx fail it for a retry.
 """
 
 from __future__ import annotations
