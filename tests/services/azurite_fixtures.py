@@ -82,6 +82,14 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
         yield Azurite(service)
 
 
+class _QuicklyStopped(Service):
+    """Over HTTPS, Azurite 3.37 leaves a connection the client closed half-open and waits for it when asked
+    to stop; its data is not needed afterwards, so it gets 2 s before SIGKILL instead of 30."""
+
+    def stop(self, timeout: float = 2.0) -> None:
+        super().stop(timeout)
+
+
 @pytest.fixture(scope="session")
 def azurite_oauth(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Azurite]:
     """An Azurite queue service over HTTPS taking OAuth tokens, started once per session when asked for."""
@@ -94,5 +102,5 @@ def azurite_oauth(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterato
             *AZURITE_QUEUE.command(s), "--oauth", "basic", "--cert", str(certificate), "--key", str(key)
         ],
     )  # fmt: skip
-    for service in started(Service(spec, Path(tmp_path_factory.mktemp("azurite-oauth")))):
+    for service in started(_QuicklyStopped(spec, Path(tmp_path_factory.mktemp("azurite-oauth")))):
         yield Azurite(service, scheme="https")
