@@ -206,7 +206,9 @@ async def test_storage_queue_refusing_the_tokens_audience_is_a_clear_error_and_w
     queue = oauth_queues.make()
     settings = {"authentication-type": "managed-identity", "url": azurite_oauth.url, "queue": queue, "tls": trust}
     sink = make_sink(STORAGE_QUEUE, **settings)
-    with pytest.raises(PermanentError, match=r"refused the credentials \(403 AuthenticationFailed; check the managed-identity"):
+    with pytest.raises(
+        PermanentError, match=r"refused the credentials \(403 AuthenticationFailed; check the managed-identity"
+    ):
         await sink.start()
     with pytest.raises(Unavailable, match="the credentials were refused"):
         await sink.send([ev(1)])
