@@ -4,7 +4,8 @@
 (401 otherwise), ``Content-Type: application/json``, a JSON array of Event Grid schema events, each
 with ``id``, ``subject``, ``eventType``, ``eventTime``, ``dataVersion`` and ``data`` (400 otherwise),
 at most 1 MB (413).
-``WebPubSubService`` checks each REST send as Web PubSub does (JWT, api-version, content type)."""
+``WebPubSubService`` checks each REST send as Web PubSub does (JWT, api-version, content type).
+:mod:`kete_azure.testing.amqp` is an AMQP 1.0 peer behaving as Event Hubs and Service Bus towards senders."""
 
 from __future__ import annotations
 
