@@ -61,6 +61,7 @@ class WebSocketSink(Sink):
         except ValueError as exc:
             raise ConfigError(f"not a URL: {redact(str(exc))}", path=f"{context.path}.{setting}") from None
         self._timeout = config.connection_timeout_seconds
+        self._opcode = aiohttp.WSMsgType.BINARY if config.binary_mode else aiohttp.WSMsgType.TEXT
         self._open: dict[str, Connection] = {}
 
     async def start(self) -> None:
@@ -88,13 +89,11 @@ class WebSocketSink(Sink):
 
     async def _deliver(self, url: str, messages: list[Message]) -> list[BaseException | None] | BaseException:
         """Send *messages* to *url* and confirm them: one error for all, or one result each."""
-        frames: list[str | bytes | PermanentError] = [self._frame(message) for message in messages]
+        frames: list[bytes | PermanentError] = [self._frame(message) for message in messages]
         try:
             connection = await self._connection(url)
-            for frame in frames:
-                if not isinstance(frame, PermanentError):
-                    await connection.send(frame)
-            await connection.confirm(self._timeout)
+            sendable = [frame for frame in frames if not isinstance(frame, PermanentError)]
+            await connection.send_all(sendable, self._opcode, self._timeout)
         except (ConnectionLost, PermanentError) as exc:
             self._open.pop(url, None)
             return exc
@@ -103,11 +102,14 @@ class WebSocketSink(Sink):
             return exc
         return [frame if isinstance(frame, PermanentError) else None for frame in frames]
 
-    def _frame(self, message: Message) -> str | bytes | PermanentError:
-        if self.config.binary_mode:
-            return message.payload
+    def _frame(self, message: Message) -> bytes | PermanentError:
+        """The frame's bytes: a text frame must be UTF-8, which ASCII is without decoding it."""
+        payload = message.payload
+        if self.config.binary_mode or payload.isascii():
+            return payload
         try:
-            return message.payload.decode()
+            payload.decode()
+            return payload
         except UnicodeDecodeError:
             return PermanentError(
                 f"{message.event!r}: the {message.content_type} payload is not UTF-8 text; set binary-mode = true"
