@@ -73,9 +73,14 @@ class WebSocketSink(Sink):
         await self.handshake.close()
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
+        urls = self.url.render_all([message.event for message in messages])
+        first = urls[0] if urls else None
+        if isinstance(first, str) and urls.count(first) == len(urls):  # one URL for all: nothing to group
+            outcome = await self._deliver(first, messages)
+            return connection_outcome(outcome if isinstance(outcome, list) else [outcome] * len(messages))
         results: list[BaseException | None] = [None] * len(messages)
         groups: dict[str, list[int]] = {}
-        for index, rendered in enumerate(self.url.render_all([message.event for message in messages])):
+        for index, rendered in enumerate(urls):
             if isinstance(rendered, RenderError):
                 results[index] = rendered
             else:
@@ -87,12 +92,18 @@ class WebSocketSink(Sink):
                 results[index] = outcome[position] if isinstance(outcome, list) else outcome
         return connection_outcome(results)
 
-    async def _deliver(self, url: str, messages: list[Message]) -> list[BaseException | None] | BaseException:
+    async def _deliver(self, url: str, messages: Sequence[Message]) -> list[BaseException | None] | BaseException:
         """Send *messages* to *url* and confirm them: one error for all, or one result each."""
-        frames: list[bytes | PermanentError] = [self._frame(message) for message in messages]
+        payloads = [message.payload for message in messages]
+        frames: Sequence[bytes | PermanentError]
+        sendable: list[bytes]
+        if self.config.binary_mode or all(map(bytes.isascii, payloads)):  # ASCII is UTF-8: no decoding
+            frames = sendable = payloads
+        else:
+            frames = [self._frame(message) for message in messages]
+            sendable = [frame for frame in frames if isinstance(frame, bytes)]
         try:
             connection = await self._connection(url)
-            sendable = [frame for frame in frames if not isinstance(frame, PermanentError)]
             await connection.send_all(sendable, self._opcode, self._timeout)
         except (ConnectionLost, PermanentError) as exc:
             self._open.pop(url, None)
@@ -100,13 +111,13 @@ class WebSocketSink(Sink):
         except Exception as exc:  # a bug must fail this group only, not the other URLs of the batch
             log.exception("websocket sink: unexpected failure")
             return exc
+        if frames is sendable:
+            return [None] * len(messages)
         return [frame if isinstance(frame, PermanentError) else None for frame in frames]
 
     def _frame(self, message: Message) -> bytes | PermanentError:
-        """The frame's bytes: a text frame must be UTF-8, which ASCII is without decoding it."""
+        """A text frame's bytes, which must be UTF-8."""
         payload = message.payload
-        if self.config.binary_mode or payload.isascii():
-            return payload
         try:
             payload.decode()
             return payload
