@@ -27,13 +27,13 @@ async def test_a_batch_the_peer_cannot_take_at_once_arrives_whole_once_and_in_or
             received.append(pull.recv())
 
     reader = threading.Thread(target=read_later)
-    reader.start()
     sink = build_sink("zeromq", {"endpoint": endpoint, "socket-type": "PUSH", "send-high-water-mark": 10})
     messages = [json_message(number) for number in range(300)]
     for number, message in enumerate(messages):
         message.payload = b"%06d" % number + b"." * 100_000  # 30 MB in all: more than the sockets buffer
     try:
         started = time.monotonic()
+        reader.start()
         assert await sink.send(messages) is None
         assert time.monotonic() - started > 0.4  # it did wait for the reader
         reader.join(30)
