@@ -37,7 +37,6 @@ def test_kete_defaults():
             "tls.enabled",
             "kete-redis does not support TLS with mode 'sentinel' yet",
         ),
-        ({"host": "h", "channel": "c", "mode": "cluster"}, "mode", "does not support 'cluster' (cluster-nodes) yet"),
     ],
 )
 def test_settings_kete_cannot_use_name_the_setting(settings, path, message):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 
 from kete_core import Message, SinkContext
 from kete_redis.settings import RedisPubSubSinkConfig
@@ -27,5 +28,7 @@ class RedisPubSubSink(RedisSink):
         if config.headers:
             log.warning("%s.headers: Redis pub/sub messages carry no headers, as in KETE; ignored", context.path)
 
-    def queue(self, pipeline: Pipeline, address: str, message: Message) -> None:
-        pipeline.publish(address, message.payload)
+    def queue(self, pipeline: Pipeline | ClusterPipeline, address: str, message: Message) -> None:
+        # By name: redis-py blocks its publish() in cluster pipelines, yet any node takes a PUBLISH
+        # and the cluster passes it on to the subscribers of every node.
+        pipeline.execute_command("PUBLISH", address, message.payload)

@@ -26,12 +26,13 @@ class RedisSinkConfig(EncodingSettings):
     port: int | None = Field(default=None, gt=0, lt=65536)
     """Default 6379, or 6380 when ``tls.enabled``."""
     mode: Annotated[Mode, Lowercase] = "standalone"
-    """KETE's ``standalone``, ``sentinel`` or ``cluster``; kete does not support ``cluster`` yet."""
+    """KETE's ``standalone``, ``sentinel`` or ``cluster``."""
     sentinel_nodes: str | None = None
     """For ``sentinel``: the sentinels, ``host:port`` (port 26379 by default), comma-separated."""
     sentinel_master_id: str | None = None
     """For ``sentinel``: the name the sentinels monitor the master by."""
     cluster_nodes: str | None = None
+    """For ``cluster``: nodes to learn the cluster from, ``host:port`` (``port`` by default), comma-separated."""
     database: int = Field(default=0, ge=0)
     username: str | None = None
     """An ACL user; without it the ``password`` is the server's ``requirepass``."""
@@ -49,26 +50,36 @@ class RedisSinkConfig(EncodingSettings):
     pool: dict[str, Any] = {}
     """KETE's ``pool.*``: accepted; kete keeps one connection per route and pipelines each batch on it."""
 
+    def default_port(self) -> int:
+        """``port``, else 6379, or 6380 with ``tls.enabled``."""
+        return self.port or (DEFAULT_TLS_PORT if self.tls.enabled else DEFAULT_PORT)
+
     def address(self) -> str:
-        """Where the server is, in words: ``host:port``, or the master's name and the sentinels."""
+        """Where the server is, in words: ``host:port``, the master's name and the sentinels, or the
+        cluster's nodes."""
         if self.mode == "sentinel":
             return f"master '{self.sentinel_master_id}' of sentinels {self.sentinel_nodes}"
-        port = self.port or (DEFAULT_TLS_PORT if self.tls.enabled else DEFAULT_PORT)
-        return f"{self.host}:{port}"
+        if self.mode == "cluster":
+            return "cluster " + ", ".join(f"{host}:{port}" for host, port in self.cluster())
+        return f"{self.host}:{self.default_port()}"
 
     def sentinels(self) -> list[tuple[str, int]]:
         """(host, port) of each of ``sentinel-nodes``."""
-        found = []
-        for node in (self.sentinel_nodes or "").split(","):
-            host, _, port = node.strip().partition(":")
-            if host:
-                found.append((host, int(port) if port.isdigit() else DEFAULT_SENTINEL_PORT))
-        return found
+        return _nodes(self.sentinel_nodes, DEFAULT_SENTINEL_PORT)
+
+    def cluster(self) -> list[tuple[str, int]]:
+        """(host, port) of each of ``cluster-nodes``; a node without a port has ``port`` (KETE's rule)."""
+        return _nodes(self.cluster_nodes, self.default_port())
 
     def problems(self) -> list[tuple[str, str]]:
         """(setting, message) pairs for settings that cannot work."""
         if self.mode == "cluster":
-            return [("mode", "kete-redis does not support 'cluster' (cluster-nodes) yet: name one node as host")]
+            found = []
+            if not self.cluster():
+                found.append(("cluster-nodes", "required for mode 'cluster': host:port of one or more nodes"))
+            if self.tls.enabled:
+                found.append(("tls.enabled", "kete-redis does not support TLS with mode 'cluster' yet"))
+            return found
         if self.mode == "sentinel":
             found = []
             if not (self.sentinel_master_id or "").strip():
@@ -81,6 +92,16 @@ class RedisSinkConfig(EncodingSettings):
         if not (self.host or "").strip():
             return [("host", "required: the Redis server's host name")]
         return []
+
+
+def _nodes(text: str | None, default_port: int) -> list[tuple[str, int]]:
+    """(host, port) of each ``host[:port]`` of the comma-separated *text*."""
+    found = []
+    for node in (text or "").split(","):
+        host, _, port = node.strip().partition(":")
+        if host:
+            found.append((host, int(port) if port.isdigit() else default_port))
+    return found
 
 
 class RedisPubSubSinkConfig(RedisSinkConfig):

@@ -10,10 +10,10 @@ from typing import ClassVar
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import AuthenticationError, ConnectionError, TimeoutError
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 
 from kete_core import ConfigError, DeliveryResults, Message, PermanentError, Sink, SinkContext, Template, Unavailable
-from kete_redis.connection import make_client, refused, server_busy, unreachable
+from kete_redis.connection import OUT_OF_REACH, make_client, out_of_service, refused, unreachable
 from kete_redis.settings import RedisSinkConfig
 
 log = logging.getLogger("kete.redis")
@@ -45,23 +45,26 @@ class RedisSink(Sink):
                 "%s: content-encoding and content-transfer-encoding are not applied to Redis messages, as in KETE",
                 context.path,
             )
+        if config.mode == "cluster" and config.database:
+            log.warning("%s.database: a Redis cluster has database 0 only; ignored, as in KETE", context.path)
         self.where = config.address()
-        self._client: Redis | None = None
+        self._client: Redis | RedisCluster | None = None
 
-    def _connected(self) -> Redis:
+    def _connected(self) -> Redis | RedisCluster:
         if self._client is None:
             self._client = make_client(self.config, self.context.path)
         return self._client
 
     async def start(self) -> None:
-        """Connect and ``PING``, as KETE checks a Redis destination when it starts."""
+        """Connect and ``PING`` (a cluster: learn its nodes and slots), as KETE checks a Redis
+        destination when it starts."""
         try:
             await self._connected().ping()
-        except (ConnectionError, TimeoutError, OSError) as exc:
+        except OUT_OF_REACH as exc:
             raise unreachable(self.config, exc) from None
 
     @abstractmethod
-    def queue(self, pipeline: Pipeline, address: str, message: Message) -> None:
+    def queue(self, pipeline: Pipeline | ClusterPipeline, address: str, message: Message) -> None:
         """Add the command that delivers *message* to *address* to *pipeline*."""
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
@@ -80,12 +83,12 @@ class RedisSink(Sink):
         if queued:
             try:
                 replies = await pipeline.execute(raise_on_error=False)
-            except (ConnectionError, TimeoutError, OSError) as exc:
+            except OUT_OF_REACH as exc:
                 raise unreachable(self.config, exc) from None
             errors = [reply for reply in replies if isinstance(reply, Exception)]
-            if errors and len(errors) == len(replies) and server_busy(errors[0]):
+            if errors and len(errors) == len(replies) and all(out_of_service(error) for error in errors):
                 # Nothing was taken: wait for the server rather than use up the events' attempts.
-                if isinstance(errors[0], AuthenticationError):
+                if isinstance(errors[0], OUT_OF_REACH):
                     raise unreachable(self.config, errors[0])
                 raise Unavailable(f"Redis at {self.where} takes no commands for now: {errors[0]}")
             for index, reply in zip(queued, replies, strict=True):

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 
 from kete_core import Event, Message, SinkContext, Template
 from kete_redis.settings import RedisStreamSinkConfig
@@ -47,7 +48,7 @@ class RedisStreamSink(RedisSink):
                 fields[name] = value
         return fields
 
-    def queue(self, pipeline: Pipeline, address: str, message: Message) -> None:
+    def queue(self, pipeline: Pipeline | ClusterPipeline, address: str, message: Message) -> None:
         event = message.event
         fields: dict[Any, Any] = self._custom(event) if self.custom_fields else {}
         fields["eventkind"] = event.kind
