@@ -4,7 +4,8 @@ The client sends what kete sends (``PUBLISH`` of the KETE JSON; ``XADD`` with ``
 ``eventtype``, ``contenttype`` and ``body``) in pipelines of 5000 commands (kete's largest batch), every
 reply read; its better of two runs counts. kete is timed as ``kete run`` from a file of the same
 events (reading, routing, the disk spool, serializing, sending), minus the time of a one-event run,
-and its sink alone, in-process, on the same messages in batches of 1000.
+and its sink alone, in-process, on the same messages in batches of 1000. ``redis-stream`` runs once
+more against a cluster of three masters (``mode = cluster``), next to redis-py's cluster pipelines.
 """
 
 from __future__ import annotations
@@ -15,17 +16,22 @@ import time
 from pathlib import Path
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from benchmarks.brokers._kete_run import Bench
 from benchmarks.throughput import Line
+from tests.services.redis_cluster_fixtures import redis_cluster_in
 from tests.services.redis_fixtures import redis_server_in
 
 PIPELINE = 5000
 
 
-async def client_seconds(port: int, bench: Bench, kind: str, name: str) -> float:
-    """Seconds redis-py takes to send every payload (and read every reply)."""
-    client = Redis(host="127.0.0.1", port=port)
+async def client_seconds(port: int, bench: Bench, kind: str, name: str, *, cluster: bool = False) -> float:
+    """Seconds redis-py takes to send every payload (and read every reply); *port* is a cluster
+    node's with *cluster*."""
+    client: Redis | RedisCluster = (
+        RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", port)]) if cluster else Redis(host="127.0.0.1", port=port)
+    )
     try:
         await client.ping()
         started = time.perf_counter()
@@ -61,6 +67,19 @@ def lines(events: int) -> list[Line]:
                 note = f"Redis 7.0, {events:,} events, redis-py pipelines"
                 measured.append(Line(f"{kind} (kete run)", kete, events / client, note))
                 measured.append(Line(f"{kind} (sink alone)", alone, events / client, note))
-            return measured
         finally:
             server.stop()
+        cluster = redis_cluster_in(folder / "redis-cluster")
+        cluster.start()
+        try:
+            kind, port = "redis-stream", cluster.ports[0]
+            client = min(
+                asyncio.run(client_seconds(port, bench, kind, f"client-{run}", cluster=True)) for run in range(2)
+            )
+            settings = {"kind": kind, "mode": "cluster", "cluster-nodes": cluster.startup_nodes}
+            kete = bench.kete_rate({**settings, "stream": "kete-cluster"})
+            note = f"Redis 7.0 cluster of 3 masters, {events:,} events, redis-py cluster pipelines (one stream)"
+            measured.append(Line(f"{kind} cluster (kete run)", kete, events / client, note))
+            return measured
+        finally:
+            cluster.stop()

@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -135,10 +136,12 @@ class RedisClusterNodes:
             node.stop()
 
 
+def redis_cluster_in(workdir: Path) -> RedisClusterNodes:
+    """A cluster of three masters (not started yet), each node's state in a folder under *workdir*."""
+    return RedisClusterNodes([Service(REDIS_CLUSTER_NODE, workdir / f"node-{number}") for number in range(NODES)])
+
+
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
     """Three Redis masters joined as a cluster, started once per session and stopped at its end."""
-    cluster = RedisClusterNodes(
-        [Service(REDIS_CLUSTER_NODE, tmp_path_factory.mktemp(f"redis-cluster-{number}")) for number in range(NODES)]
-    )
-    yield from started(cluster)
+    yield from started(redis_cluster_in(tmp_path_factory.mktemp("redis-cluster")))
