@@ -180,8 +180,11 @@ class Amqp1Sink(Sink):
         except ConnectionLost:
             pass  # what was sent fails with the reason, what was not is sent again
         if futures:
-            _done, waiting = await asyncio.wait(futures, timeout=self.config.send_timeout_seconds)
+            timeout = self.config.send_timeout_seconds
+            _done, waiting = await asyncio.wait(futures, timeout=timeout)
             if waiting:
+                connection.drop_held_back(timeout)
+            if any(not future.done() for future in waiting):
                 await self._drop()  # fails what is still waiting
         if connection.failed:
             await self._drop()

@@ -138,6 +138,22 @@ class Amqp1Connection:
         """Write out what the engine has to send."""
         self._pump()
 
+    def drop_held_back(self, waited: float) -> None:
+        """Fail what still waits on links the broker has given no credit (Artemis gives none to a link to a full
+        address): Proton still holds those messages, so closing their link drops them, they cannot arrive
+        later, and the connection and the other links go on."""
+        for link in {delivery.link for delivery in self._waiting}:
+            if link.queued:
+                address = link.target.address
+                self._drop_link(
+                    link,
+                    Refused(
+                        f"the broker gave no credit to send to {address!r} in {waited:g} s: it holds messages to "
+                        "that address back (full, or blocked)"
+                    ),
+                )
+        self._pump()
+
     # ------------------------------------------------------------------ the engine
 
     def _pump(self) -> None:
