@@ -18,7 +18,6 @@ by its PID at the end. A missing Java or Maven skips the tests locally and fails
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -195,25 +194,9 @@ class Artemis:
     def receive(self, address: str, count: int | None = None, idle: float = 0.5, timeout: float = 20.0) -> list[Any]:
         """The messages of *address*'s queue, each accepted (so taken out): until *count* arrived, or until none
         came for *idle* seconds (when *count* is None)."""
-        from proton import Timeout
+        from tests.services.rabbitmq_client import amqp1_receive
 
-        got: list[Any] = []
-        connection = self._connect(timeout)
-        try:
-            receiver = connection.create_receiver(address, credit=100)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and (count is None or len(got) < count):
-                wait = idle if count is None else max(0.1, deadline - time.monotonic())
-                try:
-                    got.append(receiver.receive(timeout=wait))
-                except Timeout:
-                    if count is None:
-                        break
-                else:
-                    receiver.accept()
-        finally:
-            connection.close()
-        return got
+        return amqp1_receive(self.port("amqp"), address, count, idle, timeout)
 
     def log(self) -> str:
         """What the broker logged."""
