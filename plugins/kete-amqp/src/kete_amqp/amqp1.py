@@ -5,8 +5,9 @@ Messages are built as KETE's Qpid JMS client builds a ``BytesMessage``: the payl
 ``eventkind``, ``eventtype`` and ``contenttype`` (and the custom headers) as application properties, durable
 unless ``delivery-mode = non-persistent``, priority and time-to-live when set, and the JMS message-type
 annotation. A batch goes out pipelined, then the sink waits for every disposition: ``accepted`` delivers
-the event; ``rejected``, ``released`` or ``modified``, or a link the broker refuses, fail that event alone. A
-broker that cannot be reached (or refuses the login) makes the route wait: :class:`~kete_core.Unavailable`.
+the event; ``rejected``, ``released`` or ``modified``, a link the broker refuses, or one it gives no credit
+until ``send-timeout-seconds`` pass, fail that event alone. A broker that cannot be reached (or refuses the
+login) makes the route wait: :class:`~kete_core.Unavailable`.
 """
 
 from __future__ import annotations

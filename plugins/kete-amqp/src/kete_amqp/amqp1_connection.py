@@ -4,7 +4,8 @@ asyncio streams, with no thread of its own. TLS is asyncio's (kete's ``ssl.SSLCo
 Each address gets one sender link (target capability ``queue`` or ``topic``, as Qpid JMS sends). A message's
 future resolves when the broker settles its delivery: ``accepted`` delivers it, ``rejected``, ``released`` or
 ``modified`` fails it (:class:`Refused`), a link the broker refuses or closes fails what was sent on it, and the
-end of the connection fails everything in flight (:class:`ConnectionLost`).
+end of the connection fails everything in flight (:class:`ConnectionLost`). :meth:`Amqp1Connection.drop_held_back`
+fails what a link given no credit still holds.
 """
 
 from __future__ import annotations
