@@ -11,8 +11,10 @@ An address under :data:`FULL` takes one message and refuses every further one (`
 ``address-full-policy = FAIL``): AMQP 1.0 gets a ``rejected`` disposition with ``amqp:resource-limit-exceeded``
 (``Address "…" is full``), STOMP an ERROR frame. :meth:`Artemis.fill` puts that first message in.
 
-Fixture (mark the tests ``@pytest.mark.artemis``): ``artemis``, started once per session (about 2-5 s) and stopped
-by its PID at the end. A missing Java or Maven skips the tests locally and fails them when ``CI=true``.
+Fixtures (mark the tests ``@pytest.mark.artemis``): ``artemis``, the :class:`Artemis`, started once per session
+(about 2-6 s, ~150 MB resident) and stopped by its PID at the end; ``artemis_tag``, a name part for a test's own
+addresses. A missing Java or Maven, or jars that cannot be downloaded, skip the tests locally and fail them when
+``CI=true``.
 """
 
 from __future__ import annotations
