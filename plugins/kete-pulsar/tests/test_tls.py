@@ -53,7 +53,7 @@ def test_kete_tls_settings_deliver_over_pulsar_ssl_with_a_client_certificate(
 def tls_destination(url: str, topic: str, trusted: Path, client: Path | None) -> str:
     """The destination settings for *url* trusting the CA in *trusted*, showing the certificate in *client*."""
     settings = (
-        f'service-url = "{url}"\ntopic = "{topic}"\noperation-timeout-seconds = 3\n'
+        f'service-url = "{url}"\ntopic = "{topic}"\noperation-timeout-seconds = 1\n'
         f'tls.trust-store.loader.kind = "pem-file-path"\ntls.trust-store.loader.path = "{trusted}"\n'
     )
     if client is not None:
