@@ -247,3 +247,55 @@ async def test_a_master_killed_and_restarted_mid_run_loses_nothing(cluster, read
     assert "Redis at cluster 127.0.0.1:" in report.not_ready, report.not_ready
     ids = received()
     assert sorted(set(ids)) == sorted(event["id"] for event in report.sent)  # at least once, none lost
+
+
+def move_slot(reader: RedisCluster, key: str) -> int:
+    """Move the slot of *key* (and its keys) to another master, as a resharding does; its new port."""
+    slot = reader.keyslot(key)
+    source = reader.get_node_from_key(key)
+    target = next(node for node in reader.get_primaries() if node.name != source.name)
+    clients = {node.name: redis.Redis(host="127.0.0.1", port=node.port) for node in reader.get_primaries()}
+    try:
+        ids = {name: client.execute_command("CLUSTER MYID").decode() for name, client in clients.items()}
+        clients[target.name].execute_command("CLUSTER SETSLOT", slot, "IMPORTING", ids[source.name])
+        clients[source.name].execute_command("CLUSTER SETSLOT", slot, "MIGRATING", ids[target.name])
+        keys = clients[source.name].execute_command("CLUSTER GETKEYSINSLOT", slot, 100)
+        clients[source.name].execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+        for name in (target.name, source.name, *(name for name in clients if name not in (source.name, target.name))):
+            clients[name].execute_command("CLUSTER SETSLOT", slot, "NODE", ids[target.name])
+    finally:
+        for client in clients.values():
+            client.close()
+    return target.port
+
+
+@pytest.mark.redis
+def test_a_slot_moved_mid_run_is_followed(redis_cluster, reader, prefix, spawn_kete, tmp_path):
+    key = f"{prefix}:acme"
+    events = [user_event(n) for n in range(10)]
+    source = tmp_path / "events.jsonl"
+    write_jsonl(source, events[:5])
+    config = tmp_path / "kete.toml"
+    config.write_text(
+        f'[kete]\ndata-dir = "{tmp_path / "data"}"\n'
+        '[sources.replay]\nkind = "file"\npath = "events.jsonl"\nfollow = true\npoll-interval = "50ms"\n'
+        '[routes.r.destination]\nkind = "redis-stream"\nmode = "cluster"\n'
+        f'cluster-nodes = "{redis_cluster.startup_nodes}"\nstream = "{prefix}:${{realmLowerCase}}"\n'
+    )
+    kete = spawn_kete(config)
+
+    def arrived(count: int) -> list[str]:
+        deadline = time.monotonic() + 30
+        while len(ids := [orjson.loads(f["body"])["id"] for f in bodies(reader, [key])[key]]) < count:
+            assert time.monotonic() < deadline, kete.log
+            time.sleep(0.05)
+        return ids
+
+    arrived(5)
+    moved_to = move_slot(reader, key)  # kete's client still routes the slot to the old master
+    with source.open("ab") as out:
+        out.write(b"".join(orjson.dumps(event) + b"\n" for event in events[5:]))
+    assert arrived(10) == [event["id"] for event in events]
+    assert kete.stop() == 0, kete.log
+    assert reader.get_node_from_key(key).port == moved_to
+    assert "route r: 10 matched, 10 delivered, 0 failed" in kete.log
