@@ -134,7 +134,7 @@ async def test_the_peer_out_of_reach_makes_the_route_wait(azure_amqp, hub, make_
     sink = make_sink(KIND, **_settings(azure_amqp, hub))
     azure_amqp.stop()
     try:
-        with pytest.raises(Unavailable, match="127.0.0.1"):
+        with pytest.raises(Unavailable, match=r"127\.0\.0\.1"):
             await sink.send([json_message(1)])
     finally:
         azure_amqp.start()
