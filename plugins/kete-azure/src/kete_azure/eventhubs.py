@@ -22,6 +22,8 @@ import ssl
 from collections.abc import Sequence
 from typing import Any
 
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import ServiceRequestError
 from azure.eventhub import EventData, EventDataBatch, TransportType
 from azure.eventhub.aio import EventHubProducerClient
 from azure.eventhub.exceptions import AuthenticationError, EventDataSendError, EventHubError, OperationTimeoutError
@@ -73,7 +75,7 @@ class EventHubsSink(Sink):
         self._shown = redact(f"sb://{host}/{self.hub}")
         self._properties = config.application_properties()
         self._client: EventHubProducerClient | None = None
-        self._credential: KeteTokenCredential | None = None
+        self._credential: _RememberingCredential | None = None
 
     def _producer(self) -> EventHubProducerClient:
         if self._client is None:
@@ -89,7 +91,7 @@ class EventHubsSink(Sink):
             if isinstance(self._ssl, ssl.SSLContext):
                 options["ssl_context"] = self._ssl
             if config.token_authentication:
-                self._credential = token_credential(config, config.timeout_seconds)
+                self._credential = _RememberingCredential(token_credential(config, config.timeout_seconds))
                 namespace = config.fully_qualified_namespace.strip()
                 self._client = EventHubProducerClient(namespace, self.hub, self._credential, **options)
             else:
@@ -115,9 +117,14 @@ class EventHubsSink(Sink):
         except AuthenticationError as exc:
             refused = f"the namespace refused the credentials ({_reason(exc)}; {_CREDENTIALS})"
             raise PermanentError(f"{self._shown}: {refused}") from None
-        except TokenUnavailable as exc:
-            raise PermanentError(f"{self._shown}: {exc}") from None
-        except EventHubError as exc:
+        except (TokenUnavailable, EventHubError) as exc:
+            failure = self._credential.failure if self._credential else None
+            if failure is not None:  # the SDK wraps the credential's error in its own
+                if isinstance(failure.__cause__, ServiceRequestError):  # the identity endpoint out of reach
+                    raise ConnectionLost(f"{self._shown}: {failure}") from None
+                raise PermanentError(f"{self._shown}: {failure}") from None
+            if isinstance(exc, TokenUnavailable):
+                raise ConnectionLost(f"{self._shown}: {exc}") from None
             if exc.error == "not-found" or "404" in str(exc):
                 raise PermanentError(f"{self._shown}: the event hub does not exist") from None
             raise ConnectionLost(f"{self._shown}: {_reason(exc)}") from None
@@ -241,6 +248,27 @@ class EventHubsSink(Sink):
         if isinstance(exc, AuthenticationError):
             return ConnectionLost(f"{self._shown}: the token was refused ({_reason(exc)}; {_CREDENTIALS})")
         return ConnectionLost(redact(f"{self._shown}: {_reason(exc)}"))
+
+
+class _RememberingCredential:
+    """A :class:`KeteTokenCredential` that keeps its last failure (the SDK reports it as its own error, without
+    the cause), so that the start-up check can tell an identity refused from an endpoint out of reach."""
+
+    def __init__(self, credential: KeteTokenCredential) -> None:
+        self.credential = credential
+        self.failure: TokenUnavailable | None = None
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        try:
+            token = await self.credential.get_token(*scopes, **kwargs)
+        except TokenUnavailable as exc:
+            self.failure = exc
+            raise
+        self.failure = None
+        return token
+
+    async def close(self) -> None:
+        await self.credential.close()
 
 
 def _reason(exc: Exception) -> str:
