@@ -29,7 +29,7 @@ from azure.eventhub.aio import EventHubProducerClient
 from azure.eventhub.exceptions import AuthenticationError, EventDataSendError, EventHubError, OperationTimeoutError
 
 from kete_azure.credentials import KeteTokenCredential, TokenUnavailable, token_credential
-from kete_azure.eventhubs_settings import EventHubsSinkConfig
+from kete_azure.settings import EventHubsSinkConfig
 from kete_core import (
     ConnectionLost,
     DeliveryResults,
@@ -44,8 +44,6 @@ from kete_core import (
 )
 
 log = logging.getLogger("kete.azure")
-# The SDK logs every link and connection state change at INFO: thousands of lines in kete's log.
-logging.getLogger("azure.eventhub").setLevel(logging.WARNING)
 
 # Conditions (after their namespace, as the SDK keeps them) for which sending the batch again cannot help.
 _PERMANENT = frozenset(
