@@ -62,7 +62,7 @@ async def test_event_grid_refusing_the_tokens_audience_makes_the_route_wait(topi
     identity.audience = "https://management.azure.com"
     sink = make_sink(EVENT_GRID, endpoint=topic.url, **{"authentication-type": "managed-identity", "tls": trust})
     await sink.start()  # a token was had; the topic refuses it
-    with pytest.raises(Unavailable, match=r"answered 401.*check the managed-identity identity's access"):
+    with pytest.raises(Unavailable, match=r"answered 401.*check the managed-identity identity's role assignments"):
         await sink.send([ev(1)])
     assert topic.events == []
 
@@ -130,7 +130,7 @@ async def test_web_pubsub_refusing_the_tokens_audience_makes_the_route_wait(pubs
     identity.audience = "https://eventgrid.azure.net"
     settings = {"authentication-type": "managed-identity", "endpoint": pubsub.endpoint, "tls": trust}
     sink = make_sink(WEB_PUBSUB, hub="keycloak", **settings)
-    with pytest.raises(Unavailable, match=r"answered 401.*check the managed-identity identity's access"):
+    with pytest.raises(Unavailable, match=r"answered 401.*check the managed-identity identity's role assignments"):
         await sink.send([ev(1), ev(2)])
     assert pubsub.messages == []
 

@@ -61,6 +61,11 @@ class AzureIdentitySettings(ComponentConfig):
         """Whether the sink authenticates with tokens from :func:`token_credential`."""
         return self.authentication_type in TOKEN_AUTHENTICATION_TYPES
 
+    def credentials_hint(self, own: str) -> str:
+        """What to check when the service refuses the credentials: *own* (the kind's own credential, as
+        the user set it), or the identity's role assignments with token authentication."""
+        return f"the {self.authentication_type} identity's role assignments" if self.token_authentication else own
+
     def authentication_problems(
         self, primary_given: bool, required: Mapping[str, str | None] | None = None
     ) -> list[tuple[str, str]]:

@@ -69,8 +69,7 @@ class EventGridSink(Sink):
         self._shown = redact(self._endpoint)
         self._client: EventGridPublisherClient | None = None
         self._token: KeteTokenCredential | None = None
-        hint = f"the {config.authentication_type} identity's access" if config.token_authentication else "access-key"
-        self._hint = f"check {hint}"
+        self._hint = f"check {config.credentials_hint('access-key')}"
 
     def _credential(self) -> AzureKeyCredential | KeteTokenCredential:
         if self.config.token_authentication:

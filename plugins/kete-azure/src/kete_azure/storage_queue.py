@@ -87,8 +87,7 @@ class StorageQueueSink(Sink):
         self._service: QueueServiceClient | None = None
         self._queues: dict[str, QueueClient] = {}
         self._token: KeteTokenCredential | None = None
-        kind = config.authentication_type
-        self._hint = f"the {kind} identity's access" if config.token_authentication else _CREDENTIALS
+        self._hint = config.credentials_hint(_CREDENTIALS)
 
     def _credential(self) -> AzureNamedKeyCredential | AzureSasCredential | KeteTokenCredential:
         if self.config.token_authentication:

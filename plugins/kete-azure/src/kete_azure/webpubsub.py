@@ -87,10 +87,7 @@ class WebPubSubSink(Sink):
         self.group = context.address("group", group) if group else None
         self._session: aiohttp.ClientSession | None = None
         self._tokens: BearerToken | None = None
-        kind = config.authentication_type
-        self._hint = (
-            f"check the {kind} identity's access" if self._key is None else "check the connection string's AccessKey"
-        )
+        self._hint = "check " + config.credentials_hint("the connection string's AccessKey")
 
     async def _authorization(self, url: URL) -> str:
         if self._key is not None:
