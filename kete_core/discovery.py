@@ -81,7 +81,6 @@ PLANNED: frozenset[str] = frozenset()
 NOT_YET: frozenset[tuple[str, str]] = frozenset(
     {
         ("sink", "azure-eventhubs"),
-        ("sink", "azure-servicebus"),
     }
 )
 
