@@ -33,7 +33,9 @@ def test_kete_authentication_cross_checks(make_sink):
     assert "connection-string is required when authentication-type is 'connection-string'" in text
     texts = _errors(make_sink, queue="q", **{"authentication-type": "managed-identity", "connection-string": KEY})
     assert any("'connection-string' cannot be set when 'authentication-type' is 'managed-identity'" in t for t in texts)
-    assert any("fully-qualified-namespace is required when authentication-type is 'managed-identity'" in t for t in texts)
+    assert any(
+        "fully-qualified-namespace is required when authentication-type is 'managed-identity'" in t for t in texts
+    )
     [text] = _errors(make_sink, queue="q", **{"authentication-type": "access-key"})
     assert (
         "unsupported authentication-type: 'access-key' — valid options: connection-string, managed-identity, "
@@ -71,23 +73,36 @@ def test_the_namespace_and_where_connections_go(make_sink):
     assert str(found) == "sb://keycloak.servicebus.windows.net"
     # The SDKs keep an Endpoint's port only for the emulator.
     emulator = namespace(
-        **{"connection-string": "Endpoint=sb://127.0.0.1:5673;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=true"}
+        **{
+            "connection-string": "Endpoint=sb://127.0.0.1:5673;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=true"
+        }
     )
     assert (emulator.connect_to, emulator.emulator, str(emulator)) == (("127.0.0.1", 5673), True, "sb://127.0.0.1:5673")
-    assert namespace(**{"connection-string": "Endpoint=sb://localhost;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=true"}).connect_to == ("localhost", 5672)
+    assert namespace(
+        **{
+            "connection-string": "Endpoint=sb://localhost;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=true"
+        }
+    ).connect_to == ("localhost", 5672)
     assert namespace(**{"connection-string": KEY.replace("windows.net/", "windows.net:443/")}).port == 5671
     gateway = namespace(**{"connection-string": KEY, "custom-endpoint-address": "sb://gateway.example:9443"})
     assert (gateway.host, gateway.connect_to) == ("keycloak.servicebus.windows.net", ("gateway.example", 9443))
-    assert namespace(**{"connection-string": KEY, "custom-endpoint-address": "https://gateway.example"}).connect_to == ("gateway.example", 5671)
+    assert namespace(**{"connection-string": KEY, "custom-endpoint-address": "https://gateway.example"}).connect_to == (
+        "gateway.example",
+        5671,
+    )
     [text] = _errors(make_sink, queue="q", **{"connection-string": KEY, "custom-endpoint-address": "gateway:port"})
     assert "custom-endpoint-address must be a valid absolute URL" in text
 
 
 def test_the_entity_path_of_a_connection_string_must_be_the_entity(make_sink):
     scoped = f"{KEY};EntityPath=keycloak-events"
-    assert make_sink(KIND, queue="keycloak-events", **{"connection-string": scoped}).namespace.entity == "keycloak-events"
+    assert (
+        make_sink(KIND, queue="keycloak-events", **{"connection-string": scoped}).namespace.entity == "keycloak-events"
+    )
     [text] = _errors(make_sink, queue="other", **{"connection-string": scoped})
-    assert "routes.r.destination.queue" in text and "is not the connection string's EntityPath 'keycloak-events'" in text
+    assert (
+        "routes.r.destination.queue" in text and "is not the connection string's EntityPath 'keycloak-events'" in text
+    )
 
 
 async def test_an_event_naming_another_entity_than_the_entity_path_fails_alone(make_sink, ev):
@@ -99,7 +114,9 @@ async def test_an_event_naming_another_entity_than_the_entity_path_fails_alone(m
 def test_token_authentication_is_refused_at_load_until_provided(make_sink):
     for kind in ("managed-identity", "default-azure-credential"):
         [text] = _errors(
-            make_sink, queue="q", **{"authentication-type": kind, "fully-qualified-namespace": "ns.servicebus.windows.net"}
+            make_sink,
+            queue="q",
+            **{"authentication-type": kind, "fully-qualified-namespace": "ns.servicebus.windows.net"},
         )
         assert "routes.r.destination.authentication-type" in text and "not provided yet" in text
 
