@@ -111,14 +111,28 @@ async def test_an_event_naming_another_entity_than_the_entity_path_fails_alone(m
     assert "'other' is not the connection string's EntityPath 'acme'" in str(result)
 
 
-def test_token_authentication_is_refused_at_load_until_provided(make_sink):
-    for kind in ("managed-identity", "default-azure-credential"):
-        [text] = _errors(
-            make_sink,
+def test_token_authentication_names_the_namespace(make_sink):
+    for kind in ("managed-identity", "Default-Azure-Credential"):
+        sink = make_sink(
+            KIND,
             queue="q",
-            **{"authentication-type": kind, "fully-qualified-namespace": "ns.servicebus.windows.net"},
+            **{"authentication-type": kind, "fully-qualified-namespace": "sb://ns.servicebus.windows.net/"},
         )
-        assert "routes.r.destination.authentication-type" in text and "not provided yet" in text
+        assert sink.config.token_authentication
+        assert (sink.namespace.host, sink.namespace.connect_to) == (
+            "ns.servicebus.windows.net",
+            ("ns.servicebus.windows.net", 5671),
+        )
+    sink = make_sink(
+        KIND,
+        queue="q",
+        **{
+            "authentication-type": "managed-identity",
+            "managed-identity-client-id": "the-client-id",
+            "fully-qualified-namespace": "ns.servicebus.windows.net",
+        },
+    )
+    assert sink.config.managed_identity_client_id == "the-client-id"
 
 
 def test_other_kinds_settings_are_refused_as_kete_refuses_them(make_sink):

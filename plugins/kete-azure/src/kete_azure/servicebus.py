@@ -26,6 +26,7 @@ import ssl
 from collections.abc import Sequence
 from typing import Any
 
+from azure.core.exceptions import ClientAuthenticationError
 from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch, TransportType
 from azure.servicebus.aio import ServiceBusClient, ServiceBusSender
 from azure.servicebus.exceptions import (
@@ -40,6 +41,7 @@ from azure.servicebus.exceptions import (
     ServiceBusServerBusyError,
 )
 
+from kete_azure.credentials import KeteTokenCredential, token_credential
 from kete_azure.servicebus_settings import Namespace, ServiceBusSinkConfig
 from kete_azure.transport import SDK_LOG
 from kete_core import (
@@ -94,16 +96,7 @@ class ServiceBusSink(Sink):
 
     def __init__(self, config: ServiceBusSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        problems = config.problems()
-        if config.token_authentication and not problems:
-            problems.append(
-                (
-                    "authentication-type",
-                    f"'{config.authentication_type}' is not provided yet by kete's azure-servicebus sink: "
-                    "use a connection-string",
-                )
-            )
-        self._ssl = checked_client_ssl(config.tls, context.path, problems, secure=False)
+        self._ssl = checked_client_ssl(config.tls, context.path, config.problems(), secure=False)
         self.namespace: Namespace = config.namespace()
         entity = config.entity
         self.entity = context.address(config.entity_setting, entity, entity_name_value)
@@ -113,6 +106,7 @@ class ServiceBusSink(Sink):
         self.subject = context.template("subject", subject) if subject else None
         self.headers = config.headers_to_send()
         self._client: ServiceBusClient | None = None
+        self._credential: KeteTokenCredential | None = None
         self._senders: dict[str, ServiceBusSender] = {}
 
     # ------------------------------------------------------------------ connection
@@ -130,6 +124,9 @@ class ServiceBusSink(Sink):
             options["transport_type"] = TransportType.Amqp  # KETE's SDK keeps AMQP; Python's would use WebSockets
         if isinstance(self._ssl, ssl.SSLContext):
             options["ssl_context"] = self._ssl
+        if config.token_authentication:
+            self._credential = token_credential(config, config.timeout_seconds)
+            return ServiceBusClient(self.namespace.host, self._credential, **options)
         return ServiceBusClient.from_connection_string(config.secret_connection_string(), **options)
 
     def _sender(self, name: str) -> ServiceBusSender:
@@ -183,6 +180,7 @@ class ServiceBusSink(Sink):
     async def close(self) -> None:
         senders, self._senders = self._senders, {}
         client, self._client = self._client, None
+        credential, self._credential = self._credential, None
         for sender in senders.values():
             try:
                 await sender.close()
@@ -190,6 +188,8 @@ class ServiceBusSink(Sink):
                 log.debug("closing a Service Bus sender failed: %s", exc)
         if client is not None:
             await client.close()
+        if credential is not None:
+            await credential.close()
 
     # ------------------------------------------------------------------ sending
 
@@ -342,7 +342,8 @@ def _record(
 
 
 def _refused(exc: BaseException) -> bool:
-    return isinstance(exc, ServiceBusAuthenticationError | ServiceBusAuthorizationError)
+    """The namespace refused the credentials, or no token could be had for them."""
+    return isinstance(exc, ServiceBusAuthenticationError | ServiceBusAuthorizationError | ClientAuthenticationError)
 
 
 def _describe(exc: BaseException) -> str:

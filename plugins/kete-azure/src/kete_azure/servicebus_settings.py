@@ -7,30 +7,19 @@ read it (``Endpoint``, ``SharedAccessKeyName``/``SharedAccessKey`` or ``SharedAc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import Field, SecretStr
 
+from kete_azure.credentials import AzureIdentitySettings
 from kete_core import Duration, EncodingSettings, TlsSettings
 
 MESSAGE_HEADERS = ("eventkind", "eventtype", "contenttype")
 """KETE's standard application properties: they win over ``headers.*`` of the same name."""
 
-MANAGED_IDENTITY = "managed-identity"
-DEFAULT_AZURE_CREDENTIAL = "default-azure-credential"
-CONNECTION_STRING = "connection-string"
-AUTHENTICATION_TYPES = (CONNECTION_STRING, MANAGED_IDENTITY, DEFAULT_AZURE_CREDENTIAL)
-
 AMQPS_PORT = 5671
 AMQP_PORT = 5672
-
-
-def _choice(value: object) -> object:
-    """KETE reads ``authentication-type`` trimmed and lower-cased; blank is not set."""
-    if isinstance(value, str):
-        return value.strip().lower() or None
-    return value
 
 
 @dataclass(frozen=True)
@@ -94,20 +83,15 @@ def parse_connection_string(text: str) -> Namespace:
     return Namespace(host, port, parts.get("entitypath") or None, emulator, (host, port))
 
 
-class ServiceBusSinkConfig(EncodingSettings):
-    """``destination.*`` of ``kind = "azure-servicebus"`` (KETE's keys and defaults)."""
-
-    PRIMARY_AUTHENTICATION: ClassVar[str] = CONNECTION_STRING
+class ServiceBusSinkConfig(AzureIdentitySettings, EncodingSettings):
+    """``destination.*`` of ``kind = "azure-servicebus"`` (KETE's keys and defaults); ``authentication-type``
+    is ``connection-string`` (the default), ``managed-identity`` or ``default-azure-credential``."""
 
     connection_string: SecretStr | None = None
     """``Endpoint=sb://<namespace>.servicebus.windows.net/;SharedAccessKeyName=...;SharedAccessKey=...``
     (or ``SharedAccessSignature``; ``EntityPath``; ``UseDevelopmentEmulator=true``)."""
-    authentication_type: Annotated[str | None, BeforeValidator(_choice)] = None
-    """``connection-string`` (the default), ``managed-identity`` or ``default-azure-credential``."""
     fully_qualified_namespace: str = ""
     """``<namespace>.servicebus.windows.net``, required with a token ``authentication-type``."""
-    managed_identity_client_id: str | None = None
-    """The client id of a user-assigned managed identity; unset: the system-assigned identity."""
     queue: str = ""
     """The queue, a template (``keycloak-${realmLowerCase}``); exactly one of ``queue`` and ``topic``."""
     topic: str = ""
@@ -137,11 +121,6 @@ class ServiceBusSinkConfig(EncodingSettings):
     def entity(self) -> str:
         """The entity template's text (the queue's or the topic's)."""
         return (self.queue if self.queue.strip() else self.topic).strip()
-
-    @property
-    def token_authentication(self) -> bool:
-        """Whether the sink authenticates with Microsoft Entra tokens (managed identity, default chain)."""
-        return self.authentication_type in (MANAGED_IDENTITY, DEFAULT_AZURE_CREDENTIAL)
 
     def secret_connection_string(self) -> str:
         return self.connection_string.get_secret_value().strip() if self.connection_string else ""
@@ -174,7 +153,9 @@ class ServiceBusSinkConfig(EncodingSettings):
 
     def problems(self) -> list[tuple[str, str]]:
         """(setting, message) pairs for settings that cannot work together, KETE's words."""
-        found = self._authentication_problems()
+        found = self.authentication_problems(
+            bool(self.secret_connection_string()), {"fully-qualified-namespace": self.fully_qualified_namespace}
+        )
         has_queue, has_topic = bool(self.queue.strip()), bool(self.topic.strip())
         if not has_queue and not has_topic:
             found.append(("queue", "either 'queue' or 'topic' is required for azure-servicebus destinations"))
@@ -199,29 +180,6 @@ class ServiceBusSinkConfig(EncodingSettings):
                             f"EntityPath '{namespace.entity}'",
                         )
                     )
-        return found
-
-    def _authentication_problems(self) -> list[tuple[str, str]]:
-        primary = self.PRIMARY_AUTHENTICATION
-        given = bool(self.secret_connection_string())
-        kind = self.authentication_type
-        if kind is None:
-            return [] if given else [(primary, f"'{primary}' or 'authentication-type' must be set")]
-        if kind not in AUTHENTICATION_TYPES:
-            options = ", ".join(AUTHENTICATION_TYPES)
-            return [("authentication-type", f"unsupported authentication-type: '{kind}' — valid options: {options}")]
-        found = []
-        if given and kind != primary:
-            found.append((primary, f"'{primary}' cannot be set when 'authentication-type' is '{kind}'"))
-        if kind == primary and not given:
-            found.append((primary, f"{primary} is required when authentication-type is '{primary}'"))
-        if kind != primary and not self.fully_qualified_namespace.strip():
-            found.append(
-                (
-                    "fully-qualified-namespace",
-                    f"fully-qualified-namespace is required when authentication-type is '{kind}'",
-                )
-            )
         return found
 
 
