@@ -139,3 +139,20 @@ async def identity(monkeypatch):
         monkeypatch.setenv(name, value)
     yield endpoint
     await endpoint.stop()
+
+
+SERVICE_BUS_QUEUES = frozenset(
+    {"keycloak-events", "acme", "other-realm", "contract-acme", "contract-other-realm", "contract-acme-id"}
+)
+SERVICE_BUS_TOPICS = frozenset({"keycloak-topic"})
+
+
+@pytest.fixture
+def bus():
+    """A Service Bus namespace (:class:`kete_azure.testing.amqp.AzureMessagingPeer`, AMQP 1.0 on 127.0.0.1)
+    with the queues of :data:`SERVICE_BUS_QUEUES` and the topics of :data:`SERVICE_BUS_TOPICS`; closed afterwards."""
+    from kete_azure.testing.amqp import AzureMessagingPeer
+
+    peer = AzureMessagingPeer(event_hubs={}, queues=set(SERVICE_BUS_QUEUES), topics=set(SERVICE_BUS_TOPICS)).start()
+    yield peer
+    peer.close()

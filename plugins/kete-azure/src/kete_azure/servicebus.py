@@ -23,8 +23,8 @@ import asyncio
 import logging
 import re
 import ssl
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 from azure.core.exceptions import ClientAuthenticationError
 from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch, TransportType
@@ -58,6 +58,7 @@ from kete_core import (
 )
 
 log = logging.getLogger("kete.azure")
+T = TypeVar("T")
 
 ENTITY_NAME_LENGTH = 260
 """The longest queue or topic name Service Bus takes."""
@@ -82,6 +83,11 @@ def entity_name_value(value: str) -> str:
     if not _NAME_VALUE.match(value):
         raise ValueError(f"{value!r} has characters a Service Bus entity name cannot hold")
     return value
+
+
+class LinkClosed(Exception):
+    """The service closed the entity's link while a batch was on it, without a reason the SDK keeps (Service
+    Bus answers a link to an entity that does not exist so): sent again, then dead-lettered."""
 
 
 class Busy(Exception):
@@ -166,16 +172,22 @@ class ServiceBusSink(Sink):
         except (OSError, TimeoutError) as exc:
             raise ConnectionLost(redact(f"{host}:{port} is out of reach: {exc or 'no answer in time'}")) from None
         writer.close()
+        await writer.wait_closed()
         if self.fixed_entity is None:
             return
         try:
-            await self._sender(self.fixed_entity).create_message_batch()
+            await self._bounded(self._sender(self.fixed_entity).create_message_batch())
         except Exception as exc:
             outcome = self._failure(self.fixed_entity, exc)
             await self._drop(self.fixed_entity)
             if isinstance(outcome, ConnectionLost) and _refused(exc):
                 raise PermanentError(str(outcome)) from None
             raise outcome from None
+
+    async def _bounded(self, operation: Awaitable[T]) -> T:
+        """*operation* given twice ``timeout-seconds`` at most: the SDK's own bounds do not cover every
+        wait (an answer it cannot read leaves a send waiting); past it, a :class:`TimeoutError`."""
+        return await asyncio.wait_for(operation, 2 * self.config.timeout_seconds)
 
     async def close(self) -> None:
         senders, self._senders = self._senders, {}
@@ -262,7 +274,7 @@ class ServiceBusSink(Sink):
             index, prepared = group[position]
             try:
                 if batch is None:
-                    batch, members = await sender.create_message_batch(), []
+                    batch, members = await self._bounded(sender.create_message_batch()), []
                 batch.add_message(prepared)
             except MessageSizeExceededError:
                 if batch is not None and members:  # full: send it; this message opens the next one
@@ -297,12 +309,12 @@ class ServiceBusSink(Sink):
         """Send *batch*; a failure is recorded for its *members* alone, and returned when it stops the
         entity (a lost connection, a busy namespace)."""
         try:
-            await sender.send_messages(batch, timeout=self.config.timeout_seconds)
+            await self._bounded(sender.send_messages(batch, timeout=self.config.timeout_seconds))
         except Exception as exc:
             failure = self._failure(entity, exc)
             for index in members:
                 results[index] = failure
-            if isinstance(failure, ConnectionLost):
+            if isinstance(failure, ConnectionLost | LinkClosed):
                 await self._drop(entity)
             if isinstance(failure, ConnectionLost | Busy):
                 return failure
@@ -314,6 +326,9 @@ class ServiceBusSink(Sink):
         detail = redact(f"{where}: {_describe(exc)}")
         if _refused(exc):
             return ConnectionLost(f"{where}: the namespace refused the credentials ({_describe(exc)}; {_CREDENTIALS})")
+        if isinstance(exc, ServiceBusConnectionError) and _condition(exc) == "amqp:unknown-error":
+            kind = self.config.entity_setting
+            return LinkClosed(f"{where}: the namespace closed the link to the {kind} (does the {kind} exist?)")
         if isinstance(exc, MessagingEntityNotFoundError):
             kind = self.config.entity_setting
             return PermanentError(f"{where}: the {kind} does not exist ({_describe(exc)})")
@@ -328,8 +343,7 @@ class ServiceBusSink(Sink):
         if isinstance(exc, MessageSizeExceededError):
             return PermanentError(detail)
         if isinstance(exc, ServiceBusError):
-            condition = str(getattr(exc, "_condition", "") or "")
-            return PermanentError(detail) if condition in _REFUSED_FOR_GOOD else exc
+            return PermanentError(detail) if _condition(exc) in _REFUSED_FOR_GOOD else exc
         return exc
 
 
@@ -339,6 +353,11 @@ def _record(
     for index, _ in unsent:
         results[index] = failure
     return failure
+
+
+def _condition(exc: BaseException) -> str:
+    """The AMQP error condition of a Service Bus error (``amqp:internal-error``), or ""."""
+    return str(getattr(exc, "_condition", "") or "")
 
 
 def _refused(exc: BaseException) -> bool:
