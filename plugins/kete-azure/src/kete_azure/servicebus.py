@@ -42,7 +42,7 @@ from azure.servicebus.exceptions import (
 )
 
 from kete_azure.credentials import KeteTokenCredential, token_credential
-from kete_azure.servicebus_settings import Namespace, ServiceBusSinkConfig
+from kete_azure.settings import Namespace, ServiceBusSinkConfig
 from kete_azure.transport import SDK_LOG
 from kete_core import (
     ConnectionLost,
