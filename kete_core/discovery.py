@@ -78,11 +78,7 @@ PLANNED: frozenset[str] = frozenset()
 
 # Kinds of KETE_KINDS whose distribution has shipped without them yet (one line a kind): the hint says
 # so rather than suggesting an upgrade that would not help. A kind leaves this set when it lands.
-NOT_YET: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("sink", "azure-eventhubs"),
-    }
-)
+NOT_YET: frozenset[tuple[str, str]] = frozenset({})
 
 # Which distribution provides a component kind kete knows of, for "pip install ..." hints.
 KNOWN_PROVIDERS: dict[tuple[str, str], str | None] = {

@@ -50,13 +50,13 @@ def test_the_connection_string_is_read_as_the_sdks_read_it(make_sink):
         [text] = _errors(make_sink, queue="q", **{"connection-string": connection})
         return text
 
-    assert "connection-string must contain an Endpoint" in problem("SharedAccessKeyName=a;SharedAccessKey=b")
-    assert "both SharedAccessKeyName and SharedAccessKey" in problem("Endpoint=sb://ns/;SharedAccessKey=b")
-    assert "not have both SharedAccessKey and SharedAccessSignature" in problem(
+    assert "needs an Endpoint (sb://<namespace>/)" in problem("SharedAccessKeyName=a;SharedAccessKey=b")
+    assert "SharedAccessKeyName and SharedAccessKey go together" in problem("Endpoint=sb://ns/;SharedAccessKey=b")
+    assert "only one of SharedAccessKey and SharedAccessSignature" in problem(
         "Endpoint=sb://ns/;SharedAccessKeyName=a;SharedAccessKey=b;SharedAccessSignature=SharedAccessSignature sr=x"
     )
-    assert "SharedAccessKeyName and SharedAccessKey, or SharedAccessSignature" in problem("Endpoint=sb://ns/")
-    assert "Endpoint must be sb://" in problem("Endpoint=sb://;SharedAccessKeyName=a;SharedAccessKey=b")
+    assert "needs SharedAccessKey or SharedAccessSignature" in problem("Endpoint=sb://ns/")
+    assert "Endpoint must be sb://" in problem("Endpoint=sb://:5671;SharedAccessKeyName=a;SharedAccessKey=b")
 
 
 def test_the_namespace_and_where_connections_go(make_sink):
