@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import orjson
 import pytest
@@ -28,7 +28,16 @@ from kete_core.application import Application
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.config.tree import canonical
-from kete_core.contracts import ComponentConfig, Matcher, Message, Renderer, Serializer, Sink, SinkContext
+from kete_core.contracts import (
+    ComponentConfig,
+    DeliveryResults,
+    Matcher,
+    Message,
+    Renderer,
+    Serializer,
+    Sink,
+    SinkContext,
+)
 from kete_core.discovery import load
 from kete_core.errors import PermanentError, RenderError, Unavailable
 from kete_core.event import Event, parse_event
@@ -167,6 +176,49 @@ async def sink_builder(kind: str, route: str = "r") -> AsyncIterator[Callable[..
     finally:
         for sink in sinks:
             await sink.close()
+
+
+class Stoppable(Protocol):
+    """A test server: ``await server.stop()`` stops it."""
+
+    async def stop(self) -> None: ...
+
+
+ServerT = TypeVar("ServerT", bound=Stoppable)
+
+
+@contextlib.asynccontextmanager
+async def started_servers(
+    start: Callable[..., Awaitable[ServerT]],
+) -> AsyncIterator[Callable[..., Awaitable[ServerT]]]:
+    """Start test servers with ``await start(...)`` (the arguments go to *start*); every one started
+    is stopped on leaving. A fixture's whole body::
+
+        async with started_servers(lambda **settings: EchoServer(**settings).start()) as start:
+            yield start
+    """
+    servers: list[ServerT] = []
+
+    async def started(*args: Any, **kwargs: Any) -> ServerT:
+        server = await start(*args, **kwargs)
+        servers.append(server)
+        return server
+
+    try:
+        yield started
+    finally:
+        for server in servers:
+            await server.stop()
+
+
+async def send_once(sink: Sink, messages: Sequence[Message]) -> DeliveryResults:
+    """Start *sink*, send *messages* as one batch and close it, whatever happens; return what
+    :meth:`~kete_core.Sink.send` returned (None when every message was delivered)."""
+    await sink.start()
+    try:
+        return await sink.send(messages)
+    finally:
+        await sink.close()
 
 
 def _toml(value: Any) -> str:

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kete_core import ConfigErrors, PermanentError
-from kete_core.testing import admin_event, build_sink, json_message, run_kete, user_event, write_jsonl
+from kete_core.testing import admin_event, build_sink, json_message, run_kete, send_once, user_event, write_jsonl
 from kete_core.testing.outage import run_through_an_outage
 
 pytestmark = pytest.mark.gcp
@@ -98,11 +98,7 @@ async def test_a_refused_task_fails_alone(pubsub, cloud_tasks, key_file):
     settings = {"authentication-type": "service-account-file-path", "credentials-file-path": str(key_file)}
     sink = build_sink("gcp-cloud-tasks", _settings(cloud_tasks, **settings))
     cloud_tasks.refuse = lambda task: b'"e3"' in task.body
-    await sink.start()
-    try:
-        results = await sink.send([json_message(n) for n in range(1, 7)])
-    finally:
-        await sink.close()
+    results = await send_once(sink, [json_message(n) for n in range(1, 7)])
     assert results is not None
     assert [error is not None for error in results] == [False, False, True, False, False, False]
     assert isinstance(results[2], PermanentError) and "INVALID_ARGUMENT" in str(results[2])

@@ -6,23 +6,15 @@ from __future__ import annotations
 import pytest
 from kete_signalr.testing import Hub
 
-from kete_core.testing import json_message, sink_builder
+from kete_core.testing import json_message, sink_builder, started_servers
 from kete_core.testing.oauth import TokenEndpoint
 
 
 @pytest.fixture
 async def start_hub():
     """Start hubs: ``await start_hub(**settings)``; stopped afterwards."""
-    hubs: list[Hub] = []
-
-    async def start(**settings) -> Hub:
-        hub = await Hub(**settings).start()
-        hubs.append(hub)
-        return hub
-
-    yield start
-    for hub in hubs:
-        await hub.stop()
+    async with started_servers(lambda **settings: Hub(**settings).start()) as start:
+        yield start
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import socketio
 from aiohttp import web
 
-from kete_core.testing import json_message, sink_builder
+from kete_core.testing import json_message, sink_builder, started_servers
 from kete_core.testing.oauth import TokenEndpoint
 
 
@@ -89,16 +89,8 @@ class SioServer:
 @pytest.fixture
 async def start_server():
     """Start Socket.IO servers: ``await start_server(**settings)``; stopped afterwards."""
-    servers: list[SioServer] = []
-
-    async def start(**settings) -> SioServer:
-        server = await SioServer(**settings).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        await server.stop()
+    async with started_servers(lambda **settings: SioServer(**settings).start()) as start:
+        yield start
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
 
-from kete_core.testing import json_message, sink_builder
+from kete_core.testing import json_message, sink_builder, started_servers
 from kete_core.testing.oauth import TokenEndpoint
 
 
@@ -75,16 +75,8 @@ class WsServer:
 @pytest.fixture
 async def start_server():
     """Start WebSocket servers: ``await start_server(**settings)``; stopped afterwards."""
-    servers: list[WsServer] = []
-
-    async def start(**settings) -> WsServer:
-        server = await WsServer(**settings).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        await server.stop()
+    async with started_servers(lambda **settings: WsServer(**settings).start()) as start:
+        yield start
 
 
 @pytest.fixture
