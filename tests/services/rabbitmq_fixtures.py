@@ -19,13 +19,12 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from kete_core.testing import KeteProcess
 from kete_core.testing.services import HOST, Service, ServiceSpec, debian_program, port_open, started
 from kete_core.tls.testing import Pki
 
@@ -182,18 +181,3 @@ def rabbitmq_names() -> tuple[str, str]:
     """An exchange and a queue name no other test uses."""
     tag = uuid.uuid4().hex[:10]
     return f"kete.test.{tag}", f"kete.test.{tag}.q"
-
-
-@pytest.fixture
-def background_kete() -> Iterator[Callable[[Path], KeteProcess]]:
-    """``kete run <config>`` in the background; killed at the end of the test if still running."""
-    started: list[KeteProcess] = []
-
-    def spawn(config: Path) -> KeteProcess:
-        process = KeteProcess("run", str(config), cwd=config.parent)
-        started.append(process)
-        return process
-
-    yield spawn
-    for process in started:
-        process.kill()

@@ -71,10 +71,10 @@ async def test_a_virtual_host_priority_and_time_to_live(rabbitmq, rabbitmq_names
 
 
 async def test_a_wrong_password_is_reported_and_nothing_is_dead_lettered(
-    rabbitmq, rabbitmq_names, background_kete, tmp_path
+    rabbitmq, rabbitmq_names, spawn_kete, tmp_path
 ):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
-    log = at.check_wrong_password(background_kete, tmp_path, destination(rabbitmq, queue), "RabbitMQ at 127.0.0.1:")
+    log = at.check_wrong_password(spawn_kete, tmp_path, destination(rabbitmq, queue), "RabbitMQ at 127.0.0.1:")
     assert "refused the login of user 'kete'" in log and "ACCESS_REFUSED" in log, log
 
 
@@ -88,13 +88,13 @@ async def test_tls_with_a_client_certificate(rabbitmq, rabbitmq_names, tmp_path)
     assert len(await at.consume(queue, count=4)) == 4
 
 
-async def test_tls_refuses_a_broker_it_does_not_trust(rabbitmq, rabbitmq_names, background_kete, tmp_path):
+async def test_tls_refuses_a_broker_it_does_not_trust(rabbitmq, rabbitmq_names, spawn_kete, tmp_path):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     write_jsonl(tmp_path / "events.jsonl", at.make_events(2))
     config = at.kete_config(
         tmp_path, destination(rabbitmq, queue, port=rabbitmq.port("amqps"), **{"tls.enabled": True})
     )
-    kete = background_kete(config)
+    kete = spawn_kete(config)
     kete.wait_for_log("the destination is not available yet: Unavailable: cannot reach RabbitMQ")
     assert kete.stop() == 1
     assert "CERTIFICATE_VERIFY_FAILED" in kete.log

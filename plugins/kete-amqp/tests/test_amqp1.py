@@ -56,11 +56,11 @@ async def test_every_event_arrives_as_kete_sends_it(rabbitmq, rabbitmq_names, tm
 
 
 async def test_a_wrong_password_is_reported_and_nothing_is_dead_lettered(
-    rabbitmq, rabbitmq_names, background_kete, tmp_path
+    rabbitmq, rabbitmq_names, spawn_kete, tmp_path
 ):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     log = at.check_wrong_password(
-        background_kete, tmp_path, destination(rabbitmq, queue), "the AMQP 1.0 broker at 127.0.0.1:"
+        spawn_kete, tmp_path, destination(rabbitmq, queue), "the AMQP 1.0 broker at 127.0.0.1:"
     )
     assert "refused the login of user 'kete'" in log and "amqp:unauthorized-access" in log, log
 

@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -18,8 +17,6 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-
-from kete_core.testing import KeteProcess
 
 
 @dataclass
@@ -114,18 +111,3 @@ def subscribe(mosquitto: Any) -> Iterator[Callable[..., Subscriber]]:
 def topic_root() -> str:
     """A topic prefix no other test uses."""
     return f"kete-test/{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def spawn_kete() -> Iterator[Callable[..., KeteProcess]]:
-    """``spawn_kete(config_path)``: ``kete run`` in the background, killed at the end of the test."""
-    started: list[KeteProcess] = []
-
-    def spawn(config: Path) -> KeteProcess:
-        process = KeteProcess("run", str(config), cwd=config.parent)
-        started.append(process)
-        return process
-
-    yield spawn
-    for process in started:
-        process.kill()

@@ -51,12 +51,10 @@ async def test_every_event_arrives_with_its_destination_and_headers(rabbitmq, ra
 
 
 async def test_a_wrong_password_is_reported_and_nothing_is_dead_lettered(
-    rabbitmq, rabbitmq_names, background_kete, tmp_path
+    rabbitmq, rabbitmq_names, spawn_kete, tmp_path
 ):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
-    log = at.check_wrong_password(
-        background_kete, tmp_path, destination(rabbitmq, queue), "the STOMP broker at 127.0.0.1:"
-    )
+    log = at.check_wrong_password(spawn_kete, tmp_path, destination(rabbitmq, queue), "the STOMP broker at 127.0.0.1:")
     assert "refused the login of user 'kete'" in log, log
 
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import zmq
 
-from kete_core.testing import KeteProcess
 from kete_core.testing.services import free_ports
 
 
@@ -92,18 +90,3 @@ def peer() -> Iterator[Callable[..., Peer]]:
     yield make
     for each in made:
         each.close()
-
-
-@pytest.fixture
-def spawn_kete() -> Iterator[Callable[..., KeteProcess]]:
-    """``spawn_kete(config_path)``: ``kete run`` in the background, killed at the end of the test."""
-    started: list[KeteProcess] = []
-
-    def spawn(config: Path) -> KeteProcess:
-        process = KeteProcess("run", str(config), cwd=config.parent)
-        started.append(process)
-        return process
-
-    yield spawn
-    for process in started:
-        process.kill()
