@@ -1,5 +1,4 @@
-"""Independent readers of what reached the session's Redis server (redis-py's blocking client), and
-kete run in the background."""
+"""Independent readers of what reached the session's Redis server (redis-py's blocking client)."""
 
 from __future__ import annotations
 
