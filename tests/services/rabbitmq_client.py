@@ -13,7 +13,8 @@ from typing import Any
 import aio_pika
 import orjson
 
-from kete_core.testing import write_config
+from kete_core import DeliveryResults, Event, Message, parse_event
+from kete_core.testing import build_sink, run_kete, send_once, user_event, write_config, write_jsonl
 from kete_core.testing.outage import OutageReport, run_through_an_outage
 
 
@@ -62,8 +63,8 @@ async def consume(queue: Queue, count: int | None = None, idle: float = 0.5, tim
 
 
 def ids(messages: list[Any]) -> list[str]:
-    """The Keycloak event ids of the messages (JSON payloads), in order."""
-    return [orjson.loads(message.body)["id"] for message in messages]
+    """The Keycloak event ids of the messages (JSON payloads), in order, whichever client read them."""
+    return [orjson.loads(bytes(message.body))["id"] for message in messages]
 
 
 def make_events(count: int, *, prefix: str = "e") -> list[dict[str, Any]]:
@@ -99,6 +100,40 @@ def kete_config(
     return write_config(
         tmp_path / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {"r": settings}}
     )
+
+
+def deliver(tmp_path: Path, events: list[dict[str, Any]], destination: dict[str, Any]) -> None:
+    """``kete run`` of *events* (written to ``events.jsonl``) through one route to *destination*; it must exit 0."""
+    write_jsonl(tmp_path / "events.jsonl", events)
+    result = run_kete("run", str(kete_config(tmp_path, destination)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def deliver_kete_properties(tmp_path: Path, route: str, destination: dict[str, Any], count: int = 6) -> None:
+    """``kete run`` of a KETE ``.properties`` file: *count* events from a file into route *route*, whose
+    ``destination.*`` keys are *destination*'s (written as they are); it must deliver every event."""
+    write_jsonl(tmp_path / "events.jsonl", make_events(count))
+    lines = [
+        f"kete.data-dir={tmp_path / 'data'}",
+        "kete.sources.replay.kind=file",
+        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}",
+        *(f"kete.routes.{route}.destination.{key}={value}" for key, value in destination.items()),
+    ]
+    config = tmp_path / "kete.properties"
+    config.write_text("\n".join(lines) + "\n")
+    result = run_kete("run", str(config), cwd=tmp_path)
+    shown = f"route {route}: {count} matched, {count} delivered, 0 failed"
+    assert shown in result.stdout + result.stderr, result.stderr
+
+
+async def send_by_realm(destination: dict[str, Any], realms: list[str]) -> tuple[list[Event], DeliveryResults]:
+    """One batch straight to a sink built from *destination* (its ``kind`` and settings): a user event in
+    each of *realms*, its payload ``{"id": ...}``. Returns the events and what the sink's ``send`` returned."""
+    settings = dict(destination)
+    sink = build_sink(settings.pop("kind"), settings)
+    events = [parse_event(user_event(number, realm=realm)) for number, realm in enumerate(realms)]
+    messages = [Message(event, orjson.dumps({"id": event.id}), "application/json") for event in events]
+    return events, await send_once(sink, messages)
 
 
 @dataclass
@@ -183,8 +218,6 @@ def mutual_tls(pki: Any) -> dict[str, Any]:
 def check_wrong_password(spawn: Callable[[Path], Any], tmp_path: Path, destination: dict[str, Any], shown: str) -> str:
     """``kete run`` with a wrong ``password`` in *destination*: the route waits, its log says *shown* and never the
     password, the events stay in the spool and nothing is dead-lettered. Returns the log."""
-    from kete_core.testing import write_jsonl
-
     write_jsonl(tmp_path / "events.jsonl", make_events(5))
     kete = spawn(kete_config(tmp_path, {**destination, "password": "not-the-password-42"}))
     kete.wait_for_log(f"the destination is not available yet: Unavailable: {shown}")
@@ -204,7 +237,7 @@ async def through_a_restart(broker: Any, queue: Queue, tmp_path: Path, destinati
 
     def received() -> set[str]:
         messages = amqp1_consume(broker.port("amqp"), queue.name, idle=0.2, timeout=5)
-        got.update(orjson.loads(bytes(message.body))["id"] for message in messages)
+        got.update(ids(messages))
         return got
 
     async def stop() -> None:
