@@ -78,7 +78,9 @@ class OutageReport:
     """kete's whole output."""
 
 
-def _ready(port: int) -> tuple[int, dict[str, str]]:
+def readiness(port: int) -> tuple[int, dict[str, str]]:
+    """One look at kete's ``/ready`` on *port*: its HTTP status (0 when nothing answers) and, with a
+    503, why, by component (``{"route out": "cannot reach ..."}``)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
             return response.status, {}
@@ -152,7 +154,7 @@ async def run_through_an_outage(
         not_ready: dict[str, str] = {}
 
         async def reported() -> bool:
-            status, reasons = await asyncio.to_thread(_ready, metrics)
+            status, reasons = await asyncio.to_thread(readiness, metrics)
             not_ready.update(reasons)
             return status == 503 and "route out" in reasons
 
@@ -161,7 +163,7 @@ async def run_through_an_outage(
         await _until("every event after the restart", arrived(events), timeout, kete)
 
         async def ready() -> bool:
-            return (await asyncio.to_thread(_ready, metrics))[0] == 200
+            return (await asyncio.to_thread(readiness, metrics))[0] == 200
 
         await _until("/ready to say 200", ready, timeout, kete)
         status = await asyncio.to_thread(kete.stop)

@@ -4,10 +4,6 @@ broker stopped and started again mid-run."""
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import orjson
@@ -15,6 +11,7 @@ import pytest
 
 from kete_core.testing import admin_event, run_kete, user_event, write_config, write_jsonl
 from kete_core.testing.services import free_ports
+from tests.services.waiting import not_ready, ready
 
 pytestmark = pytest.mark.mqtt
 
@@ -37,24 +34,6 @@ def config_file(tmp_path: Path, destination: dict, *, follow: bool = False, metr
     return write_config(
         tmp_path / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {"mqtt": route}}
     )
-
-
-def not_ready(port: int, *, ready: bool, timeout: float = 30.0) -> dict:
-    """Poll kete's ``/ready`` until it answers 200 (*ready*) or 503; return its JSON body."""
-    wanted = 200 if ready else 503
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
-                status, body = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, body = error.code, error.read()
-        except urllib.error.URLError:
-            status, body = 0, b"{}"
-        if status == wanted:
-            return json.loads(body)
-        assert time.monotonic() < deadline, f"/ready did not answer {wanted} within {timeout} s"
-        time.sleep(0.1)
 
 
 def ids(messages) -> list[str]:
@@ -250,15 +229,14 @@ def test_broker_stopped_mid_run_loses_nothing(kind, broker, subscribe, topic_roo
     with source.open("ab") as out:
         out.write(b"".join(orjson.dumps(event) + b"\n" for event in events(100, start=100)))
     kete.wait_for_log("destination unavailable, waiting for it", timeout=30)
-    body = not_ready(metrics, ready=False)
-    reason = body["not_ready"]["route mqtt"]
-    assert f"MQTT broker at tcp://127.0.0.1:{broker.port}" in reason, body
+    reasons = not_ready(metrics)
+    assert f"MQTT broker at tcp://127.0.0.1:{broker.port}" in reasons["route mqtt"], reasons
     broker.start()
     with source.open("ab") as out:
         out.write(b"".join(orjson.dumps(event) + b"\n" for event in events(100, start=200)))
     wanted = {f"{'a' if n % 4 == 3 else 'e'}{n}" for n in range(300)}
     got = subscriber.wait_for(lambda got: wanted <= set(ids(got)), timeout=60)
-    not_ready(metrics, ready=True)
+    ready(metrics)
     assert kete.stop() == 0, kete.log
     missing = wanted - set(ids(got))
     print(f"broker restart mid-run: 300 events, {len(missing)} missing, {len(got) - len(set(ids(got)))} duplicates")
