@@ -90,21 +90,19 @@ async def test_a_kete_properties_configuration_runs_unchanged(rabbitmq, rabbitmq
     at.deliver_kete_properties(
         tmp_path,
         "stomp",
-        {
-            "kind": "stomp",
-            "host": "127.0.0.1",
-            "port": rabbitmq.port("stomp"),
-            "username": "kete",
-            "password": "kete-secret",
-            "virtual-host": "/",
-            "destination": f"/exchange/{queue.exchange}/keycloak.${{realmLowerCase}}",
-            "receipt-enabled": "true",
-            "heart-beat-outgoing-seconds": 10,
-            "heart-beat-incoming-seconds": 10,
-            "read-timeout-seconds": 30,
-            "headers.x-source": "keycloak",
-            "pool.max-total": 4,
-        },
+        destination(
+            rabbitmq,
+            queue,
+            **{
+                "destination": f"/exchange/{queue.exchange}/keycloak.${{realmLowerCase}}",
+                "receipt-enabled": "true",
+                "heart-beat-outgoing-seconds": 10,
+                "heart-beat-incoming-seconds": 10,
+                "read-timeout-seconds": 30,
+                "headers.x-source": "keycloak",
+                "pool.max-total": 4,
+            },
+        ),
     )
     got = at.stomp_consume(rabbitmq.port("stomp"), queue.name, count=6)
     assert all(message.headers["x-source"] == "keycloak" for message in got)
