@@ -241,9 +241,9 @@ async def through_a_restart(broker: Any, queue: Queue, tmp_path: Path, destinati
         return got
 
     async def stop() -> None:
-        await asyncio.to_thread(broker.service.stop)
+        await asyncio.to_thread(broker.stop)
 
     async def start() -> None:
-        await asyncio.to_thread(broker.service.start)
+        await asyncio.to_thread(broker.start)
 
     return await run_through_an_outage(tmp_path, destination, received=received, stop=stop, start=start)
