@@ -12,7 +12,7 @@ from kete_core.testing.runner import KeteProcess, load_app, read_jsonl, run_app,
 _CONTRACTS = frozenset({
     "MatcherContract", "RendererContract", "SerializerContract", "SinkContract", "SourceContract", "running",
     "user_event", "admin_event", "sample_events", "poison_events", "build_sink", "write_config",
-    "json_message", "sink_builder", "send_once", "started_servers",
+    "json_message", "sink_builder", "send_once", "started_servers", "replay_config",
 })  # fmt: skip
 
 
@@ -35,6 +35,7 @@ __all__ = [  # noqa: RUF022  (the contract names come first, then the rest)
     "build_sink",
     "json_message",
     "poison_events",
+    "replay_config",
     "running",
     "sample_events",
     "send_once",

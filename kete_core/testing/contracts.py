@@ -252,6 +252,29 @@ def write_config(path: Path, tree: Mapping[str, Mapping[str, Any]]) -> Path:
     return path
 
 
+def replay_config(
+    folder: Path,
+    destination: Mapping[str, Any],
+    *,
+    route: str = "r",
+    follow: bool = False,
+    metrics_port: int | None = None,
+    retry: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``folder/kete.toml``: the ``file`` source ``replay`` reading ``folder/events.jsonl``
+    (polled every 50 ms; ``follow`` to keep reading what is appended) into one route *route* to
+    *destination* (its ``kind`` and settings), retrying from 200 ms to 1 s unless *retry* says
+    otherwise; kete's data in ``folder/data``, its metrics endpoint on *metrics_port* when given."""
+    kete: dict[str, Any] = {"data-dir": folder / "data"}
+    if metrics_port is not None:
+        kete["metrics"] = {"enabled": True, "address": f"127.0.0.1:{metrics_port}"}
+    source = {"kind": "file", "path": folder / "events.jsonl", "follow": follow, "poll-interval": "50ms"}
+    settings = {"retry": retry or {"wait-duration": "200ms", "max-wait-duration": "1s"}, "destination": destination}
+    return write_config(
+        folder / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {route: settings}}
+    )
+
+
 async def _value(result: Any) -> Any:
     return await result if inspect.isawaitable(result) else result
 

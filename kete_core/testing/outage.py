@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from kete_core.testing.contracts import user_event, write_config
+from kete_core.testing.contracts import replay_config, user_event
 from kete_core.testing.runner import KeteProcess
 from kete_core.testing.services import free_ports
 
@@ -121,19 +121,8 @@ async def run_through_an_outage(
     data = directory / "data"
     source = directory / "events.jsonl"
     (metrics,) = free_ports(1)
-    config = write_config(
-        directory / "kete.toml",
-        {
-            "kete": {"data-dir": data, "metrics": {"enabled": True, "address": f"127.0.0.1:{metrics}"}},
-            "sources": {"replay": {"kind": "file", "path": source, "follow": True, "poll-interval": "50ms"}},
-            "routes": {
-                "out": {
-                    "retry": {"wait-duration": "100ms", "max-wait-duration": "500ms", "multiplier": 2},
-                    "destination": dict(destination),
-                }
-            },
-        },
-    )
+    retry = {"wait-duration": "100ms", "max-wait-duration": "500ms", "multiplier": 2}
+    config = replay_config(directory, destination, route="out", follow=True, metrics_port=metrics, retry=retry)
     sent = []
     for number in range(events):
         event = user_event(number + 1)

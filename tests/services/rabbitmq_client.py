@@ -14,7 +14,7 @@ import aio_pika
 import orjson
 
 from kete_core import DeliveryResults, Event, Message, parse_event
-from kete_core.testing import build_sink, run_kete, send_once, user_event, write_config, write_jsonl
+from kete_core.testing import build_sink, replay_config, run_kete, send_once, user_event, write_jsonl
 from kete_core.testing.outage import OutageReport, run_through_an_outage
 
 
@@ -86,26 +86,10 @@ def make_events(count: int, *, prefix: str = "e") -> list[dict[str, Any]]:
     return events
 
 
-def kete_config(
-    tmp_path: Path, destination: dict[str, Any], *, follow: bool = False, metrics_port: int | None = None,
-    route: dict[str, Any] | None = None,
-) -> Path:  # fmt: skip
-    """A ``kete.toml`` reading ``events.jsonl`` into one route ``r`` with *destination*."""
-    kete: dict[str, Any] = {"data-dir": str(tmp_path / "data")}
-    if metrics_port is not None:
-        kete |= {"metrics.enabled": True, "metrics.address": f"127.0.0.1:{metrics_port}"}
-    settings = {"retry.wait-duration": "200ms", "retry.max-wait-duration": "1s", **(route or {})}
-    settings |= {f"destination.{key}": value for key, value in destination.items()}
-    source = {"kind": "file", "path": str(tmp_path / "events.jsonl"), "follow": follow, "poll-interval": "50ms"}
-    return write_config(
-        tmp_path / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {"r": settings}}
-    )
-
-
 def deliver(tmp_path: Path, events: list[dict[str, Any]], destination: dict[str, Any]) -> None:
     """``kete run`` of *events* (written to ``events.jsonl``) through one route to *destination*; it must exit 0."""
     write_jsonl(tmp_path / "events.jsonl", events)
-    result = run_kete("run", str(kete_config(tmp_path, destination)), cwd=tmp_path)
+    result = run_kete("run", str(replay_config(tmp_path, destination)), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
 
 
@@ -219,7 +203,7 @@ def check_wrong_password(spawn: Callable[[Path], Any], tmp_path: Path, destinati
     """``kete run`` with a wrong ``password`` in *destination*: the route waits, its log says *shown* and never the
     password, the events stay in the spool and nothing is dead-lettered. Returns the log."""
     write_jsonl(tmp_path / "events.jsonl", make_events(5))
-    kete = spawn(kete_config(tmp_path, {**destination, "password": "not-the-password-42"}))
+    kete = spawn(replay_config(tmp_path, {**destination, "password": "not-the-password-42"}))
     kete.wait_for_log(f"the destination is not available yet: Unavailable: {shown}")
     assert kete.stop() == 1
     log: str = kete.log

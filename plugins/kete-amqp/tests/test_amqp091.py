@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kete_core.testing import write_jsonl
+from kete_core.testing import replay_config, write_jsonl
 from tests.services import rabbitmq_client as at
 
 pytestmark = pytest.mark.amqp
@@ -83,9 +83,7 @@ async def test_tls_with_a_client_certificate(rabbitmq, rabbitmq_names, tmp_path)
 async def test_tls_refuses_a_broker_it_does_not_trust(rabbitmq, rabbitmq_names, spawn_kete, tmp_path):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     write_jsonl(tmp_path / "events.jsonl", at.make_events(2))
-    config = at.kete_config(
-        tmp_path, destination(rabbitmq, queue, port=rabbitmq.port("amqps"), **{"tls.enabled": True})
-    )
+    config = replay_config(tmp_path, destination(rabbitmq, queue, port=rabbitmq.port("amqps"), **{"tls.enabled": True}))
     kete = spawn_kete(config)
     kete.wait_for_log("the destination is not available yet: Unavailable: cannot reach RabbitMQ")
     assert kete.stop() == 1

@@ -5,11 +5,12 @@ broker stopped and started again mid-run."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
-from kete_core.testing import admin_event, run_kete, user_event, write_config, write_jsonl
+from kete_core.testing import admin_event, replay_config, run_kete, user_event, write_jsonl
 from kete_core.testing.services import free_ports
 from tests.services.waiting import not_ready, ready
 
@@ -25,15 +26,8 @@ def events(count: int, *, start: int = 0) -> list[dict]:
     return made
 
 
-def config_file(tmp_path: Path, destination: dict, *, follow: bool = False, metrics: int | None = None) -> Path:
-    kete: dict = {"data-dir": str(tmp_path / "data")}
-    if metrics is not None:
-        kete["metrics"] = {"enabled": True, "address": f"127.0.0.1:{metrics}"}
-    source = {"kind": "file", "path": "events.jsonl", "follow": follow, "poll-interval": "50ms"}
-    route = {"retry": {"wait-duration": "200ms", "max-wait-duration": "1s"}, "destination": destination}
-    return write_config(
-        tmp_path / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {"mqtt": route}}
-    )
+def config_file(tmp_path: Path, destination: dict, **options: Any) -> Path:
+    return replay_config(tmp_path, destination, route="mqtt", **options)
 
 
 def ids(messages) -> list[str]:
@@ -221,7 +215,7 @@ def test_broker_stopped_mid_run_loses_nothing(kind, broker, subscribe, topic_roo
             "connection-timeout-seconds": 2,
         },
         follow=True,
-        metrics=metrics,
+        metrics_port=metrics,
     )
     kete = spawn_kete(config)
     subscriber.wait_for(lambda got: len(got) >= 100)

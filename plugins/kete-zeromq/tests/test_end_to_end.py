@@ -4,13 +4,14 @@ envelope to a SUB peer that filters on it, a PULL peer that is not there yet, CU
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 import zmq
 from zmq.utils import z85
 
-from kete_core.testing import admin_event, run_kete, user_event, write_config, write_jsonl
+from kete_core.testing import admin_event, replay_config, run_kete, user_event, write_jsonl
 from kete_core.testing.services import free_ports
 from tests.services.waiting import not_ready, ready
 
@@ -28,16 +29,8 @@ def events(count: int, *, start: int = 0, prefix: str = "") -> list[dict]:
     return made
 
 
-def config_file(tmp_path: Path, destination: dict, *, follow: bool = False, metrics: int | None = None) -> Path:
-    kete: dict = {"data-dir": str(tmp_path / "data")}
-    if metrics is not None:
-        kete["metrics"] = {"enabled": True, "address": f"127.0.0.1:{metrics}"}
-    source = {"kind": "file", "path": "events.jsonl", "follow": follow, "poll-interval": "50ms"}
-    route = {
-        "retry": {"wait-duration": "200ms", "max-wait-duration": "1s"},
-        "destination": {"kind": "zeromq", **destination},
-    }
-    return write_config(tmp_path / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {"zmq": route}})
+def config_file(tmp_path: Path, destination: dict, **options: Any) -> Path:
+    return replay_config(tmp_path, {"kind": "zeromq", **destination}, route="zmq", **options)
 
 
 def ids(payloads) -> list[str]:
@@ -103,7 +96,7 @@ def test_push_waits_for_a_pull_peer_and_loses_nothing(peer, endpoint, spawn_kete
         tmp_path,
         {"endpoint": endpoint, "socket-type": "PUSH", "send-timeout-seconds": 1},
         follow=True,
-        metrics=metrics,
+        metrics_port=metrics,
     )
     kete = spawn_kete(config)
     kete.wait_for_log("destination unavailable, waiting for it", timeout=30)
