@@ -1,4 +1,5 @@
-"""Real servers on 127.0.0.1 for the HTTP plugin's tests: a recording receiver, a token endpoint and a PKI."""
+"""Real servers on 127.0.0.1 for the HTTP plugin's tests: a recording receiver, more token endpoints (the
+``token_endpoint`` is ``tests/services/oauth_fixtures.py``'s) and a PKI."""
 
 from __future__ import annotations
 
@@ -118,13 +119,6 @@ async def start_receiver():
 @pytest.fixture
 async def receiver(start_receiver):
     return await start_receiver()
-
-
-@pytest.fixture
-async def token_endpoint():
-    server = await TokenEndpoint().start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

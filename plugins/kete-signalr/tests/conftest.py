@@ -1,5 +1,5 @@
 """Fixtures of the signalr sink's tests: a SignalR hub on aiohttp (:mod:`kete_signalr.testing`) on
-127.0.0.1, sinks, messages, a token endpoint and a PKI."""
+127.0.0.1, sinks and messages (the token endpoint is ``tests/services/oauth_fixtures.py``'s)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 from kete_signalr.testing import Hub
 
 from kete_core.testing import json_message, sink_builder, started_servers
-from kete_core.testing.oauth import TokenEndpoint
 
 
 @pytest.fixture
@@ -33,10 +32,3 @@ async def make_sink():
 def ev():
     """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
     return json_message
-
-
-@pytest.fixture
-async def token_endpoint():
-    endpoint = await TokenEndpoint().start()
-    yield endpoint
-    await endpoint.stop()

@@ -13,7 +13,6 @@ from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
 
 from kete_core.testing import json_message, sink_builder, started_servers
-from kete_core.testing.oauth import TokenEndpoint
 
 
 @dataclass
@@ -95,10 +94,3 @@ async def make_sink():
 def ev():
     """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
     return json_message
-
-
-@pytest.fixture
-async def token_endpoint():
-    endpoint = await TokenEndpoint().start()
-    yield endpoint
-    await endpoint.stop()
