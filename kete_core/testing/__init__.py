@@ -13,6 +13,7 @@ _CONTRACTS = frozenset({
     "MatcherContract", "RendererContract", "SerializerContract", "SinkContract", "SourceContract", "running",
     "user_event", "admin_event", "sample_events", "poison_events", "build_sink", "write_config",
     "json_message", "sink_builder", "send_once", "started_servers", "replay_config",
+    "replay_properties",
 })  # fmt: skip
 
 
@@ -36,6 +37,7 @@ __all__ = [  # noqa: RUF022  (the contract names come first, then the rest)
     "json_message",
     "poison_events",
     "replay_config",
+    "replay_properties",
     "running",
     "sample_events",
     "send_once",

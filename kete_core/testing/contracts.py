@@ -275,6 +275,20 @@ def replay_config(
     )
 
 
+def replay_properties(folder: Path, *lines: str) -> Path:
+    """Write ``folder/kete.properties``, KETE's own format: kete's data in ``folder/data``, the
+    ``file`` source ``replay`` reading ``folder/events.jsonl``, then *lines* (``kete.routes.*``
+    keys as KETE's documentation writes them; a line may hold several)."""
+    path = folder / "kete.properties"
+    head = [
+        f"kete.data-dir={folder / 'data'}",
+        "kete.sources.replay.kind=file",
+        f"kete.sources.replay.path={folder / 'events.jsonl'}",
+    ]
+    path.write_text("\n".join([*head, *lines]) + "\n", encoding="utf-8")
+    return path
+
+
 async def _value(result: Any) -> Any:
     return await result if inspect.isawaitable(result) else result
 

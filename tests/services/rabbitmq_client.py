@@ -14,7 +14,7 @@ import aio_pika
 import orjson
 
 from kete_core import DeliveryResults, Event, Message, parse_event
-from kete_core.testing import build_sink, replay_config, run_kete, send_once, user_event, write_jsonl
+from kete_core.testing import build_sink, replay_config, replay_properties, run_kete, send_once, user_event, write_jsonl
 from kete_core.testing.outage import OutageReport, run_through_an_outage
 
 
@@ -97,14 +97,8 @@ def deliver_kete_properties(tmp_path: Path, route: str, destination: dict[str, A
     """``kete run`` of a KETE ``.properties`` file: *count* events from a file into route *route*, whose
     ``destination.*`` keys are *destination*'s (written as they are); it must deliver every event."""
     write_jsonl(tmp_path / "events.jsonl", make_events(count))
-    lines = [
-        f"kete.data-dir={tmp_path / 'data'}",
-        "kete.sources.replay.kind=file",
-        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}",
-        *(f"kete.routes.{route}.destination.{key}={value}" for key, value in destination.items()),
-    ]
-    config = tmp_path / "kete.properties"
-    config.write_text("\n".join(lines) + "\n")
+    keys = (f"kete.routes.{route}.destination.{key}={value}" for key, value in destination.items())
+    config = replay_properties(tmp_path, *keys)
     result = run_kete("run", str(config), cwd=tmp_path)
     shown = f"route {route}: {count} matched, {count} delivered, 0 failed"
     assert shown in result.stdout + result.stderr, result.stderr

@@ -12,7 +12,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kete_core import ConfigErrors, PermanentError
-from kete_core.testing import admin_event, build_sink, json_message, run_kete, send_once, user_event, write_jsonl
+from kete_core.testing import (
+    admin_event,
+    build_sink,
+    json_message,
+    replay_properties,
+    run_kete,
+    send_once,
+    user_event,
+    write_jsonl,
+)
 from kete_core.testing.outage import run_through_an_outage
 
 pytestmark = pytest.mark.gcp
@@ -23,11 +32,8 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, pubsub):
     write_jsonl(tmp_path / "events.jsonl", events)
     pubsub.refuse = lambda message: b'"e7"' in message.data
     key = base64.b64encode(json.dumps(pubsub.service_account()).encode()).decode()
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        f"kete.data-dir={tmp_path / 'data'}\n"
-        "kete.sources.replay.kind=file\n"
-        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}\n"
+    config = replay_properties(
+        tmp_path,
         # The gcp-pubsub route as KETE documents it, unchanged.
         "kete.routes.pubsub.destination.kind=gcp-pubsub\n"
         f"kete.routes.pubsub.destination.project={pubsub.project}\n"
@@ -46,7 +52,7 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, pubsub):
         f"kete.routes.by-realm.destination.url={pubsub.url}\n"
         "kete.routes.by-realm.destination.authentication-type=service-account-file-base64\n"
         f"kete.routes.by-realm.destination.credentials-file-base64={key}\n"
-        "kete.routes.by-realm.retry.max-attempts=1\n"
+        "kete.routes.by-realm.retry.max-attempts=1\n",
     )
     pubsub.topics.discard("master")
     result = await asyncio.to_thread(run_kete, "run", str(config))

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from kete_core.testing import admin_event, replay_config, run_kete, user_event, write_jsonl
+from kete_core.testing import admin_event, replay_config, replay_properties, run_kete, user_event, write_jsonl
 from kete_core.testing.services import free_ports
 from tests.services.waiting import not_ready, ready
 
@@ -74,29 +74,21 @@ def test_mqtt_3_from_a_kete_properties_file_sends_the_payload_alone(mosquitto, s
     sent = events(20)
     write_jsonl(tmp_path / "events.jsonl", sent)
     subscriber = subscribe(f"{topic_root}/#")
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        "\n".join(
-            [
-                f"kete.data-dir={tmp_path / 'data'}",
-                "kete.sources.replay.kind=file",
-                "kete.sources.replay.path=events.jsonl",
-                "kete.routes.mosquitto.destination.kind=mqtt-3",
-                "kete.routes.mosquitto.destination.host=127.0.0.1",
-                f"kete.routes.mosquitto.destination.port={mosquitto.port}",
-                f"kete.routes.mosquitto.destination.topic={topic_root}/" + "${realmLowerCase}/${eventTypeLowerCase}",
-                "kete.routes.mosquitto.destination.qos=2",
-                "kete.routes.mosquitto.destination.retained=false",
-                "kete.routes.mosquitto.destination.clean-session=true",
-                "kete.routes.mosquitto.destination.client-id-prefix=keycloak",
-                "kete.routes.mosquitto.destination.keep-alive-interval-seconds=30",
-                "kete.routes.mosquitto.destination.connection-timeout-seconds=5",
-                "kete.routes.mosquitto.destination.max-inflight=100",
-                "kete.routes.mosquitto.destination.headers.X-Source=keycloak",
-                "kete.routes.mosquitto.destination.pool.max-total=20",
-            ]
-        )
-        + "\n"
+    config = replay_properties(
+        tmp_path,
+        "kete.routes.mosquitto.destination.kind=mqtt-3",
+        "kete.routes.mosquitto.destination.host=127.0.0.1",
+        f"kete.routes.mosquitto.destination.port={mosquitto.port}",
+        f"kete.routes.mosquitto.destination.topic={topic_root}/" + "${realmLowerCase}/${eventTypeLowerCase}",
+        "kete.routes.mosquitto.destination.qos=2",
+        "kete.routes.mosquitto.destination.retained=false",
+        "kete.routes.mosquitto.destination.clean-session=true",
+        "kete.routes.mosquitto.destination.client-id-prefix=keycloak",
+        "kete.routes.mosquitto.destination.keep-alive-interval-seconds=30",
+        "kete.routes.mosquitto.destination.connection-timeout-seconds=5",
+        "kete.routes.mosquitto.destination.max-inflight=100",
+        "kete.routes.mosquitto.destination.headers.X-Source=keycloak",
+        "kete.routes.mosquitto.destination.pool.max-total=20",
     )
     result = run_kete("run", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
