@@ -8,14 +8,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aio_pika
 import orjson
+import pytest
 
 from kete_core import DeliveryResults, Event, Message, parse_event
-from kete_core.testing import build_sink, replay_config, replay_properties, run_kete, send_once, user_event, write_jsonl
+from kete_core.testing import (
+    SinkContract,
+    build_sink,
+    replay_config,
+    replay_properties,
+    run_kete,
+    send_once,
+    user_event,
+    write_jsonl,
+)
 from kete_core.testing.outage import OutageReport, run_through_an_outage
+from kete_core.testing.services import free_ports
 
 
 @dataclass
@@ -112,6 +123,23 @@ async def send_by_realm(destination: dict[str, Any], realms: list[str]) -> tuple
     events = [parse_event(user_event(number, realm=realm)) for number, realm in enumerate(realms)]
     messages = [Message(event, orjson.dumps({"id": event.id}), "application/json") for event in events]
     return events, await send_once(sink, messages)
+
+
+class RabbitMQSinkContract(SinkContract):
+    """The sink contract against the session's RabbitMQ: a ``queue`` declared for each test, and
+    ``unreachable_settings`` of a free port with the class's :attr:`unreachable` settings."""
+
+    unreachable: ClassVar[dict[str, Any]] = {}
+    """Settings besides ``host`` and ``port`` that make the sink give up on a closed port quickly."""
+
+    @pytest.fixture
+    async def queue(self, rabbitmq: Any, rabbitmq_names: tuple[str, str]) -> Queue:
+        return await declare(rabbitmq.url, *rabbitmq_names)
+
+    @pytest.fixture
+    def unreachable_settings(self) -> dict[str, Any]:
+        (port,) = free_ports(1)
+        return {"host": "127.0.0.1", "port": port, **self.unreachable}
 
 
 @dataclass
