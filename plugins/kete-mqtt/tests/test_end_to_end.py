@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from kete_core.testing import admin_event, replay_config, replay_properties, run_kete, user_event, write_jsonl
-from kete_core.testing.services import free_ports
+from kete_core.testing.services import free_ports, restored
 from tests.services.waiting import not_ready, ready
 
 pytestmark = pytest.mark.mqtt
@@ -184,10 +184,7 @@ def test_the_right_password(mosquitto, subscribe, topic_root, tmp_path):
 @pytest.fixture
 def broker(mosquitto):
     """The session's Mosquitto, started again after the test whatever happened to it."""
-    try:
-        yield mosquitto
-    finally:
-        mosquitto.start()
+    yield from restored(mosquitto)
 
 
 @pytest.mark.parametrize("kind", ["mqtt-3", "mqtt-5"])

@@ -20,7 +20,7 @@ from nats.aio.client import RawCredentials
 from nats.aio.msg import Msg
 
 from kete_core.testing import replay_config, run_kete, user_event, write_jsonl
-from kete_core.testing.services import free_ports
+from kete_core.testing.services import free_ports, restored
 from tests.services.waiting import not_ready
 
 pytestmark = pytest.mark.nats
@@ -36,10 +36,7 @@ def config_file(tmp_path: Path, destination: str, **options: Any) -> Path:
 @pytest.fixture
 def server(nats_server):
     """The session's server, started again after the test whatever happened to it."""
-    try:
-        yield nats_server
-    finally:
-        nats_server.start()
+    yield from restored(nats_server)
 
 
 def test_a_wrong_password_is_reported_at_start_and_nothing_is_dead_lettered(nats_server, capture, spawn_kete, tmp_path):

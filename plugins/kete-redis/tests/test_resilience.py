@@ -13,7 +13,7 @@ import pytest
 
 from kete_core.testing import replay_config, run_kete, user_event, write_jsonl
 from kete_core.testing.outage import TcpRelay, run_through_an_outage
-from kete_core.testing.services import free_ports
+from kete_core.testing.services import free_ports, restored
 from tests.services.waiting import not_ready
 
 pytestmark = pytest.mark.redis
@@ -29,10 +29,7 @@ def config_file(tmp_path: Path, destination: str, **options: Any) -> Path:
 @pytest.fixture
 def server(redis_server):
     """The session's server, started again after the test whatever happened to it."""
-    try:
-        yield redis_server
-    finally:
-        redis_server.start()
+    yield from restored(redis_server)
 
 
 def test_the_acl_user_delivers(redis_server, prefix, streams, tmp_path):
