@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         WrongPassword,
         checked_client_ssl,
         client_ssl_context,
+        enabled_client_ssl,
         load_tls,
         server_ssl_context,
     )
@@ -127,6 +128,7 @@ _LAZY = {
             "WrongPassword",
             "checked_client_ssl",
             "client_ssl_context",
+            "enabled_client_ssl",
             "load_tls",
             "server_ssl_context",
         ),
@@ -210,6 +212,7 @@ __all__ = [
     "checked_client_ssl",
     "client_ssl_context",
     "connection_outcome",
+    "enabled_client_ssl",
     "end_position",
     "flatten",
     "handshake_refusal",
