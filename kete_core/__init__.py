@@ -50,6 +50,7 @@ from kete_core.validation import is_secret
 
 if TYPE_CHECKING:
     from kete_core.config.tree import flatten
+    from kete_core.discovery import user_agent
     from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
     from kete_core.lines import Chunk, LineReader, Position, end_position
     from kete_core.oauth import OAuthSettings, TokenError, TokenProvider, basic_authorization
@@ -90,6 +91,7 @@ if TYPE_CHECKING:
 # of them, and their modules (a settings model, the configuration loader) take milliseconds.
 _LAZY = {
     "flatten": "kete_core.config.tree",
+    "user_agent": "kete_core.discovery",
     **dict.fromkeys(
         ("ContentEncoding", "ContentTransferEncoding", "EncodingSettings", "PayloadEncoding"), "kete_core.encodings"
     ),
@@ -227,4 +229,5 @@ __all__ = [
     "server_ssl_context",
     "url_template",
     "url_value",
+    "user_agent",
 ]

@@ -22,7 +22,6 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import aiohttp
@@ -46,6 +45,7 @@ from kete_core import (
     Unavailable,
     connection_outcome,
     load_tls,
+    user_agent,
 )
 from kete_gcp.credentials import AccessTokens
 from kete_gcp.settings import CLOUD_TASKS_SCOPE, CloudTasksSinkConfig
@@ -70,10 +70,7 @@ _TRANSIENT = frozenset({
     grpc.StatusCode.CANCELLED,
 })  # fmt: skip
 
-try:
-    _USER_AGENT = f"kete-gcp/{version('kete-gcp')}"
-except PackageNotFoundError:  # running from a source tree
-    _USER_AGENT = "kete-gcp"
+_USER_AGENT = user_agent("kete-gcp")
 
 
 def _queue_value(value: str) -> str:

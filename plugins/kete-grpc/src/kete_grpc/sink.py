@@ -20,7 +20,6 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import grpc
@@ -37,6 +36,7 @@ from kete_core import (
     SinkContext,
     Unavailable,
     load_tls,
+    user_agent,
 )
 from kete_grpc.channel import DOWN, describe, open_channel, tls_credentials
 from kete_grpc.settings import GrpcSinkConfig
@@ -59,10 +59,7 @@ _REFUSED = {
 }
 _REFUSED_HINT = "check the 'headers.authorization' metadata, or the client certificate (tls.key-store, tls.cert-file)"
 
-try:
-    _USER_AGENT = f"kete-grpc/{version('kete-grpc')}"
-except PackageNotFoundError:  # running from a source tree
-    _USER_AGENT = "kete-grpc"
+_USER_AGENT = user_agent("kete-grpc")
 
 Call = Callable[..., Any]
 
