@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from azure.storage.queue import QueueServiceClient
 from kete_azure.testing import EventGridTopic, WebPubSubService
+from kete_azure.testing.identity import OTHER_CREDENTIALS, IdentityEndpoint
 
 from kete_core.testing import json_message, sink_builder
 
@@ -125,3 +126,16 @@ async def start_service():
 @pytest.fixture
 async def pubsub(start_service) -> WebPubSubService:
     return await start_service()
+
+
+@pytest.fixture
+async def identity(monkeypatch):
+    """A managed identity endpoint, named by this process's environment as App Service names it (and by
+    that of ``kete run`` started by the test); stopped afterwards."""
+    endpoint = await IdentityEndpoint().start()
+    for name in OTHER_CREDENTIALS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in endpoint.environment().items():
+        monkeypatch.setenv(name, value)
+    yield endpoint
+    await endpoint.stop()

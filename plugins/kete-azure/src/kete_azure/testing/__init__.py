@@ -4,19 +4,26 @@
 (401 otherwise), ``Content-Type: application/json``, a JSON array of Event Grid schema events, each
 with ``id``, ``subject``, ``eventType``, ``eventTime``, ``dataVersion`` and ``data`` (400 otherwise),
 at most 1 MB (413).
-``WebPubSubService`` checks each REST send as Web PubSub does (JWT, api-version, content type)."""
+``WebPubSubService`` checks each REST send as Web PubSub does (JWT, api-version, content type).
+Given an ``identity`` (:class:`~kete_azure.testing.identity.IdentityEndpoint`), both also take its
+``Authorization: Bearer`` tokens for their audience, as the services take Microsoft Entra tokens; given
+``tls`` (a server SSL context), they serve HTTPS, as token authentication needs."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
+
+from kete_azure.testing import serving
+from kete_azure.testing.identity import EVENT_GRID, WEB_PUBSUB, IdentityEndpoint
 
 _REQUIRED = ("id", "subject", "eventType", "eventTime", "dataVersion", "data")
 _MAX_BYTES = 1024 * 1024
@@ -30,6 +37,8 @@ class EventGridTopic:
     accepted publishes."""
 
     key: str = "topic-key"
+    identity: IdentityEndpoint | None = None
+    tls: ssl.SSLContext | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     publishes: int = 0
     port: int = 0
@@ -37,14 +46,20 @@ class EventGridTopic:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/events"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/api/events"
+
+    def _authorized(self, request: web.Request) -> bool:
+        if request.headers.get("aeg-sas-key") == self.key:
+            return True
+        identity = self.identity
+        return identity is not None and identity.verify(request.headers.get("Authorization"), EVENT_GRID) is not None
 
     def ids(self) -> list[str]:
         """The ``id`` of each accepted event's Keycloak event (its ``data``)."""
         return [event["data"]["id"] for event in self.events if isinstance(event.get("data"), dict)]
 
     async def _publish(self, request: web.Request) -> web.Response:
-        if request.headers.get("aeg-sas-key") != self.key:
+        if not self._authorized(request):
             return web.json_response({"error": {"code": "Unauthorized"}}, status=401)
         if request.content_type != "application/json":
             return web.json_response({"error": {"code": "BadRequest", "message": "content type"}}, status=400)
@@ -66,12 +81,12 @@ class EventGridTopic:
     async def start(self) -> EventGridTopic:
         app = web.Application(client_max_size=2 * _MAX_BYTES)
         app.router.add_post("/api/events", self._publish)
-        self.port, self._runner = await _serve(app, self.port)
+        self.port, self._runner = await serving.serve(app, self.port, self.tls)
         return self
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
-        await _stop(runner)
+        await serving.stop(runner)
 
 
 @dataclass
@@ -82,20 +97,32 @@ class WebPubSubService:
     ``application/json`` (a JSON body) or ``text/plain`` (400 otherwise). ``messages`` holds what it accepted."""
 
     key: str = "d2VicHVic3ViLWtleQ=="
+    identity: IdentityEndpoint | None = None
+    tls: ssl.SSLContext | None = None
     messages: list[SentMessage] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
 
     @property
+    def endpoint(self) -> str:
+        """The service's endpoint (KETE's ``endpoint`` setting for token authentication)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
     def connection_string(self) -> str:
         """The service's connection string, as the Azure portal shows it (with ``Port``)."""
-        return f"Endpoint=http://127.0.0.1;Port={self.port};AccessKey={self.key};Version=1.0;"
+        return (
+            f"Endpoint={'https' if self.tls else 'http'}://127.0.0.1;Port={self.port};AccessKey={self.key};Version=1.0;"
+        )
 
     def ids(self) -> list[str]:
         """The ``id`` of each accepted JSON message's Keycloak event."""
         return [orjson.loads(message.body)["id"] for message in self.messages if message.json]
 
     def _authorized(self, request: web.Request) -> bool:
+        identity = self.identity
+        if identity is not None and identity.verify(request.headers.get("Authorization"), WEB_PUBSUB) is not None:
+            return True
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         parts = token.split(".")
         if scheme != "Bearer" or len(parts) != 3:
@@ -136,12 +163,12 @@ class WebPubSubService:
         app = web.Application()
         app.router.add_post("/api/hubs/{hub}/:send", self._send)
         app.router.add_post("/api/hubs/{hub}/groups/{group}/:send", self._send)
-        self.port, self._runner = await _serve(app, self.port)
+        self.port, self._runner = await serving.serve(app, self.port, self.tls)
         return self
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
-        await _stop(runner)
+        await serving.stop(runner)
 
 
 @dataclass(frozen=True)
@@ -156,17 +183,3 @@ class SentMessage:
     @property
     def json(self) -> bool:
         return self.content_type == "application/json"
-
-
-async def _serve(app: web.Application, port: int) -> tuple[int, web.AppRunner]:
-    """Serve *app* on 127.0.0.1:*port* (0: a free one); the port it listens on, and its runner."""
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner.addresses[0][1], runner
-
-
-async def _stop(runner: web.AppRunner | None) -> None:
-    """Stop serving (the port is free again for a restart on it)."""
-    if runner is not None:
-        await runner.cleanup()
