@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from kete_signalr.testing import Hub
 
-from kete_core.testing import json_message, sink_builder, started_servers
+from kete_core.testing import started_servers
 
 
 @pytest.fixture
@@ -22,13 +22,6 @@ async def hub(start_hub) -> Hub:
 
 
 @pytest.fixture
-async def make_sink():
-    """Build signalr sinks: ``make_sink(**settings)`` (kebab-case keys); every one is closed afterwards."""
-    async with sink_builder("signalr") as build:
-        yield build
-
-
-@pytest.fixture
-def ev():
-    """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
-    return json_message
+def sink_kind() -> str:
+    """What ``make_sink`` builds (``make_sink`` and ``ev`` are ``tests/services/sink_fixtures.py``'s)."""
+    return "signalr"

@@ -13,7 +13,7 @@ import pytest
 import socketio
 from aiohttp import web
 
-from kete_core.testing import json_message, sink_builder, started_servers
+from kete_core.testing import started_servers
 
 
 @dataclass
@@ -98,13 +98,6 @@ async def server(start_server) -> SioServer:
 
 
 @pytest.fixture
-async def make_sink():
-    """Build socketio sinks: ``make_sink(**settings)`` (kebab-case keys); every one is closed afterwards."""
-    async with sink_builder("socketio") as build:
-        yield build
-
-
-@pytest.fixture
-def ev():
-    """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
-    return json_message
+def sink_kind() -> str:
+    """What ``make_sink`` builds (``make_sink`` and ``ev`` are ``tests/services/sink_fixtures.py``'s)."""
+    return "socketio"

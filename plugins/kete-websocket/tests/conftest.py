@@ -12,7 +12,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
 
-from kete_core.testing import json_message, sink_builder, started_servers
+from kete_core.testing import started_servers
 
 
 @dataclass
@@ -84,13 +84,6 @@ async def server(start_server) -> WsServer:
 
 
 @pytest.fixture
-async def make_sink():
-    """Build websocket sinks: ``make_sink(**settings)`` (kebab-case keys); every one is closed afterwards."""
-    async with sink_builder("websocket") as build:
-        yield build
-
-
-@pytest.fixture
-def ev():
-    """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
-    return json_message
+def sink_kind() -> str:
+    """What ``make_sink`` builds (``make_sink`` and ``ev`` are ``tests/services/sink_fixtures.py``'s)."""
+    return "websocket"

@@ -1,0 +1,26 @@
+"""Fixtures for a sink plugin's tests: ``make_sink`` builds sinks of the kind the plugin's conftest
+names in its ``sink_kind`` fixture, ``ev`` makes messages. A conftest that needs other builders
+defines its own (kete-http's does)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from kete_core import Message, Sink
+from kete_core.testing import json_message, sink_builder
+
+
+@pytest.fixture
+async def make_sink(sink_kind: str) -> AsyncIterator[Callable[..., Sink]]:
+    """Build sinks of ``sink_kind``: ``make_sink(**settings)`` (kebab-case keys); every one is closed
+    after the test."""
+    async with sink_builder(sink_kind) as build:
+        yield build
+
+
+@pytest.fixture
+def ev() -> Callable[..., Message]:
+    """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
+    return json_message
