@@ -1,10 +1,12 @@
 """Fixtures for a sink plugin's tests: ``make_sink`` builds sinks of the kind the plugin's conftest
-names in its ``sink_kind`` fixture, ``ev`` makes messages. A conftest that needs other builders
-defines its own (kete-http's does)."""
+names in its ``sink_kind`` fixture, ``ev`` makes messages, ``server`` is a test server its
+``start_server`` fixture started with no settings. A conftest that needs other builders defines
+its own (kete-http's does)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,12 @@ async def make_sink(sink_kind: str) -> AsyncIterator[Callable[..., Sink]]:
     after the test."""
     async with sink_builder(sink_kind) as build:
         yield build
+
+
+@pytest.fixture
+async def server(start_server: Callable[..., Awaitable[Any]]) -> Any:
+    """The test server ``await start_server()`` gives (stopped after the test, as all it starts)."""
+    return await start_server()
 
 
 @pytest.fixture

@@ -99,11 +99,6 @@ async def start_server():
         yield starting
 
 
-@pytest.fixture
-async def server(start_server) -> GrpcServer:
-    return await start_server()
-
-
 @pytest.fixture(scope="session")
 def server_tls(pki: Pki) -> Callable[..., grpc.ServerCredentials]:
     """TLS for a test server: ``server_tls(require_client=False)``, the server certificate of :func:`pki`,

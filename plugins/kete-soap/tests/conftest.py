@@ -131,8 +131,3 @@ async def start_server():
 
     async with started_servers(start) as starting:
         yield starting
-
-
-@pytest.fixture
-async def server(start_server) -> SoapServer:
-    return await start_server()

@@ -79,11 +79,6 @@ async def start_server():
 
 
 @pytest.fixture
-async def server(start_server) -> WsServer:
-    return await start_server()
-
-
-@pytest.fixture
 def sink_kind() -> str:
     """What ``make_sink`` builds (``make_sink`` and ``ev`` are ``tests/services/sink_fixtures.py``'s)."""
     return "websocket"
