@@ -5,8 +5,10 @@ an aiohttp endpoint): nothing here blocks the loop. For an outage through ``kete
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from kete_core.testing.outage import readiness
 
@@ -18,6 +20,36 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0, what: str 
     while not condition():
         assert loop.time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
+
+
+T = TypeVar("T")
+
+
+class Inbox(Generic[T]):
+    """What a test client receives on its own thread, in arrival order: its thread calls
+    :meth:`add`, the test reads :meth:`received` or waits with :meth:`wait_for`."""
+
+    def __init__(self) -> None:
+        self.messages: list[T] = []
+        self._lock = threading.Lock()
+
+    def add(self, message: T) -> None:
+        with self._lock:
+            self.messages.append(message)
+
+    def received(self) -> list[T]:
+        """A copy of what arrived so far."""
+        with self._lock:
+            return list(self.messages)
+
+    def wait_for(self, condition: Callable[[list[T]], bool], timeout: float = 30.0) -> list[T]:
+        """What arrived, once *condition* holds for it or *timeout* seconds passed (the test asserts)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.received()
+            if condition(got) or time.monotonic() > deadline:
+                return got
+            time.sleep(0.05)
 
 
 def _answered(port: int, wanted: int, timeout: float) -> dict[str, str]:

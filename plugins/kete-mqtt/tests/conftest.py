@@ -6,7 +6,6 @@ The broker is the session fixture ``mosquitto`` of ``tests/services/mosquitto_fi
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from tests.services.waiting import Inbox
 
 
 @dataclass
@@ -32,12 +33,11 @@ class Received:
     expiry: int | None = None
 
 
-class Subscriber:
+class Subscriber(Inbox[Received]):
     """A paho client (its own thread) subscribed to ``<filter>``, keeping what it receives in order."""
 
     def __init__(self, port: int, topic_filter: str, *, v5: bool = True, persistent: bool = False) -> None:
-        self.messages: list[Received] = []
-        self._lock = threading.Lock()
+        super().__init__()
         subscribed = threading.Event()
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -70,21 +70,10 @@ class Subscriber:
             getattr(properties, "ContentType", None),
             getattr(properties, "MessageExpiryInterval", None),
         )
-        with self._lock:
-            self.messages.append(received)
+        self.add(received)
 
     def payloads(self) -> list[bytes]:
-        with self._lock:
-            return [message.payload for message in self.messages]
-
-    def wait_for(self, condition: Callable[[list[Received]], bool], timeout: float = 30.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                got = list(self.messages)
-            if condition(got) or time.monotonic() > deadline:
-                return got
-            time.sleep(0.05)
+        return [message.payload for message in self.received()]
 
     def close(self) -> None:
         self.client.disconnect()
