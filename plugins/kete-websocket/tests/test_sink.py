@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
@@ -114,3 +115,16 @@ def test_settings_errors_name_the_setting(make_sink):
     assert [error.path for error in caught.value.errors] == [
         "routes.r.destination.url", "routes.r.destination.headers.bad name", "routes.r.destination.subprotocol",
     ]  # fmt: skip
+
+
+async def test_utf8_text_goes_out_as_the_same_text_and_the_socket_is_uncorked(server, make_sink, ev):
+    sink = make_sink(url=server.url)
+    accented = ev(2)
+    accented.payload = '{"id":"e2","username":"zoë 🙂"}'.encode()
+    assert await sink.send([ev(1), accented]) is None
+    assert [frame.data for frame in server.frames][1] == '{"id":"e2","username":"zoë 🙂"}'
+    assert all(isinstance(frame.data, str) for frame in server.frames)
+    # Corked only while a batch is written: a later lone frame or ping must not wait for more.
+    (connection,) = sink._open.values()
+    sock = connection.ws.get_extra_info("socket")
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK) == 0

@@ -11,14 +11,15 @@ from collections.abc import Sequence
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import BadSubjectError, MaxPayloadError
 from nats.errors import Error as NatsError
+from nats.errors import MaxPayloadError
 from nats.js.errors import NotFoundError
 
 from kete_core import DeliveryResults, Message, PermanentError, SinkContext, Unavailable
 from kete_nats.connection import describe
 from kete_nats.settings import NatsJetStreamSinkConfig
 from kete_nats.sink import NatsSink, refused
+from kete_nats.wire import Commands
 
 log = logging.getLogger("kete.nats")
 
@@ -119,18 +120,20 @@ class NatsJetStreamSink(NatsSink):
         results: list[BaseException | None] = [None] * len(messages)
         pending: list[tuple[int, str, asyncio.Future[None]]] = []
         subjects: dict[int, str] = {}
-        publish = connection.publish
         try:
+            commands = Commands(connection)
+            largest = connection.max_payload
             for index, subject, message in self.addressed(messages, results):
+                payload = message.payload
+                if len(payload) > largest:
+                    results[index] = refused(subject, MaxPayloadError())
+                    continue
                 subjects[index] = subject
                 reply, future = acknowledgements.expect()
-                try:
-                    await publish(subject, message.payload, reply=reply, headers=self.headers(message))
-                except (BadSubjectError, MaxPayloadError) as exc:
-                    acknowledgements.forget(reply)
-                    results[index] = refused(subject, exc)
-                    continue
                 pending.append((index, reply, future))
+                if commands.add(subject, reply, self.header_block(message), payload):
+                    await commands.write()
+            await commands.write()
         except (NatsError, OSError, TimeoutError) as exc:
             await self._drop()
             raise self.connector.unavailable(exc) from None

@@ -10,8 +10,8 @@ from functools import lru_cache
 from typing import ClassVar
 
 from nats.aio.client import Client
-from nats.errors import BadSubjectError, MaxPayloadError
 from nats.errors import Error as NatsError
+from nats.errors import MaxPayloadError
 
 from kete_core import (
     ConfigError,
@@ -25,10 +25,13 @@ from kete_core import (
 )
 from kete_nats.connection import Connector, describe
 from kete_nats.settings import NatsSinkConfig
+from kete_nats.wire import HEADER_NAME, Commands, header_block
 
 log = logging.getLogger("kete.nats")
 
 RESERVED_HEADERS = ("eventkind", "eventtype", "contenttype")
+# Header blocks kept for reuse, at most; they differ by event type and custom header values.
+_BLOCKS_KEPT = 10_000
 
 # Whitespace and control characters end a subject in NATS's protocol; "*" and ">" are wildcards.
 _NOT_IN_SUBJECTS = re.compile(r"[\x00-\x20\x7f*>]")
@@ -71,6 +74,12 @@ class NatsSink(Sink):
         for name, text in config.headers.items():
             if name.lower() in RESERVED_HEADERS:
                 log.warning("%s.headers.%s: kete sets this header itself; the setting is ignored", context.path, name)
+            elif name.strip() and not HEADER_NAME.fullmatch(name.strip()):
+                raise ConfigError(
+                    f"{name!r} is not a NATS header name",
+                    path=f"{context.path}.headers.{name}",
+                    hint="letters, digits and !#$%&'*+-.^_`|~ only",
+                )
             elif text.strip():
                 self.custom_headers.append((name, context.template(f"headers.{name}", text)))
         if config.pool:
@@ -82,6 +91,7 @@ class NatsSink(Sink):
             )
         self.connector = Connector(config, context.path)
         self._connection: Client | None = None
+        self._blocks: dict[tuple[object, ...], bytes] = {}
 
     async def _connected(self) -> Client:
         connection = self._connection
@@ -111,6 +121,25 @@ class NatsSink(Sink):
         headers["contenttype"] = message.content_type
         return headers
 
+    def header_block(self, message: Message) -> bytes:
+        """:meth:`headers` encoded for the wire, each distinct block encoded once."""
+        event: Event = message.event
+        values = (
+            tuple(
+                value if isinstance(value := template.render(event), str) else None
+                for _, template in self.custom_headers
+            )
+            if self.custom_headers
+            else ()
+        )
+        key = (values, event.kind, event.event_type, message.content_type)
+        block = self._blocks.get(key)
+        if block is None:
+            if len(self._blocks) >= _BLOCKS_KEPT:
+                self._blocks.clear()
+            block = self._blocks[key] = header_block(self.headers(message).items())
+        return block
+
     def addressed(
         self, messages: Sequence[Message], results: list[BaseException | None]
     ) -> list[tuple[int, str, Message]]:
@@ -128,13 +157,16 @@ class NatsSink(Sink):
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
         connection = await self._connected()
         results: list[BaseException | None] = [None] * len(messages)
-        publish = connection.publish
         try:
+            commands = Commands(connection)
+            largest = connection.max_payload
             for index, subject, message in self.addressed(messages, results):
-                try:
-                    await publish(subject, message.payload, headers=self.headers(message))
-                except (BadSubjectError, MaxPayloadError) as exc:
-                    results[index] = refused(subject, exc)
+                payload = message.payload
+                if len(payload) > largest:
+                    results[index] = refused(subject, MaxPayloadError())
+                elif commands.add(subject, "", self.header_block(message), payload):
+                    await commands.write()
+            await commands.write()
             await connection.flush(self.config.connection_timeout_seconds)  # type: ignore[arg-type]  # a float works
         except (NatsError, OSError, TimeoutError) as exc:
             await self._drop()

@@ -61,6 +61,7 @@ class WebSocketSink(Sink):
         except ValueError as exc:
             raise ConfigError(f"not a URL: {redact(str(exc))}", path=f"{context.path}.{setting}") from None
         self._timeout = config.connection_timeout_seconds
+        self._opcode = aiohttp.WSMsgType.BINARY if config.binary_mode else aiohttp.WSMsgType.TEXT
         self._open: dict[str, Connection] = {}
 
     async def start(self) -> None:
@@ -72,9 +73,14 @@ class WebSocketSink(Sink):
         await self.handshake.close()
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
+        urls = self.url.render_all([message.event for message in messages])
+        first = urls[0] if urls else None
+        if isinstance(first, str) and urls.count(first) == len(urls):  # one URL for all: nothing to group
+            outcome = await self._deliver(first, messages)
+            return connection_outcome(outcome if isinstance(outcome, list) else [outcome] * len(messages))
         results: list[BaseException | None] = [None] * len(messages)
         groups: dict[str, list[int]] = {}
-        for index, rendered in enumerate(self.url.render_all([message.event for message in messages])):
+        for index, rendered in enumerate(urls):
             if isinstance(rendered, RenderError):
                 results[index] = rendered
             else:
@@ -86,28 +92,35 @@ class WebSocketSink(Sink):
                 results[index] = outcome[position] if isinstance(outcome, list) else outcome
         return connection_outcome(results)
 
-    async def _deliver(self, url: str, messages: list[Message]) -> list[BaseException | None] | BaseException:
+    async def _deliver(self, url: str, messages: Sequence[Message]) -> list[BaseException | None] | BaseException:
         """Send *messages* to *url* and confirm them: one error for all, or one result each."""
-        frames: list[str | bytes | PermanentError] = [self._frame(message) for message in messages]
+        payloads = [message.payload for message in messages]
+        frames: Sequence[bytes | PermanentError]
+        sendable: list[bytes]
+        if self.config.binary_mode or all(map(bytes.isascii, payloads)):  # ASCII is UTF-8: no decoding
+            frames = sendable = payloads
+        else:
+            frames = [self._frame(message) for message in messages]
+            sendable = [frame for frame in frames if isinstance(frame, bytes)]
         try:
             connection = await self._connection(url)
-            for frame in frames:
-                if not isinstance(frame, PermanentError):
-                    await connection.send(frame)
-            await connection.confirm(self._timeout)
+            await connection.send_all(sendable, self._opcode, self._timeout)
         except (ConnectionLost, PermanentError) as exc:
             self._open.pop(url, None)
             return exc
         except Exception as exc:  # a bug must fail this group only, not the other URLs of the batch
             log.exception("websocket sink: unexpected failure")
             return exc
+        if frames is sendable:
+            return [None] * len(messages)
         return [frame if isinstance(frame, PermanentError) else None for frame in frames]
 
-    def _frame(self, message: Message) -> str | bytes | PermanentError:
-        if self.config.binary_mode:
-            return message.payload
+    def _frame(self, message: Message) -> bytes | PermanentError:
+        """A text frame's bytes, which must be UTF-8."""
+        payload = message.payload
         try:
-            return message.payload.decode()
+            payload.decode()
+            return payload
         except UnicodeDecodeError:
             return PermanentError(
                 f"{message.event!r}: the {message.content_type} payload is not UTF-8 text; set binary-mode = true"
