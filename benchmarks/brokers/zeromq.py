@@ -84,7 +84,8 @@ def lines(events: int) -> list[Line]:
         peer = Pull(endpoint)
         try:
             client_rate(endpoint, peer, events_file)  # warm-up
-            client = client_rate(endpoint, peer, events_file)
+            # The better of two: on a shared machine one loop of a second can lose half its speed.
+            client = max(client_rate(endpoint, peer, events_file) for _ in range(2))
             before = peer.received
             kete = kete_rate(
                 folder, events_file, events, f'kind = "zeromq"\nendpoint = "{endpoint}"\nsocket-type = "PUSH"\n'

@@ -10,8 +10,8 @@
 
 - ``azure-webpubsub``: the test service of :mod:`kete_azure.testing` (aiohttp, checking each send's JWT as
   Web PubSub does) in another process; the client is the vendor's asynchronous
-  ``azure-messaging-webpubsubservice`` SDK (``pip install azure-messaging-webpubsubservice``, for this line only)
-  sending each event to the hub, one after the other (the service has no batch send; kete sends in order, as here).
+  ``azure-messaging-webpubsubservice`` SDK (in the ``[test]`` extra) sending each event to the hub, one
+  after the other (the service has no batch send; kete sends in order, as here).
 
 kete is ``kete run`` from a file (source, spool, serializer, sink), less its start-up time.
 """
@@ -27,6 +27,7 @@ import orjson
 from azure.core.credentials import AzureKeyCredential
 from azure.eventgrid import EventGridEvent
 from azure.eventgrid.aio import EventGridPublisherClient
+from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 from azure.storage.queue import BinaryBase64EncodePolicy
 from azure.storage.queue.aio import QueueServiceClient
 
@@ -113,8 +114,6 @@ def _serve_pubsub(port_file: str) -> None:
 
 
 async def _webpubsub_client(connection_string: str, messages: list[bytes]) -> float:
-    from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
-
     client = WebPubSubServiceClient.from_connection_string(connection_string, hub="keycloak", retry_total=0)
     async with client:
         started = time.perf_counter()

@@ -70,7 +70,8 @@ def lines(events: int) -> list[Line]:
             events_file = make_events(folder / "events.jsonl", events)
             frames = [payload.decode() for payload in payloads(events_file)]
             asyncio.run(_client(port, frames))  # warm-up
-            client = asyncio.run(_client(port, frames))
+            # The better of two: on a shared machine one loop of a few seconds can lose half its speed.
+            client = max(asyncio.run(_client(port, frames)) for _ in range(2))
             destination = f'kind = "websocket"\nurl = "ws://127.0.0.1:{port}/events"\n'
             kete = kete_rate(folder, events_file, events, destination)
             return [Line("websocket (aiohttp server)", kete, client, "text frames, confirmed by a ping/pong")]

@@ -8,10 +8,14 @@ Authentication is on with anonymous access kept: a client that presents no crede
 ``anonymous``), one that presents a token signed with :attr:`PulsarBroker.secret` (HS256) or the Basic user
 ``kete``/:attr:`PulsarBroker.basic_password` is let in, and one with wrong credentials is refused.
 
+Given a :class:`~kete_core.tls.testing.Pki`, the same broker also serves ``pulsar+ssl://`` on a port of its own
+(:attr:`PulsarBroker.tls_url`) with the PKI's server certificate, and requires a client certificate signed by its
+CA there (``tlsRequireTrustedClientCertOnConnect``); the plain port is unchanged.
+
 Fixtures (mark the tests ``@pytest.mark.pulsar``):
 
-* ``pulsar_broker``: the :class:`PulsarBroker`, started once per session (about 25-30 s on two busy cores,
-  ~350 MB resident) and stopped at its end.
+* ``pulsar_broker``: the :class:`PulsarBroker` with the session's ``pki``, started once per session (about
+  25-30 s on two busy cores, ~350 MB resident) and stopped at its end.
 * ``pulsar_topic``: a fresh ``persistent://public/default/...`` topic name per test.
 """
 
@@ -27,7 +31,9 @@ import subprocess
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -41,6 +47,7 @@ from kete_core.testing.services import (
     port_open,
     started,
 )
+from kete_core.tls.testing import Pki
 
 POM = Path(__file__).resolve().parent / "pulsar" / "pom.xml"
 VERSION = re.search(r"<pulsar.version>([^<]+)</pulsar.version>", POM.read_text()).group(1)  # type: ignore[union-attr]
@@ -67,16 +74,25 @@ def hs256_token(secret: bytes, subject: str) -> str:
     return f"{header}.{claims}.{part(signature)}"
 
 
+@dataclass
 class PulsarBroker(Service):
-    """``pulsar standalone`` on free 127.0.0.1 ports, its data in its work folder (kept across ``restart()``)."""
+    """``pulsar standalone`` on free 127.0.0.1 ports, its data in its work folder (kept across ``restart()``);
+    with *pki*, a TLS port too."""
 
-    secret: bytes = secrets.token_bytes(32)
-    basic_password: str = secrets.token_urlsafe(12)
+    secret: ClassVar[bytes] = secrets.token_bytes(32)
+    basic_password: ClassVar[str] = secrets.token_urlsafe(12)
+    pki: Pki | None = None
 
     @property
     def service_url(self) -> str:
         """The binary protocol's URL: ``pulsar://127.0.0.1:<port>``."""
         return f"pulsar://{self.address('broker')}"
+
+    @property
+    def tls_url(self) -> str:
+        """The TLS port's URL, ``pulsar+ssl://127.0.0.1:<port>`` (client certificates required)."""
+        assert self.pki is not None, "this broker was started without a PKI, so without TLS"
+        return f"pulsar+ssl://{self.address('broker_tls')}"
 
     @property
     def web_url(self) -> str:
@@ -121,10 +137,25 @@ def _write_config(service: Service) -> Path:
         "basicAuthConf": str(htpasswd),
         "anonymousUserRole": "anonymous",
         "authorizationEnabled": "false",
+        **_tls_settings(service),
     }
     path = service.workdir / "standalone.conf"
     path.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
     return path
+
+
+def _tls_settings(service: PulsarBroker) -> dict[str, object]:
+    """The TLS port, with the PKI's server certificate, requiring client certificates its CA signed."""
+    pki = service.pki
+    if pki is None:
+        return {}
+    return {
+        "brokerServicePortTls": service.ports["broker_tls"],
+        "tlsCertificateFilePath": pki.write("pulsar-cert.pem", pki.server.certificate_pem()),
+        "tlsKeyFilePath": pki.write("pulsar-key.pem", pki.server.key_pem()),
+        "tlsTrustCertsFilePath": pki.ca_file,
+        "tlsRequireTrustedClientCertOnConnect": "true",
+    }
 
 
 def _command(service: Service) -> list[str]:
@@ -146,8 +177,10 @@ def _command(service: Service) -> list[str]:
 
 
 def _ready(service: Service) -> bool:
-    """Serving once the binary port is open and the standalone set-up made ``public/default``."""
+    """Serving once the binary ports are open and the standalone set-up made ``public/default``."""
     if not port_open(service.ports["broker"]):
+        return False
+    if isinstance(service, PulsarBroker) and service.pki is not None and not port_open(service.ports["broker_tls"]):
         return False
     with urllib.request.urlopen(f"http://{service.address('web')}/admin/v2/namespaces/public", timeout=2) as answer:
         return "public/default" in json.loads(answer.read())
@@ -156,7 +189,7 @@ def _ready(service: Service) -> bool:
 PULSAR = ServiceSpec(
     name=f"Apache Pulsar {VERSION} standalone",
     program=lambda: find_java("Apache Pulsar"),
-    ports=("broker", "web", "bookie"),
+    ports=("broker", "web", "bookie", "broker_tls"),
     command=_command,
     ready=_ready,
     start_timeout=180.0,
@@ -164,9 +197,10 @@ PULSAR = ServiceSpec(
 
 
 @pytest.fixture(scope="session")
-def pulsar_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulsarBroker]:
-    """The Pulsar standalone broker, started once per session and stopped at its end."""
-    yield from started(PulsarBroker(PULSAR, tmp_path_factory.mktemp("pulsar")))
+def pulsar_broker(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[PulsarBroker]:
+    """The Pulsar standalone broker (plain and, with the session's ``pki``, TLS), started once per session and
+    stopped at its end."""
+    yield from started(PulsarBroker(PULSAR, tmp_path_factory.mktemp("pulsar"), pki=pki))
 
 
 @pytest.fixture

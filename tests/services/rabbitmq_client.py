@@ -184,8 +184,16 @@ def stomp_consume(
 def amqp1_consume(
     port: int, queue: str, count: int | None = None, idle: float = 0.5, timeout: float = 20.0
 ) -> list[Any]:
-    """The messages in *queue* as an AMQP 1.0 receiver gets them (Proton's blocking client on ``/amq/queue/<queue>``,
-    each accepted): until *count* arrived, or until none came for *idle* seconds (when *count* is None)."""
+    """The messages in *queue* as an AMQP 1.0 receiver gets them (on ``/amq/queue/<queue>``); see
+    :func:`amqp1_receive`."""
+    return amqp1_receive(port, f"/amq/queue/{queue}", count, idle, timeout)
+
+
+def amqp1_receive(
+    port: int, address: str, count: int | None = None, idle: float = 0.5, timeout: float = 20.0
+) -> list[Any]:
+    """The messages of *address* as an AMQP 1.0 receiver gets them (Proton's blocking client, user ``kete``, each
+    message accepted): until *count* arrived, or until none came for *idle* seconds (when *count* is None)."""
     from proton import Timeout
     from proton.utils import BlockingConnection
 
@@ -194,7 +202,7 @@ def amqp1_consume(
         f"amqp://127.0.0.1:{port}", user="kete", password="kete-secret", allowed_mechs="PLAIN", timeout=timeout
     )
     try:
-        receiver = connection.create_receiver(f"/amq/queue/{queue}", credit=100)
+        receiver = connection.create_receiver(address, credit=100)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and (count is None or len(got) < count):
             try:

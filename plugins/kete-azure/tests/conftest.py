@@ -42,11 +42,11 @@ async def make_sink():
 class Queues:
     """Queues of the session's Azurite, made and read with the SDK (``azure-storage-queue``)."""
 
-    def __init__(self, connection_string: str) -> None:
+    def __init__(self, connection_string: str, **options: str) -> None:
         # Quick retries: a pooled connection dies with each emulator restart, and the default
         # back-off (15 s, then 18 s, ...) would stall the test rather than the sink.
         self.service = QueueServiceClient.from_connection_string(
-            connection_string, retry_total=3, initial_backoff=0.1, increment_base=1, random_jitter_range=0
+            connection_string, retry_total=3, initial_backoff=0.1, increment_base=1, random_jitter_range=0, **options
         )
         self.made: list[str] = []
 
@@ -83,6 +83,16 @@ def queues(azurite) -> Iterator[Queues]:
 @pytest.fixture
 def queue(queues) -> str:
     return queues.make()
+
+
+@pytest.fixture
+def oauth_queues(azurite_oauth, pki) -> Iterator[Queues]:
+    """Queues of the session's Azurite taking OAuth tokens (HTTPS), made and read with the account key."""
+    found = Queues(azurite_oauth.connection_string, connection_verify=str(pki.ca_file))
+    yield found
+    for name in found.made:
+        found.service.delete_queue(name)
+    found.service.close()
 
 
 ReadBack = Callable[[], list[bytes]]
@@ -139,3 +149,9 @@ async def identity(monkeypatch):
         monkeypatch.setenv(name, value)
     yield endpoint
     await endpoint.stop()
+
+
+@pytest.fixture
+def trust(pki) -> dict:
+    """The ``tls.*`` settings that trust the test CA (the HTTPS test services' certificates)."""
+    return {"trust-store": pki.store("pem-file-path", key=False, password=None)}

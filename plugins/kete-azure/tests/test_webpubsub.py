@@ -77,3 +77,29 @@ def test_kete_checks_of_the_settings(make_sink):
         make_sink(KIND, hub="keycloak", **{"connection-string": "Endpoint=https://x.webpubsub.azure.com;Version=1.0"})
     with pytest.raises(ConfigErrors, match="hub is required"):
         make_sink(KIND, hub=" ", **{"connection-string": "Endpoint=https://x;AccessKey=k"})
+
+
+async def test_the_test_service_takes_microsofts_sdk_with_the_key_and_with_a_managed_identity(
+    start_service, identity, pki
+):
+    from azure.identity.aio import ManagedIdentityCredential
+    from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
+
+    key = base64.b64encode(b"a key of 32 bytes for the SDK...").decode()  # PyJWT warns below 32
+    service = await start_service(key=key, identity=identity, tls=pki.server_context())
+    verify = {"connection_verify": str(pki.ca_file), "retry_total": 0}
+    async with WebPubSubServiceClient.from_connection_string(service.connection_string, hub="kc", **verify) as client:
+        await client.send_to_all({"id": "e1"}, content_type="application/json")
+        await client.send_to_group("acme", "text", content_type="text/plain")
+    async with (
+        ManagedIdentityCredential() as credential,
+        WebPubSubServiceClient(service.endpoint, "kc", credential, **verify) as client,
+    ):
+        await client.send_to_all({"id": "e2"}, content_type="application/json")
+    assert [(m.hub, m.group, m.content_type) for m in service.messages] == [
+        ("kc", None, "application/json"),
+        ("kc", "acme", "text/plain"),
+        ("kc", None, "application/json"),
+    ]
+    assert service.ids() == ["e1", "e2"] and service.messages[1].body == b"text"
+    assert [r.resource for r in identity.requests] == ["https://webpubsub.azure.com"]

@@ -5,8 +5,9 @@ Messages are built as KETE's Qpid JMS client builds a ``BytesMessage``: the payl
 ``eventkind``, ``eventtype`` and ``contenttype`` (and the custom headers) as application properties, durable
 unless ``delivery-mode = non-persistent``, priority and time-to-live when set, and the JMS message-type
 annotation. A batch goes out pipelined, then the sink waits for every disposition: ``accepted`` delivers
-the event; ``rejected``, ``released`` or ``modified``, or a link the broker refuses, fail that event alone. A
-broker that cannot be reached (or refuses the login) makes the route wait: :class:`~kete_core.Unavailable`.
+the event; ``rejected``, ``released`` or ``modified``, a link the broker refuses, or one it gives no credit
+until ``send-timeout-seconds`` pass, fail that event alone. A broker that cannot be reached (or refuses the
+login) makes the route wait: :class:`~kete_core.Unavailable`.
 """
 
 from __future__ import annotations
@@ -174,8 +175,11 @@ class Amqp1Sink(Sink):
         except ConnectionLost:
             pass  # what was sent fails with the reason, what was not is sent again
         if futures:
-            _done, waiting = await asyncio.wait(futures, timeout=self.config.send_timeout_seconds)
+            timeout = self.config.send_timeout_seconds
+            _done, waiting = await asyncio.wait(futures, timeout=timeout)
             if waiting:
+                connection.drop_held_back(timeout)
+            if any(not future.done() for future in waiting):
                 await self._drop()  # fails what is still waiting
         if connection.failed:
             await self._drop()

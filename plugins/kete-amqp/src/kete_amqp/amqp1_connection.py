@@ -4,7 +4,8 @@ asyncio streams, with no thread of its own. TLS is asyncio's (kete's ``ssl.SSLCo
 Each address gets one sender link (target capability ``queue`` or ``topic``, as Qpid JMS sends). A message's
 future resolves when the broker settles its delivery: ``accepted`` delivers it, ``rejected``, ``released`` or
 ``modified`` fails it (:class:`Refused`), a link the broker refuses or closes fails what was sent on it, and the
-end of the connection fails everything in flight (:class:`ConnectionLost`).
+end of the connection fails everything in flight (:class:`ConnectionLost`). :meth:`Amqp1Connection.drop_held_back`
+fails what a link given no credit still holds.
 """
 
 from __future__ import annotations
@@ -136,6 +137,22 @@ class Amqp1Connection:
 
     def flush(self) -> None:
         """Write out what the engine has to send."""
+        self._pump()
+
+    def drop_held_back(self, waited: float) -> None:
+        """Fail what still waits on links the broker has given no credit (Artemis gives none to a link to a full
+        address): Proton still holds those messages, so closing their link drops them, they cannot arrive
+        later, and the connection and the other links go on."""
+        for link in {delivery.link for delivery in self._waiting}:
+            if link.queued:
+                address = link.target.address
+                self._drop_link(
+                    link,
+                    Refused(
+                        f"the broker gave no credit to send to {address!r} in {waited:g} s: it holds messages to "
+                        "that address back (full, or blocked)"
+                    ),
+                )
         self._pump()
 
     # ------------------------------------------------------------------ the engine

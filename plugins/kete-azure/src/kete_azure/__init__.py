@@ -1,6 +1,8 @@
 """Azure for kete: the ``azure-storage-queue`` sink (:mod:`kete_azure.storage_queue`) and the
-``azure-eventgrid`` sink (:mod:`kete_azure.eventgrid`), their settings in :mod:`kete_azure.settings`,
-a test Event Grid topic in :mod:`kete_azure.testing`.
+``azure-eventgrid`` sink (:mod:`kete_azure.eventgrid`), the ``azure-webpubsub`` sink
+(:mod:`kete_azure.webpubsub`), their settings in :mod:`kete_azure.settings`, KETE's token authentication
+(``managed-identity``, ``default-azure-credential``) in :mod:`kete_azure.credentials`, test servers in
+:mod:`kete_azure.testing` (a managed identity endpoint in :mod:`kete_azure.testing.identity`).
 
 Nothing is imported here, so that the ``kete`` command line stays fast.
 """

@@ -61,6 +61,11 @@ class AzureIdentitySettings(ComponentConfig):
         """Whether the sink authenticates with tokens from :func:`token_credential`."""
         return self.authentication_type in TOKEN_AUTHENTICATION_TYPES
 
+    def credentials_hint(self, own: str) -> str:
+        """What to check when the service refuses the credentials: *own* (the kind's own credential, as
+        the user set it), or the identity's role assignments with token authentication."""
+        return f"the {self.authentication_type} identity's role assignments" if self.token_authentication else own
+
     def authentication_problems(
         self, primary_given: bool, required: Mapping[str, str | None] | None = None
     ) -> list[tuple[str, str]]:
@@ -78,15 +83,34 @@ class AzureIdentitySettings(ComponentConfig):
             if not primary_given:
                 found.append((primary, f"{primary} is required when authentication-type is '{primary}'"))
         elif kind in TOKEN_AUTHENTICATION_TYPES:
-            for setting, value in (required or {}).items():
-                if not (value or "").strip():
-                    found.append((setting, f"{setting} is required when authentication-type is '{kind}'"))
+            found += self.token_problems(required or {})
         else:
-            options = ", ".join((primary, *TOKEN_AUTHENTICATION_TYPES))
-            found.append(
-                ("authentication-type", f"unsupported authentication-type: '{kind}' — valid options: {options}")
-            )
+            found.append(self.unsupported_authentication())
         return found
+
+    def token_problems(self, required: Mapping[str, str | None]) -> list[tuple[str, str]]:
+        """KETE's words for each of the settings token authentication needs (*required*, names to
+        values) that is blank."""
+        kind = self.authentication_type
+        return [
+            (setting, f"{setting} is required when authentication-type is '{kind}'")
+            for setting, value in required.items()
+            if not (value or "").strip()
+        ]
+
+    def unsupported_authentication(self) -> tuple[str, str]:
+        """KETE's error for an ``authentication-type`` the kind does not offer."""
+        options = ", ".join((self.PRIMARY_AUTHENTICATION, *TOKEN_AUTHENTICATION_TYPES))
+        kind = self.authentication_type
+        return ("authentication-type", f"unsupported authentication-type: '{kind}' — valid options: {options}")
+
+    def https_problems(self, setting: str, url: str | None) -> list[tuple[str, str]]:
+        """With token authentication, *url* must be ``https``: tokens go over TLS only (azure-core refuses
+        to send them otherwise, as KETE's Java SDK)."""
+        if self.token_authentication and (url or "").strip().lower().startswith("http://"):
+            kind = self.authentication_type
+            return [(setting, f"{setting} must be an https URL when authentication-type is '{kind}'")]
+        return []
 
 
 class TokenUnavailable(ClientAuthenticationError):

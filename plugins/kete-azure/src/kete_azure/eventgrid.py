@@ -1,14 +1,17 @@
 """``destination.kind = "azure-eventgrid"``: each batch is one publish of Event Grid schema events
 (``subject`` defaulting to the event's type, ``eventType`` ``KeycloakEvent``, ``dataVersion`` ``1.0``,
 both templates) with the vendor's asynchronous SDK (``azure-eventgrid``), signed with the topic's
-access key (``aeg-sas-key``); see the README.
+access key (``aeg-sas-key``) or, with ``authentication-type`` ``managed-identity`` or
+``default-azure-credential``, carrying a Microsoft Entra token for ``https://eventgrid.azure.net``
+(fetched once, reused until shortly before it expires, by the SDK); see the README.
 
 ``data`` is the payload: a JSON payload (not encoded) as its JSON value, as KETE's SDK call embeds it;
 any other payload as text (after ``content-encoding``/``content-transfer-encoding``; a payload that
 is not UTF-8 text fails alone, naming ``content-transfer-encoding``). Event Grid takes or refuses a
 publish as a whole: refused credentials (401/403) or an endpoint out of reach make the batch raise
 :class:`~kete_core.Unavailable`; a publish refused for its content (400, 413) fails each event of it
-permanently; 408/429/5xx fail them for a retry.
+permanently; 408/429/5xx fail them for a retry. No token (the identity endpoint refuses or is out of
+reach) is reported at start and makes the batch raise :class:`~kete_core.Unavailable`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from azure.core.exceptions import HttpResponseError, ServiceRequestError, Servic
 from azure.eventgrid import EventGridEvent
 from azure.eventgrid.aio import EventGridPublisherClient
 
+from kete_azure.credentials import KeteTokenCredential, TokenUnavailable, token_credential
 from kete_azure.settings import EventGridSinkConfig
 from kete_azure.transport import SDK_LOG, aiohttp_transport
 from kete_core import (
@@ -42,6 +46,8 @@ log = logging.getLogger("kete.azure")
 
 PUBLISH_BYTES = 1024 * 1024
 """Event Grid's limit on one publish; a batch is split into publishes below it."""
+SCOPE = "https://eventgrid.azure.net/.default"
+"""The token scope of Event Grid's data plane (the SDK's)."""
 # Room for an event's envelope (id, subject, eventType, eventTime, dataVersion) besides its data.
 _ENVELOPE_BYTES = 512
 
@@ -62,14 +68,22 @@ class EventGridSink(Sink):
         self._endpoint = config.endpoint.strip()
         self._shown = redact(self._endpoint)
         self._client: EventGridPublisherClient | None = None
+        self._token: KeteTokenCredential | None = None
+        self._hint = f"check {config.credentials_hint('access-key')}"
+
+    def _credential(self) -> AzureKeyCredential | KeteTokenCredential:
+        if self.config.token_authentication:
+            if self._token is None:
+                self._token = token_credential(self.config, self.config.timeout_seconds)
+            return self._token
+        return AzureKeyCredential(self.config.access_key.get_secret_value().strip() if self.config.access_key else "")
 
     def _publisher(self) -> EventGridPublisherClient:
         if self._client is None:
             timeout = self.config.timeout_seconds
-            key = self.config.access_key.get_secret_value().strip() if self.config.access_key else ""
             self._client = EventGridPublisherClient(
                 self._endpoint,
-                AzureKeyCredential(key),
+                self._credential(),
                 transport=aiohttp_transport(self._ssl),
                 logger=SDK_LOG,
                 retry_total=0,
@@ -78,10 +92,23 @@ class EventGridSink(Sink):
             )
         return self._client
 
+    async def start(self) -> None:
+        """With token authentication, gets the first token (the SDK reuses it): an identity that gives
+        none is reported here."""
+        if self.config.token_authentication:
+            try:
+                await self._credential().get_token(SCOPE)
+            except TokenUnavailable as exc:
+                await self.close()  # kete may never call close() on a sink that did not start
+                raise ConnectionLost(redact(f"{self._shown}: {exc.message}")) from None
+
     async def close(self) -> None:
         client, self._client = self._client, None
+        token, self._token = self._token, None
         if client is not None:
             await client.close()
+        if token is not None:
+            await token.close()
 
     def _data(self, message: Message) -> Any:
         encoding = self.config.encoding
@@ -124,11 +151,13 @@ class EventGridSink(Sink):
     async def _publish(self, events: list[EventGridEvent]) -> BaseException | None:
         try:
             await self._publisher().send(events)
+        except TokenUnavailable as exc:
+            return ConnectionLost(redact(f"{self._shown}: {exc.message}"))
         except HttpResponseError as exc:
             status = exc.status_code or 0
             text = redact(f"{self._shown}: Event Grid answered {status} {exc.reason or ''}".rstrip())
             if status in (401, 403):
-                return ConnectionLost(f"{text} (check access-key)")
+                return ConnectionLost(f"{text} ({self._hint})")
             if 400 <= status < 500 and status not in (408, 429):
                 return PermanentError(text)
             return exc

@@ -5,12 +5,13 @@ account key or a SAS token), plus KETE's content encodings; ``azure-eventgrid`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 from yarl import URL
 
-from kete_core import Duration, EncodingSettings, Lowercase, TlsSettings
+from kete_azure.credentials import AzureIdentitySettings
+from kete_core import Duration, EncodingSettings, TlsSettings
 
 EMULATOR_ACCOUNT_NAME = "devstoreaccount1"
 # Azurite's and the Storage Emulator's published well-known key, as KETE substitutes it.
@@ -41,8 +42,10 @@ def _strip_question_mark(token: str) -> str:
     return token[1:] if token.startswith("?") else token
 
 
-class StorageQueueSinkConfig(EncodingSettings):
-    """``destination.*`` of ``kind = "azure-storage-queue"``."""
+class StorageQueueSinkConfig(AzureIdentitySettings, EncodingSettings):
+    """``destination.*`` of ``kind = "azure-storage-queue"``: a connection string, an account key or a SAS
+    token; or ``authentication-type`` ``managed-identity``/``default-azure-credential`` with ``url`` or
+    ``account-name`` (KETE documents these, its code lacks them)."""
 
     queue: str
     """The queue's name, a template (``keycloak-${realmLowerCase}``); the queue must exist."""
@@ -67,6 +70,8 @@ class StorageQueueSinkConfig(EncodingSettings):
 
     def problems(self) -> list[tuple[str, str]]:
         """(setting, message) pairs for settings that cannot work together, as KETE checks them."""
+        if self.authentication_type not in (None, self.PRIMARY_AUTHENTICATION) and not self.token_authentication:
+            return [self.unsupported_authentication()]
         try:
             self.account()
         except ValueError as exc:
@@ -79,6 +84,8 @@ class StorageQueueSinkConfig(EncodingSettings):
     def account(self) -> StorageAccount:
         """The endpoint and credential these settings name; ``ValueError("<setting>: <why>")`` if none."""
         raw = self.connection_string.get_secret_value().strip() if self.connection_string else ""
+        if self.token_authentication:
+            return self._token_account(raw)
         if raw:
             for setting, value in (
                 ("account-name", self.account_name),
@@ -99,6 +106,25 @@ class StorageQueueSinkConfig(EncodingSettings):
         name = (self.account_name or "").strip()
         if key and not name:
             raise ValueError("account-name: account-name is required with account-key")
+        return StorageAccount(self._url(name), name or None, key or None, _strip_question_mark(sas) or None)
+
+    def _token_account(self, connection_string: str) -> StorageAccount:
+        kind = self.authentication_type
+        for setting, value in (
+            ("connection-string", connection_string),
+            ("account-key", self.account_key.get_secret_value().strip() if self.account_key else ""),
+            ("sas-token", self.sas_token.get_secret_value().strip() if self.sas_token else ""),
+        ):
+            if value:
+                raise ValueError(f"{setting}: '{setting}' cannot be set when 'authentication-type' is '{kind}'")
+        name = (self.account_name or "").strip()
+        url = self._url(name)
+        for setting, message in self.https_problems("url", url):
+            raise ValueError(f"{setting}: {message}")
+        return StorageAccount(url, name or None, None, None)
+
+    def _url(self, name: str) -> str:
+        """The queue endpoint: ``url`` (checked against *name*) or the account's default one."""
         url = (self.url or "").strip()
         if url:
             if not url.lower().startswith(("http://", "https://")):
@@ -109,7 +135,7 @@ class StorageQueueSinkConfig(EncodingSettings):
             raise ValueError("url: url or account-name is required")
         else:
             url = f"https://{name}.queue.core.windows.net"
-        return StorageAccount(url.rstrip("/"), name or None, key or None, _strip_question_mark(sas) or None)
+        return url.rstrip("/")
 
     @staticmethod
     def _from_connection_string(raw: str) -> StorageAccount:
@@ -145,15 +171,16 @@ class StorageQueueSinkConfig(EncodingSettings):
         return StorageAccount(url.rstrip("/"), name or None, key or None, _strip_question_mark(sas) or None)
 
 
-class EventGridSinkConfig(EncodingSettings):
-    """``destination.*`` of ``kind = "azure-eventgrid"`` (KETE's keys and defaults)."""
+class EventGridSinkConfig(AzureIdentitySettings, EncodingSettings):
+    """``destination.*`` of ``kind = "azure-eventgrid"`` (KETE's keys and defaults): the topic's
+    ``access-key``, or ``authentication-type`` ``managed-identity``/``default-azure-credential``."""
+
+    PRIMARY_AUTHENTICATION: ClassVar[str] = "access-key"
 
     endpoint: str
     """The topic's endpoint (``https://<topic>.<region>-1.eventgrid.azure.net/api/events``)."""
     access_key: SecretStr | None = None
     """The topic's access key, sent as ``aeg-sas-key``."""
-    authentication_type: Literal["access-key"] | None = None
-    """KETE's ``authentication-type``; only ``access-key`` is provided (the default)."""
     subject: str | None = None
     """The events' ``subject``, a template; default: the event's type (``LOGIN``, ``USER_CREATE``)."""
     event_type: str = "KeycloakEvent"
@@ -171,8 +198,8 @@ class EventGridSinkConfig(EncodingSettings):
         found = []
         if not self.endpoint.strip().lower().startswith(("http://", "https://")):
             found.append(("endpoint", "endpoint must be a valid absolute URL"))
-        if not (self.access_key and self.access_key.get_secret_value().strip()):
-            found.append(("access-key", "'access-key' or 'authentication-type' must be set"))
+        found += self.authentication_problems(bool(self.access_key and self.access_key.get_secret_value().strip()))
+        found += self.https_problems("endpoint", self.endpoint)
         if not self.event_type.strip():
             found.append(("event-type", "event-type cannot be blank"))
         if not self.data_version.strip():
@@ -185,18 +212,19 @@ class WebPubSubService:
     """A Web PubSub service from its connection string: its endpoint (with ``Port`` applied) and access key."""
 
     endpoint: str
-    access_key: str
+    access_key: str | None
+    """None with token authentication."""
 
 
-class WebPubSubSinkConfig(EncodingSettings):
-    """``destination.*`` of ``kind = "azure-webpubsub"`` (KETE's keys and defaults)."""
+class WebPubSubSinkConfig(AzureIdentitySettings, EncodingSettings):
+    """``destination.*`` of ``kind = "azure-webpubsub"`` (KETE's keys and defaults): a
+    ``connection-string``, or ``authentication-type`` ``managed-identity``/``default-azure-credential``
+    with the service's ``endpoint``."""
 
     connection_string: SecretStr | None = None
     """``Endpoint=https://<name>.webpubsub.azure.com;AccessKey=<key>;Version=1.0`` (and ``Port=``)."""
-    authentication_type: Annotated[Literal["connection-string"] | None, Lowercase] = None
-    """KETE's ``authentication-type``; only ``connection-string`` is provided (the default)."""
     endpoint: str | None = None
-    """KETE's service endpoint for managed identities; accepted, not used with a connection string."""
+    """The service's endpoint (``https://<name>.webpubsub.azure.com``), for token authentication."""
     hub: str
     """The hub, a template (``keycloak-${realmLowerCase}``)."""
     group: str = ""
@@ -211,15 +239,25 @@ class WebPubSubSinkConfig(EncodingSettings):
         """(setting, message) pairs for settings that cannot work together, as KETE checks them."""
         if not self.hub.strip():
             return [("hub", "hub is required")]
+        raw = self.connection_string.get_secret_value().strip() if self.connection_string else ""
+        found = self.authentication_problems(bool(raw), {"endpoint": self.endpoint})
+        if found:
+            return found
         try:
             self.service()
         except ValueError as exc:
             setting, _, message = str(exc).partition(": ")
             return [(setting, message)]
-        return []
+        return self.https_problems("endpoint", self.endpoint)
 
     def service(self) -> WebPubSubService:
-        """The endpoint and key of the connection string; ``ValueError("<setting>: <why>")`` if unusable."""
+        """The endpoint and key of the connection string, or the ``endpoint`` with token authentication;
+        ``ValueError("<setting>: <why>")`` if unusable."""
+        if self.token_authentication:
+            endpoint = (self.endpoint or "").strip().rstrip("/")
+            if not endpoint.lower().startswith(("http://", "https://")):
+                raise ValueError("endpoint: endpoint must be a valid absolute URL")
+            return WebPubSubService(endpoint, None)
         raw = self.connection_string.get_secret_value().strip() if self.connection_string else ""
         if not raw:
             raise ValueError("connection-string: 'connection-string' or 'authentication-type' must be set")

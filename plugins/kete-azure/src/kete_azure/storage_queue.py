@@ -6,6 +6,11 @@ As KETE, the message text is the payload Base64-encoded (after ``content-encodin
 exist. Messages of one queue are put one after the other, in order; a batch's queues are served
 side by side. The SDK's own retries are off: kete retries.
 
+With ``authentication-type`` ``managed-identity`` or ``default-azure-credential`` the SDK carries a
+Microsoft Entra token for ``https://storage.azure.com`` (fetched once, reused until shortly before it
+expires), over HTTPS only; no token (the identity endpoint refuses or is out of reach) is reported at
+start and makes the batch wait.
+
 Outcomes: an endpoint out of reach, or credentials the service refuses, make the batch raise
 :class:`~kete_core.Unavailable` (nothing is dead-lettered, ``/ready`` says why); a queue that does not
 exist or a name the service rejects fails that event permanently; a busy or failing service (408,
@@ -30,6 +35,7 @@ from azure.core.exceptions import (
 from azure.storage.queue import BinaryBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
+from kete_azure.credentials import KeteTokenCredential, TokenUnavailable, token_credential
 from kete_azure.settings import StorageAccount, StorageQueueSinkConfig
 from kete_azure.transport import SDK_LOG, aiohttp_transport
 from kete_core import (
@@ -80,8 +86,13 @@ class StorageQueueSink(Sink):
         self._shown = redact(self.account.url)
         self._service: QueueServiceClient | None = None
         self._queues: dict[str, QueueClient] = {}
+        self._token: KeteTokenCredential | None = None
+        self._hint = config.credentials_hint(_CREDENTIALS)
 
-    def _credential(self) -> AzureNamedKeyCredential | AzureSasCredential:
+    def _credential(self) -> AzureNamedKeyCredential | AzureSasCredential | KeteTokenCredential:
+        if self.config.token_authentication:
+            self._token = token_credential(self.config, self.config.timeout_seconds)
+            return self._token
         if self.account.account_key is not None:
             return AzureNamedKeyCredential(self.account.account_name or "", self.account.account_key)
         return AzureSasCredential(self.account.sas_token or "")
@@ -112,6 +123,8 @@ class StorageQueueSink(Sink):
     async def _check(self) -> None:
         try:
             await self._client().get_service_properties(timeout=int(self.config.timeout_seconds))
+        except TokenUnavailable as exc:
+            raise ConnectionLost(redact(f"{self._shown}: {exc.message}")) from None
         except HttpResponseError as exc:
             code = error_code(exc)
             if self.account.sas_token is not None and code in _SAS_SCOPE_CODES:
@@ -119,7 +132,7 @@ class StorageQueueSink(Sink):
             if refused_credentials(exc):
                 raise PermanentError(
                     f"{self._shown}: the storage account refused the credentials "
-                    f"({exc.status_code} {code}; check {_CREDENTIALS})"
+                    f"({exc.status_code} {code}; check {self._hint})"
                 ) from None
             raise ConnectionLost(f"{self._shown}: the queue service answered {exc.status_code} {code}") from None
         except (ServiceRequestError, ServiceResponseError) as exc:
@@ -128,10 +141,13 @@ class StorageQueueSink(Sink):
     async def close(self) -> None:
         service, self._service = self._service, None
         queues, self._queues = self._queues, {}
+        token, self._token = self._token, None
         for queue in queues.values():
             await queue.close()
         if service is not None:
             await service.close()
+        if token is not None:
+            await token.close()
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:
         results: list[BaseException | None] = [None] * len(messages)
@@ -172,10 +188,12 @@ class StorageQueueSink(Sink):
             await queue.send_message(payload, **options)
         except ResourceNotFoundError as exc:
             return PermanentError(f"{where}: {error_code(exc)} (the queue must exist)")
+        except TokenUnavailable as exc:
+            return ConnectionLost(redact(f"{where}: {exc.message}"))
         except HttpResponseError as exc:
             code = error_code(exc)
             if refused_credentials(exc):
-                refused = f"the credentials were refused ({exc.status_code} {code}; check {_CREDENTIALS})"
+                refused = f"the credentials were refused ({exc.status_code} {code}; check {self._hint})"
                 return ConnectionLost(f"{where}: {refused}")
             status = exc.status_code or 0
             if 400 <= status < 500 and status not in (408, 429):

@@ -4,12 +4,14 @@ KETE's SDK calls make it; see the README.
 
 The hub and the group are templates; a group that renders blank sends to the whole hub, as KETE. Each
 request carries a JWT signed (HS256) with the connection string's ``AccessKey`` whose audience is the
-request's URL, as the service checks it. The body is the payload after ``content-encoding`` and
-``content-transfer-encoding``, sent as ``application/json`` when it is unencoded JSON and as
-``text/plain`` otherwise (a payload that is not UTF-8 text fails alone, naming
-``content-transfer-encoding``). Refused credentials (401/403) or a service out of reach make the batch
-raise :class:`~kete_core.Unavailable`; a send refused for its content (another 4xx) fails that event
-permanently; 408/429/5xx fail it for a retry.
+request's URL, as the service checks it; or, with ``authentication-type`` ``managed-identity`` or
+``default-azure-credential``, a Microsoft Entra token for ``https://webpubsub.azure.com`` (fetched at
+start, reused until shortly before it expires; no token is reported at start and makes the batch wait).
+The body is the payload after ``content-encoding`` and ``content-transfer-encoding``, sent as
+``application/json`` when it is unencoded JSON and as ``text/plain`` otherwise (a payload that is not
+UTF-8 text fails alone, naming ``content-transfer-encoding``). Refused credentials (401/403) or a
+service out of reach make the batch raise :class:`~kete_core.Unavailable`; a send refused for its content
+(another 4xx) fails that event permanently; 408/429/5xx fail it for a retry.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from kete_azure.credentials import BearerToken, TokenUnavailable, token_credential
 from kete_azure.settings import WebPubSubSinkConfig
 from kete_azure.transport import client_session
 from kete_core import (
@@ -47,6 +50,8 @@ API_VERSION = "2024-01-01"
 """The REST API version of the service's send operations (the vendor SDKs' current one)."""
 TOKEN_SECONDS = 3600
 """How long a request's JWT is valid, as the vendor SDKs sign it."""
+SCOPE = "https://webpubsub.azure.com/.default"
+"""The token scope of Web PubSub's data plane (the vendor SDKs')."""
 
 
 def _base64url(data: bytes) -> str:
@@ -81,6 +86,24 @@ class WebPubSubSink(Sink):
         group = config.group.strip()
         self.group = context.address("group", group) if group else None
         self._session: aiohttp.ClientSession | None = None
+        self._tokens: BearerToken | None = None
+        self._hint = "check " + config.credentials_hint("the connection string's AccessKey")
+
+    async def _authorization(self, url: URL) -> str:
+        if self._key is not None:
+            return f"Bearer {access_token(str(url), self._key, time.time())}"
+        if self._tokens is None:
+            self._tokens = BearerToken(token_credential(self.config, self.config.timeout_seconds), SCOPE)
+        return await self._tokens.header()
+
+    async def start(self) -> None:
+        """With token authentication, gets the first token: an identity that gives none is reported here."""
+        if self._key is None:
+            try:
+                await self._authorization(URL(self._endpoint))
+            except TokenUnavailable as exc:
+                await self.close()  # kete may never call close() on a sink that did not start
+                raise ConnectionLost(redact(f"{self._shown}: {exc.message}")) from None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -89,8 +112,11 @@ class WebPubSubSink(Sink):
 
     async def close(self) -> None:
         session, self._session = self._session, None
+        tokens, self._tokens = self._tokens, None
         if session is not None:
             await session.close()
+        if tokens is not None:
+            await tokens.credential.close()
 
     def _body(self, message: Message) -> tuple[bytes, str]:
         encoding = self.config.encoding
@@ -131,10 +157,10 @@ class WebPubSubSink(Sink):
         return connection_outcome(results)
 
     async def _send(self, url: URL, body: bytes, content_type: str) -> BaseException | None:
-        headers = {
-            "Authorization": f"Bearer {access_token(str(url), self._key, time.time())}",
-            "Content-Type": content_type,
-        }
+        try:
+            headers = {"Authorization": await self._authorization(url), "Content-Type": content_type}
+        except TokenUnavailable as exc:
+            return ConnectionLost(redact(f"{self._shown}: {exc.message}"))
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_seconds)
         try:
             async with self._client().post(url, data=body, headers=headers, timeout=timeout) as response:
@@ -145,7 +171,7 @@ class WebPubSubSink(Sink):
             return ConnectionLost(redact(f"{self._shown}: {exc or type(exc).__name__}"))
         text = redact(f"{self._shown}: Web PubSub answered {response.status} {detail}".rstrip())
         if response.status in (401, 403):
-            return ConnectionLost(f"{text} (check the connection string's AccessKey)")
+            return ConnectionLost(f"{text} ({self._hint})")
         if 400 <= response.status < 500 and response.status not in (408, 429):
             return PermanentError(text)
         return RuntimeError(text)

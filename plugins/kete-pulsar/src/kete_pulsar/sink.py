@@ -112,23 +112,28 @@ def result_of(exc: BaseException) -> Result | None:
 
 class _LastProblem(logging.Handler):
     """Reads the client's log: its exceptions name only the result, the reason is in its log. Keeps
-    the last warning (``Connection refused``) and notices connections the broker closes as soon as
-    they are made, which is how it refuses credentials (the client then only times out). Passes
-    warnings and errors on to the ``kete.pulsar`` logger."""
+    the last warning (``Connection refused``), the last failed TLS handshake (the client's later
+    errors name only ``ConnectError``), and notices connections the broker closes as soon as they
+    are made, which is how it refuses credentials or a TLS client without a certificate (the client
+    then only times out). Passes warnings and errors on to the ``kete.pulsar`` logger."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.text: str | None = None
+        self.handshake: str | None = None
         self.refused = 0
         self._just_connected = False
 
     def reset(self) -> None:
-        self.text, self.refused, self._just_connected = None, 0, False
+        self.text, self.handshake, self.refused, self._just_connected = None, None, 0, False
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage().strip()
         if "Connected to broker" in text:
             self._just_connected = True
+        elif "Handshake failed:" in text:
+            self.handshake = text.partition("Handshake failed:")[2].strip()
+            self._just_connected = False
         elif "Connection disconnected" in text and self._just_connected:
             self.refused += 1
             self._just_connected = False
@@ -412,12 +417,21 @@ class PulsarSink(Sink):
     def _reason(self, result: Result | None, fallback: str) -> str:
         self._read_client_log()
         name = result.name if result is not None else fallback
-        if self._last_problem.refused and (self.config.authentication_type or "none") != "none":
-            return (
-                f"AuthenticationError: the broker closed each connection as soon as it was made "
-                f"({self._last_problem.refused} times): it refuses the {self.config.authentication_type} credentials"
+        problem = self._last_problem
+        if problem.handshake:
+            hint = (
+                ": the broker's certificate is not signed by a CA of tls.trust-store, or does not name the URL's host"
+                if "verify failed" in problem.handshake
+                else ""
             )
-        detail = self._last_problem.text
+            return f"{name}: the TLS handshake failed: {problem.handshake}{hint}"
+        if problem.refused:
+            closed = f"the broker closed each connection as soon as it was made ({problem.refused} times)"
+            if (self.config.authentication_type or "none") != "none":
+                return f"AuthenticationError: {closed}: it refuses the {self.config.authentication_type} credentials"
+            if self.tls is not None and self.tls.certificate_pem() is None:
+                return f"{name}: {closed}: it likely requires a client certificate, and tls.key-store gives none"
+        detail = problem.text
         return f"{name}: {detail}" if detail else name
 
     def _unavailable(self, reason: str) -> Unavailable:

@@ -4,11 +4,9 @@ and for what "delivered" means without acknowledgements."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from operator import attrgetter
 
 import zmq
 import zmq.asyncio
@@ -17,8 +15,6 @@ from kete_core import ConfigError, DeliveryResults, Message, PermanentError, Sin
 from kete_zeromq.settings import ZeroMqSinkConfig
 
 log = logging.getLogger("kete.zeromq")
-
-_PAYLOAD = attrgetter("payload")
 
 
 class ZeroMqSink(Sink):
@@ -108,43 +104,9 @@ class ZeroMqSink(Sink):
         results: list[BaseException | None] = [None] * len(messages)
         envelopes = self.envelope.render_all([m.event for m in messages]) if self.envelope is not None else None
         taken = self._taken
-        start = 0
-        if envelopes is None and not taken:
-            start = self._send_plain(sock, messages)
-        if start < len(messages):
-            await self._send_each(sock, messages, start, envelopes, results, sent=start)
-        taken.clear()
-        return results if any(result is not None for result in results) else None
-
-    @staticmethod
-    def _send_plain(sock: zmq.Socket[bytes], messages: Sequence[Message]) -> int:
-        """Send payloads without envelopes until the socket would block; return how many it took.
-        pyzmq's own ``send`` (the backend's, which ``Socket.send`` calls after its checks for
-        options kete never uses) in a plain loop: most of what a message costs here."""
-        send = super(zmq.Socket, sock).send
         sent = 0
-        with contextlib.suppress(zmq.Again):
-            for payload in map(_PAYLOAD, messages):
-                send(payload, zmq.NOBLOCK)
-                sent += 1
-        return sent
-
-    async def _send_each(
-        self,
-        sock: zmq.Socket[bytes],
-        messages: Sequence[Message],
-        start: int,
-        envelopes: Sequence[str | PermanentError] | None,
-        results: list[BaseException | None],
-        *,
-        sent: int,
-    ) -> None:
-        """Send *messages* from *start*, with their envelopes, waiting while no peer takes them
-        (*sent* of the batch went out before)."""
-        taken = self._taken
         noblock, more = zmq.NOBLOCK, zmq.NOBLOCK | zmq.SNDMORE
-        for index in range(start, len(messages)):
-            message = messages[index]
+        for index, message in enumerate(messages):
             if taken and taken.get(id(message)) is message:
                 continue
             envelope: bytes | None = None
@@ -161,7 +123,6 @@ class ZeroMqSink(Sink):
                     else:
                         sock.send(envelope, more)  # the rest of a multipart message never blocks
                         sock.send(message.payload, noblock)
-                    sent += 1
                     break
                 except zmq.Again:
                     if not await self._writable():
@@ -172,6 +133,9 @@ class ZeroMqSink(Sink):
                             f"no ZeroMQ peer took a message at {self.config.endpoint} within "
                             f"{self.config.send_timeout_seconds:g} s ({sent} of {len(messages)} sent)"
                         ) from None
+            sent += 1
+        taken.clear()
+        return results if any(result is not None for result in results) else None
 
     async def _writable(self) -> bool:
         """Wait until the socket can take a message, for at most ``send-timeout-seconds``."""

@@ -7,7 +7,8 @@ at most 1 MB (413).
 ``WebPubSubService`` checks each REST send as Web PubSub does (JWT, api-version, content type).
 Given an ``identity`` (:class:`~kete_azure.testing.identity.IdentityEndpoint`), both also take its
 ``Authorization: Bearer`` tokens for their audience, as the services take Microsoft Entra tokens; given
-``tls`` (a server SSL context), they serve HTTPS, as token authentication needs."""
+``tls`` (a server SSL context), they serve HTTPS, as token authentication needs.
+:mod:`kete_azure.testing.amqp` is an AMQP 1.0 peer behaving as Event Hubs and Service Bus towards senders."""
 
 from __future__ import annotations
 
