@@ -50,7 +50,12 @@ def _setup_logging(level: str, style: str = "text") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(TextFormatter())
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    chosen = logging.getLevelNamesMapping()[level.upper()]
+    # Client libraries (the Azure SDKs, pulsar, paho, ...) log each connection and link state change at
+    # INFO, dozens of lines per connect; below debug only their warnings reach kete's log.
+    libraries = chosen if chosen <= logging.DEBUG else max(chosen, logging.WARNING)
+    logging.basicConfig(level=libraries, handlers=[handler], force=True)
+    logging.getLogger("kete").setLevel(chosen)
 
 
 def _build(config_path: str) -> Application:

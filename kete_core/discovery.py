@@ -80,7 +80,6 @@ PLANNED: frozenset[str] = frozenset()
 # so rather than suggesting an upgrade that would not help. A kind leaves this set when it lands.
 NOT_YET: frozenset[tuple[str, str]] = frozenset(
     {
-        ("sink", "azure-eventhubs"),
         ("sink", "azure-servicebus"),
     }
 )

@@ -13,6 +13,11 @@
   ``azure-messaging-webpubsubservice`` SDK (in the ``[test]`` extra) sending each event to the hub, one
   after the other (the service has no batch send; kete sends in order, as here).
 
+- ``azure-eventhubs``: the AMQP 1.0 peer of :mod:`kete_azure.testing.amqp` (behaving as Event Hubs towards a
+  producer) in another process; the client is the vendor's asynchronous ``azure-eventhub`` producer sending
+  the same events, with the same three application properties, in SDK batches of up to 500 (kete's file
+  source hands over batches of 500).
+
 kete is ``kete run`` from a file (source, spool, serializer, sink), less its start-up time.
 """
 
@@ -135,6 +140,60 @@ def _webpubsub(folder: Path, events_file: Path, events: int) -> Line:
     return Line("azure-webpubsub (aiohttp service)", kete, client, "one send per event, in order")
 
 
+def _serve_eventhubs(port_file: str) -> None:
+    """The AMQP 1.0 peer of :mod:`kete_azure.testing.amqp` (run in its own process)."""
+    from kete_azure.testing.amqp import AzureMessagingPeer
+
+    peer = AzureMessagingPeer(event_hubs={"keycloak": 4}).start()
+    Path(port_file).write_text(str(peer.port))
+    while True:
+        time.sleep(3600)
+
+
+async def _eventhubs_client(connection_string: str, messages: list[bytes]) -> float:
+    from azure.eventhub import EventData
+    from azure.eventhub.aio import EventHubProducerClient
+
+    # The application properties kete sends with each event (KETE's), worked out before the clock starts.
+    properties = []
+    for message in messages:
+        event = orjson.loads(message)
+        kind = "ADMIN_EVENT" if "operationType" in event else "EVENT"
+        kind_type = event.get("type") or f"{event.get('resourceType')}_{event.get('operationType')}"
+        properties.append({"eventkind": kind, "eventtype": kind_type, "contenttype": "application/json"})
+
+    def data(number: int) -> EventData:
+        made = EventData(messages[number])
+        made.properties = properties[number]
+        return made
+
+    async with EventHubProducerClient.from_connection_string(connection_string, retry_total=0) as client:
+        started = time.perf_counter()
+        for start in range(0, len(messages), BATCH):
+            batch = await client.create_batch()
+            for number in range(start, min(start + BATCH, len(messages))):
+                try:
+                    batch.add(data(number))
+                except ValueError:  # full: send it and start another
+                    await client.send_batch(batch)
+                    batch = await client.create_batch()
+                    batch.add(data(number))
+            await client.send_batch(batch)
+        return len(messages) / (time.perf_counter() - started)
+
+
+def _eventhubs(folder: Path, events_file: Path, events: int) -> Line:
+    with serving(_serve_eventhubs, folder) as port:
+        connection = (
+            f"Endpoint=sb://127.0.0.1:{port};SharedAccessKeyName=RootManageSharedAccessKey;"
+            "SharedAccessKey=cGVlci1rZXk=;EntityPath=keycloak;UseDevelopmentEmulator=true"
+        )
+        client = asyncio.run(_eventhubs_client(connection, payloads(events_file)))
+        destination = f'kind = "azure-eventhubs"\nconnection-string = "{connection}"\n'
+        kete = kete_rate(folder, events_file, events, destination)
+    return Line("azure-eventhubs (AMQP 1.0 peer)", kete, client, f"SDK batches of up to {BATCH} events")
+
+
 def lines(events: int) -> list[Line]:
     with tempfile.TemporaryDirectory(prefix="kete-bench-azure-") as tmp:
         folder = Path(tmp)
@@ -143,4 +202,5 @@ def lines(events: int) -> list[Line]:
             _storage_queue(folder, events_file, events),
             _eventgrid(folder, events_file, events),
             _webpubsub(folder, events_file, events),
+            _eventhubs(folder, events_file, events),
         ]

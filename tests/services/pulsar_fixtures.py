@@ -80,7 +80,8 @@ class PulsarBroker(Service):
     with *pki*, a TLS port too."""
 
     secret: ClassVar[bytes] = secrets.token_bytes(32)
-    basic_password: ClassVar[str] = secrets.token_urlsafe(12)
+    # Hex never starts with "-", which `openssl passwd` would read as an option.
+    basic_password: ClassVar[str] = secrets.token_hex(12)
     pki: Pki | None = None
 
     @property

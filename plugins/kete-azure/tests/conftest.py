@@ -30,7 +30,7 @@ async def make_sink():
     def build(kind: str, **settings):
         return builders[kind](**settings)
 
-    for kind in ("azure-storage-queue", "azure-eventgrid", "azure-webpubsub"):
+    for kind in ("azure-storage-queue", "azure-eventgrid", "azure-webpubsub", "azure-eventhubs"):
         context = sink_builder(kind)
         builders[kind] = await context.__aenter__()
         contexts.append(context)

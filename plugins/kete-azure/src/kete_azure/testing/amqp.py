@@ -16,8 +16,9 @@ What it checks and does, as the services do:
   ``com.microsoft:partition``, with the request's ``security_token`` checked as a put-token.
 * Transfers to ``<hub>``, ``<hub>/Partitions/<id>``, ``<queue>`` and ``<topic>``: a batch (each data section an
   encoded message) is unpacked; each message is recorded as a :class:`ReceivedMessage` and the transfer settled
-  ``accepted``. ``fail_next(n, condition)`` rejects the next *n* transfers instead; a transfer above
-  ``max_message_size`` is rejected with ``amqp:link:message-size-exceeded``.
+  ``accepted``. ``fail_next(n, condition)`` rejects the next *n* transfers instead, ``refusing`` those whose
+  messages it names a condition for; a transfer above ``max_message_size`` is rejected with
+  ``amqp:link:message-size-exceeded``.
 * ``stop()``/``start()`` close every connection and the listener and open it again on the same port (an outage).
 
 It is not Microsoft's service: no partitions' storage, sequence numbers or receivers, no quotas or throttling
@@ -96,6 +97,8 @@ class AzureMessagingPeer:
     """A server context to serve ``amqps`` (``Pki.server_context()``); None: plain AMQP."""
     max_message_size: int = MAX_MESSAGE_SIZE
     token_checks: dict[str, TokenCheck] = field(default_factory=dict)
+    refusing: Callable[[list[ReceivedMessage]], str | None] | None = None
+    """``refusing(messages)``: the condition to reject a transfer of these messages with, or None to take it."""
     port: int = 0
     received: list[ReceivedMessage] = field(default_factory=list)
     refused_tokens: list[str] = field(default_factory=list)
@@ -217,17 +220,19 @@ class AzureMessagingPeer:
             self._failures.count -= 1
             return self._failures
 
-    def record(self, address: str, sections: list[Sections], batched: bool, outer: Sections) -> None:
+    def record(self, address: str, sections: list[Sections], batched: bool, outer: Sections) -> str | None:
+        """Record the messages of one transfer, or return the condition ``refusing`` refuses them with."""
         entity, addressed = self.entity_of(address) or (address, None)
         partitions = self.event_hubs.get(entity, 0)
         with self._lock:
+            found = []
             for message in sections:
                 key = message.annotations.get("x-opt-partition-key", outer.annotations.get("x-opt-partition-key"))
                 partition = addressed
                 if partition is None and partitions:
-                    number = zlib.crc32(str(key).encode()) if key is not None else len(self.received)
+                    number = zlib.crc32(str(key).encode()) if key is not None else len(self.received) + len(found)
                     partition = str(number % partitions)
-                self.received.append(
+                found.append(
                     ReceivedMessage(
                         address,
                         entity,
@@ -240,6 +245,10 @@ class AzureMessagingPeer:
                         batched,
                     )
                 )
+            refusal = self.refusing(found) if self.refusing else None
+            if refusal is None:
+                self.received.extend(found)
+            return refusal
 
 
 class _PeerHandler(Handler):
@@ -380,7 +389,11 @@ class _PeerHandler(Handler):
             self._settle(delivery, Disposition.REJECTED, _error("amqp:decode-error", "not an AMQP message"))
             return
         outer, messages, batched = unpacked
-        self.peer.record(address, messages, batched, outer)
+        refusal = self.peer.record(address, messages, batched, outer)
+        if refusal is not None:
+            refused = _error(refusal, f"the peer refuses these messages ({refusal})")
+            self._settle(delivery, Disposition.REJECTED, refused)
+            return
         self._settle(delivery, Disposition.ACCEPTED)
 
     # ------------------------------------------------------------------ $cbs and $management
