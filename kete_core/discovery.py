@@ -225,6 +225,15 @@ def _provider_hint(kind: str, name: str) -> str:
     return f"{lead} is provided by {provider}, but {outdated}: pip install --upgrade {provider}"
 
 
+def user_agent(distribution: str) -> str:
+    """What a client of *distribution* tells servers it is: ``kete-http/0.1.0``, the bare name when
+    the distribution is not installed (running from a source tree)."""
+    try:
+        return f"{distribution}/{version(distribution)}"
+    except PackageNotFoundError:
+        return distribution
+
+
 def load_hook_modules(disabled: frozenset[str]) -> list[tuple[str, object, PluginInfo]]:
     """Import every ``kete.hooks`` plugin not in *disabled*; raise :class:`PluginError` on failure."""
     infos = {item.name: item.info for item in installed("hooks")}
