@@ -26,7 +26,7 @@ import ssl
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
-from azure.core.exceptions import ClientAuthenticationError
+from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch, TransportType
 from azure.servicebus.aio import ServiceBusClient, ServiceBusSender
 from azure.servicebus.exceptions import (
@@ -41,7 +41,7 @@ from azure.servicebus.exceptions import (
     ServiceBusServerBusyError,
 )
 
-from kete_azure.credentials import KeteTokenCredential, token_credential
+from kete_azure.credentials import KeteTokenCredential, TokenUnavailable, token_credential
 from kete_azure.settings import Namespace, ServiceBusSinkConfig
 from kete_azure.transport import SDK_LOG
 from kete_core import (
@@ -324,6 +324,9 @@ class ServiceBusSink(Sink):
         """What an error of the SDK means for the events it concerns."""
         where = f"{self.namespace}/{entity}"
         detail = redact(f"{where}: {_describe(exc)}")
+        token = _token_failure(exc)
+        if token is not None:
+            return ConnectionLost(redact(f"{where}: {token}"))
         if _refused(exc):
             return ConnectionLost(f"{where}: the namespace refused the credentials ({_describe(exc)}; {_CREDENTIALS})")
         if isinstance(exc, ServiceBusConnectionError) and _condition(exc) == "amqp:unknown-error":
@@ -360,9 +363,26 @@ def _condition(exc: BaseException) -> str:
     return str(getattr(exc, "_condition", "") or "")
 
 
+def _token_failure(exc: BaseException) -> TokenUnavailable | None:
+    """The credential's failure behind *exc* (the SDK wraps it in its own error), if that is what it is."""
+    for candidate in (exc, getattr(exc, "inner_exception", None)):
+        if isinstance(candidate, TokenUnavailable):
+            return candidate
+    return None
+
+
 def _refused(exc: BaseException) -> bool:
-    """The namespace refused the credentials, or no token could be had for them."""
-    return isinstance(exc, ServiceBusAuthenticationError | ServiceBusAuthorizationError | ClientAuthenticationError)
+    """The namespace refused the credentials, or the identity endpoint refused kete a token (not: was out of
+    reach). Through a ``custom-endpoint-address`` the SDK reports a refused token as a connection error."""
+    token = _token_failure(exc)
+    if token is not None:
+        return not isinstance(token.__cause__, ServiceRequestError)
+    if isinstance(exc, ServiceBusAuthenticationError | ServiceBusAuthorizationError | ClientAuthenticationError):
+        return True
+    inner = getattr(exc, "inner_exception", None)
+    # pyamqp's AuthenticationException and its TokenAuthFailure (a CBS put-token answered 401)
+    refusals = {"AuthenticationException", "TokenAuthFailure"}
+    return isinstance(exc, ServiceBusConnectionError) and type(inner).__name__ in refusals
 
 
 def _describe(exc: BaseException) -> str:
