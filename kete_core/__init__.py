@@ -50,6 +50,7 @@ from kete_core.validation import is_secret
 
 if TYPE_CHECKING:
     from kete_core.config.tree import flatten
+    from kete_core.discovery import user_agent
     from kete_core.encodings import ContentEncoding, ContentTransferEncoding, EncodingSettings, PayloadEncoding
     from kete_core.lines import Chunk, LineReader, Position, end_position
     from kete_core.oauth import OAuthSettings, TokenError, TokenProvider, basic_authorization
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
         WrongPassword,
         checked_client_ssl,
         client_ssl_context,
+        enabled_client_ssl,
         load_tls,
         server_ssl_context,
     )
@@ -89,6 +91,7 @@ if TYPE_CHECKING:
 # of them, and their modules (a settings model, the configuration loader) take milliseconds.
 _LAZY = {
     "flatten": "kete_core.config.tree",
+    "user_agent": "kete_core.discovery",
     **dict.fromkeys(
         ("ContentEncoding", "ContentTransferEncoding", "EncodingSettings", "PayloadEncoding"), "kete_core.encodings"
     ),
@@ -127,6 +130,7 @@ _LAZY = {
             "WrongPassword",
             "checked_client_ssl",
             "client_ssl_context",
+            "enabled_client_ssl",
             "load_tls",
             "server_ssl_context",
         ),
@@ -210,6 +214,7 @@ __all__ = [
     "checked_client_ssl",
     "client_ssl_context",
     "connection_outcome",
+    "enabled_client_ssl",
     "end_position",
     "flatten",
     "handshake_refusal",
@@ -224,4 +229,5 @@ __all__ = [
     "server_ssl_context",
     "url_template",
     "url_value",
+    "user_agent",
 ]

@@ -136,9 +136,9 @@ class _Builder:
         sink = None
         if isinstance(destination, dict):  # else the envelope reports it
             # With a broken serializer the destination is still checked, with the default one.
-            checked_with = serializer[1] if serializer is not None else self.serializer({}, f"{path}.serializer")[1]
+            checked_with = serializer if serializer is not None else self.serializer({}, f"{path}.serializer")
             sink = self.collector.attempt(
-                lambda: self.sink(destination, f"{path}.destination", name, renderer, checked_with)
+                lambda: self.sink(destination, f"{path}.destination", name, renderer, *checked_with)
             )
         dead_letter = self.collector.attempt(
             lambda: self.dead_letter(_table(raw, "dead-letter"), f"{path}.dead-letter", name)
@@ -183,11 +183,20 @@ class _Builder:
                 )
         return settings
 
-    def sink(self, raw: dict[str, Any], path: str, route: str, renderer: Renderer, serializer: Serializer) -> Any:
+    def sink(
+        self,
+        raw: dict[str, Any],
+        path: str,
+        route: str,
+        renderer: Renderer,
+        serializer_kind: str,
+        serializer: Serializer,
+    ) -> Any:
         kind, settings = _split_kind(raw)
         cls, info = load("sink", kind, path=f"{path}.kind")
         config = validate_settings(cls.Config, settings, path, info)
-        return cls(config, SinkContext(route=route, path=path, renderer=renderer, serializer=serializer))
+        context = SinkContext(route, path, renderer, serializer, serializer_kind=serializer_kind)
+        return cls(config, context)
 
     def source(self, name: str, raw: dict[str, Any]) -> Source:
         path = f"sources.{name}"

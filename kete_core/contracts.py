@@ -184,12 +184,15 @@ class SinkContext:
     :ivar path: the config path of the sink's settings, e.g. ``routes.logins.destination``.
     :ivar renderer: the run's renderer; use :meth:`template` rather than calling it directly.
     :ivar serializer: the route's serializer, so a sink can refuse formats it cannot carry.
+    :ivar serializer_kind: the serializer's ``kind`` as the configuration names it (``avro``), for
+        messages; empty when the context was not built from a configuration.
     """
 
     route: str
     path: str
     renderer: Renderer
     serializer: Serializer
+    serializer_kind: str = ""
     addresses: dict[str, Template] = field(default_factory=dict, compare=False)
     """The address templates compiled through :meth:`address`, by setting (for ``kete check``)."""
 

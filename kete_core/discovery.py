@@ -78,11 +78,7 @@ PLANNED: frozenset[str] = frozenset()
 
 # Kinds of KETE_KINDS whose distribution has shipped without them yet (one line a kind): the hint says
 # so rather than suggesting an upgrade that would not help. A kind leaves this set when it lands.
-NOT_YET: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("sink", "azure-servicebus"),
-    }
-)
+NOT_YET: frozenset[tuple[str, str]] = frozenset({})
 
 # Which distribution provides a component kind kete knows of, for "pip install ..." hints.
 KNOWN_PROVIDERS: dict[tuple[str, str], str | None] = {
@@ -227,6 +223,15 @@ def _provider_hint(kind: str, name: str) -> str:
         return f"{lead} is planned for {provider}, which does not provide it yet ({shipped})"
     outdated = f"{provider} {installed_version} does not have it"
     return f"{lead} is provided by {provider}, but {outdated}: pip install --upgrade {provider}"
+
+
+def user_agent(distribution: str) -> str:
+    """What a client of *distribution* tells servers it is: ``kete-http/0.1.0``, the bare name when
+    the distribution is not installed (running from a source tree)."""
+    try:
+        return f"{distribution}/{version(distribution)}"
+    except PackageNotFoundError:
+        return distribution
 
 
 def load_hook_modules(disabled: frozenset[str]) -> list[tuple[str, object, PluginInfo]]:

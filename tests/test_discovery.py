@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import textwrap
 from pathlib import Path
 
 import pytest
 
+import kete_core
 from kete_core.discovery import installed, load
 from kete_core.errors import PluginError
 from kete_core.testing import run_kete
@@ -176,3 +178,8 @@ def test_an_entry_point_that_is_not_a_class_gets_a_clear_error(tmp_path):
         "kete: error: routes.r.destination.kind: destination kind 'factory' is not a class: <function make_sink"
     )
     assert "kete:   hint: the entry point must name the destination kind's class, as 'module:Class'" in result.stderr
+
+
+def test_a_client_names_its_distribution_and_version():
+    assert kete_core.user_agent("kete-core") == f"kete-core/{importlib.metadata.version('kete-core')}"
+    assert kete_core.user_agent("kete-not-installed") == "kete-not-installed"

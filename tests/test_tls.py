@@ -16,7 +16,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from kete_core import ServerTlsSettings, TlsSettings, client_ssl_context, load_tls, server_ssl_context
+from kete_core import (
+    ServerTlsSettings,
+    TlsSettings,
+    client_ssl_context,
+    enabled_client_ssl,
+    load_tls,
+    server_ssl_context,
+)
 from kete_core.errors import ConfigErrors
 from kete_core.testing import run_kete
 from kete_core.tls import jks
@@ -210,6 +217,16 @@ def test_contexts(pki):
     # only the configured CAs sign accepted client certificates, never the system's
     assert len(server.get_ca_certs()) == 1
     assert server_ssl_context(ServerTlsSettings(), PATH) is None
+
+
+def test_enabled_client_ssl_reads_the_stores_even_when_tls_is_off(pki, tmp_path):
+    trusted = {"trust-store": pki.store("pem-file-path", key=False)}
+    assert enabled_client_ssl(TlsSettings.model_validate(trusted), PATH) is None
+    context = enabled_client_ssl(TlsSettings.model_validate({**trusted, "enabled": True}), PATH)
+    assert context is not None and context.verify_mode == ssl.CERT_REQUIRED
+    missing = {"trust-store": {"loader": {"kind": "der-file-path", "path": str(tmp_path / "missing.der")}}}
+    with pytest.raises(ConfigErrors, match="No such file"):
+        enabled_client_ssl(TlsSettings.model_validate(missing), PATH)
 
 
 def test_a_key_that_does_not_match_its_certificate(pki):

@@ -17,6 +17,10 @@
   producer) in another process; the client is the vendor's asynchronous ``azure-eventhub`` producer sending
   the same events, with the same three application properties, in SDK batches of up to 500 (kete's file
   source hands over batches of 500).
+- ``azure-servicebus``: the AMQP 1.0 peer of :mod:`kete_azure.testing.amqp` (python-qpid-proton, checking
+  the SAS token and unpacking each batch as Service Bus does) in another process; the client is the vendor's
+  asynchronous ``azure-servicebus`` SDK sending the same payloads to the queue in ``ServiceBusMessageBatch``es of
+  500 (kete's file source hands over batches of 500, each one or more SDK batches).
 
 kete is ``kete run`` from a file (source, spool, serializer, sink), less its start-up time.
 """
@@ -33,6 +37,8 @@ from azure.core.credentials import AzureKeyCredential
 from azure.eventgrid import EventGridEvent
 from azure.eventgrid.aio import EventGridPublisherClient
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
+from azure.servicebus import ServiceBusMessage
+from azure.servicebus.aio import ServiceBusClient
 from azure.storage.queue import BinaryBase64EncodePolicy
 from azure.storage.queue.aio import QueueServiceClient
 
@@ -194,6 +200,53 @@ def _eventhubs(folder: Path, events_file: Path, events: int) -> Line:
     return Line("azure-eventhubs (AMQP 1.0 peer)", kete, client, f"SDK batches of up to {BATCH} events")
 
 
+def _serve_bus(port_file: str) -> None:
+    """The AMQP 1.0 peer of :mod:`kete_azure.testing.amqp` with the queue ``kete`` (run in its own process)."""
+    import threading
+
+    from kete_azure.testing.amqp import AzureMessagingPeer
+
+    peer = AzureMessagingPeer(event_hubs={}, queues={"kete", "client"}).start()
+    Path(port_file).write_text(str(peer.port))
+    threading.Event().wait()
+
+
+async def _servicebus_client(connection_string: str, messages: list[bytes]) -> float:
+    # The application properties kete sends with each message (KETE's), worked out before the clock starts.
+    properties = []
+    for message in messages:
+        event = orjson.loads(message)
+        kind = "ADMIN_EVENT" if "operationType" in event else "EVENT"
+        kind_type = event.get("type") or f"{event.get('resourceType')}_{event.get('operationType')}"
+        properties.append({"eventkind": kind, "eventtype": kind_type, "contenttype": "application/json"})
+    client = ServiceBusClient.from_connection_string(connection_string, retry_total=0)
+    async with client, client.get_queue_sender("client") as sender:
+        started = time.perf_counter()
+        for start in range(0, len(messages), BATCH):
+            batch = await sender.create_message_batch()
+            for number in range(start, min(start + BATCH, len(messages))):
+                batch.add_message(
+                    ServiceBusMessage(
+                        messages[number], content_type="application/json", application_properties=properties[number]
+                    )
+                )
+            await sender.send_messages(batch)
+        return len(messages) / (time.perf_counter() - started)
+
+
+def _servicebus(folder: Path, events_file: Path, events: int) -> Line:
+    from kete_azure.testing.amqp import AzureMessagingPeer
+
+    own = folder / "servicebus"
+    own.mkdir()
+    with serving(_serve_bus, own) as port:
+        connection = AzureMessagingPeer(port=port).connection_string()
+        client = asyncio.run(_servicebus_client(connection, payloads(events_file)))
+        destination = f'kind = "azure-servicebus"\nconnection-string = "{connection}"\nqueue = "kete"\n'
+        kete = kete_rate(folder, events_file, events, destination)
+    return Line("azure-servicebus (AMQP 1.0 peer)", kete, client, f"SDK batches, {BATCH} events each")
+
+
 def lines(events: int) -> list[Line]:
     with tempfile.TemporaryDirectory(prefix="kete-bench-azure-") as tmp:
         folder = Path(tmp)
@@ -203,4 +256,5 @@ def lines(events: int) -> list[Line]:
             _eventgrid(folder, events_file, events),
             _webpubsub(folder, events_file, events),
             _eventhubs(folder, events_file, events),
+            _servicebus(folder, events_file, events),
         ]

@@ -12,7 +12,8 @@ from kete_core.testing.runner import KeteProcess, load_app, read_jsonl, run_app,
 _CONTRACTS = frozenset({
     "MatcherContract", "RendererContract", "SerializerContract", "SinkContract", "SourceContract", "running",
     "user_event", "admin_event", "sample_events", "poison_events", "build_sink", "write_config",
-    "json_message", "sink_builder",
+    "json_message", "sink_builder", "send_once", "started_servers", "replay_config",
+    "replay_properties",
 })  # fmt: skip
 
 
@@ -35,9 +36,13 @@ __all__ = [  # noqa: RUF022  (the contract names come first, then the rest)
     "build_sink",
     "json_message",
     "poison_events",
+    "replay_config",
+    "replay_properties",
     "running",
     "sample_events",
+    "send_once",
     "sink_builder",
+    "started_servers",
     "user_event",
     "write_config",
     "HookCall",

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import orjson
 import pytest
@@ -28,7 +28,16 @@ from kete_core.application import Application
 from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.config.tree import canonical
-from kete_core.contracts import ComponentConfig, Matcher, Message, Renderer, Serializer, Sink, SinkContext
+from kete_core.contracts import (
+    ComponentConfig,
+    DeliveryResults,
+    Matcher,
+    Message,
+    Renderer,
+    Serializer,
+    Sink,
+    SinkContext,
+)
 from kete_core.discovery import load
 from kete_core.errors import PermanentError, RenderError, Unavailable
 from kete_core.event import Event, parse_event
@@ -169,6 +178,49 @@ async def sink_builder(kind: str, route: str = "r") -> AsyncIterator[Callable[..
             await sink.close()
 
 
+class Stoppable(Protocol):
+    """A test server: ``await server.stop()`` stops it."""
+
+    async def stop(self) -> None: ...
+
+
+ServerT = TypeVar("ServerT", bound=Stoppable)
+
+
+@contextlib.asynccontextmanager
+async def started_servers(
+    start: Callable[..., Awaitable[ServerT]],
+) -> AsyncIterator[Callable[..., Awaitable[ServerT]]]:
+    """Start test servers with ``await start(...)`` (the arguments go to *start*); every one started
+    is stopped on leaving. A fixture's whole body::
+
+        async with started_servers(lambda **settings: EchoServer(**settings).start()) as start:
+            yield start
+    """
+    servers: list[ServerT] = []
+
+    async def started(*args: Any, **kwargs: Any) -> ServerT:
+        server = await start(*args, **kwargs)
+        servers.append(server)
+        return server
+
+    try:
+        yield started
+    finally:
+        for server in servers:
+            await server.stop()
+
+
+async def send_once(sink: Sink, messages: Sequence[Message]) -> DeliveryResults:
+    """Start *sink*, send *messages* as one batch and close it, whatever happens; return what
+    :meth:`~kete_core.Sink.send` returned (None when every message was delivered)."""
+    await sink.start()
+    try:
+        return await sink.send(messages)
+    finally:
+        await sink.close()
+
+
 def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -197,6 +249,43 @@ def write_config(path: Path, tree: Mapping[str, Mapping[str, Any]]) -> Path:
             lines.append(f"[{section}.{json.dumps(name)}]")
             lines.extend(f"{json.dumps(key)} = {_toml(value)}" for key, value in settings.items())
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def replay_config(
+    folder: Path,
+    destination: Mapping[str, Any],
+    *,
+    route: str = "r",
+    follow: bool = False,
+    metrics_port: int | None = None,
+    retry: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``folder/kete.toml``: the ``file`` source ``replay`` reading ``folder/events.jsonl``
+    (polled every 50 ms; ``follow`` to keep reading what is appended) into one route *route* to
+    *destination* (its ``kind`` and settings), retrying from 200 ms to 1 s unless *retry* says
+    otherwise; kete's data in ``folder/data``, its metrics endpoint on *metrics_port* when given."""
+    kete: dict[str, Any] = {"data-dir": folder / "data"}
+    if metrics_port is not None:
+        kete["metrics"] = {"enabled": True, "address": f"127.0.0.1:{metrics_port}"}
+    source = {"kind": "file", "path": folder / "events.jsonl", "follow": follow, "poll-interval": "50ms"}
+    settings = {"retry": retry or {"wait-duration": "200ms", "max-wait-duration": "1s"}, "destination": destination}
+    return write_config(
+        folder / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {route: settings}}
+    )
+
+
+def replay_properties(folder: Path, *lines: str) -> Path:
+    """Write ``folder/kete.properties``, KETE's own format: kete's data in ``folder/data``, the
+    ``file`` source ``replay`` reading ``folder/events.jsonl``, then *lines* (``kete.routes.*``
+    keys as KETE's documentation writes them; a line may hold several)."""
+    path = folder / "kete.properties"
+    head = [
+        f"kete.data-dir={folder / 'data'}",
+        "kete.sources.replay.kind=file",
+        f"kete.sources.replay.path={folder / 'events.jsonl'}",
+    ]
+    path.write_text("\n".join([*head, *lines]) + "\n", encoding="utf-8")
     return path
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from kete_core.testing.contracts import user_event, write_config
+from kete_core.testing.contracts import replay_config, user_event
 from kete_core.testing.runner import KeteProcess
 from kete_core.testing.services import free_ports
 
@@ -78,7 +78,9 @@ class OutageReport:
     """kete's whole output."""
 
 
-def _ready(port: int) -> tuple[int, dict[str, str]]:
+def readiness(port: int) -> tuple[int, dict[str, str]]:
+    """One look at kete's ``/ready`` on *port*: its HTTP status (0 when nothing answers) and, with a
+    503, why, by component (``{"route out": "cannot reach ..."}``)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
             return response.status, {}
@@ -119,19 +121,8 @@ async def run_through_an_outage(
     data = directory / "data"
     source = directory / "events.jsonl"
     (metrics,) = free_ports(1)
-    config = write_config(
-        directory / "kete.toml",
-        {
-            "kete": {"data-dir": data, "metrics": {"enabled": True, "address": f"127.0.0.1:{metrics}"}},
-            "sources": {"replay": {"kind": "file", "path": source, "follow": True, "poll-interval": "50ms"}},
-            "routes": {
-                "out": {
-                    "retry": {"wait-duration": "100ms", "max-wait-duration": "500ms", "multiplier": 2},
-                    "destination": dict(destination),
-                }
-            },
-        },
-    )
+    retry = {"wait-duration": "100ms", "max-wait-duration": "500ms", "multiplier": 2}
+    config = replay_config(directory, destination, route="out", follow=True, metrics_port=metrics, retry=retry)
     sent = []
     for number in range(events):
         event = user_event(number + 1)
@@ -152,7 +143,7 @@ async def run_through_an_outage(
         not_ready: dict[str, str] = {}
 
         async def reported() -> bool:
-            status, reasons = await asyncio.to_thread(_ready, metrics)
+            status, reasons = await asyncio.to_thread(readiness, metrics)
             not_ready.update(reasons)
             return status == 503 and "route out" in reasons
 
@@ -161,7 +152,7 @@ async def run_through_an_outage(
         await _until("every event after the restart", arrived(events), timeout, kete)
 
         async def ready() -> bool:
-            return (await asyncio.to_thread(_ready, metrics))[0] == 200
+            return (await asyncio.to_thread(readiness, metrics))[0] == 200
 
         await _until("/ready to say 200", ready, timeout, kete)
         status = await asyncio.to_thread(kete.stop)

@@ -90,6 +90,16 @@ def started(service: Any) -> Iterator[Any]:
         service.stop()
 
 
+def restored(service: Any) -> Iterator[Any]:
+    """Yield a session's *service* to one test that may stop it, and start it again afterwards,
+    whatever happened (``start()`` leaves a running server alone). Use in the test's fixture:
+    ``yield from restored(broker)``."""
+    try:
+        yield service
+    finally:
+        service.start()
+
+
 # --------------------------------------------------------------------------- the cache
 
 

@@ -24,6 +24,7 @@ from kete_core.tls.material import (
     TlsMaterial,
     checked_client_ssl,
     client_ssl_context,
+    enabled_client_ssl,
     load_tls,
     server_ssl_context,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "WrongPassword",
     "checked_client_ssl",
     "client_ssl_context",
+    "enabled_client_ssl",
     "load_tls",
     "server_ssl_context",
 ]

@@ -345,6 +345,17 @@ def client_ssl_context(settings: TlsSettings, path: str, material: TlsMaterial |
     return context
 
 
+def enabled_client_ssl(settings: TlsSettings, path: str) -> ssl.SSLContext | None:
+    """The client's :class:`ssl.SSLContext` when ``tls.enabled``, else None; the stores are read
+    either way, as KETE reads them, so a bad one fails the route at load.
+
+    :param path: the config path of the ``tls`` block (``routes.r.destination.tls``), for errors.
+    :raises ConfigErrors: as :func:`load_tls`.
+    """
+    material = load_tls(settings, path)
+    return client_ssl_context(settings, path, material) if settings.enabled else None
+
+
 def checked_client_ssl(
     settings: TlsSettings, path: str, problems: Iterable[tuple[str, str]] = (), *, secure: bool
 ) -> ssl.SSLContext | bool:

@@ -177,15 +177,13 @@ ARTEMIS = ServiceSpec(
 
 
 @dataclass
-class Artemis:
-    """The session's broker, with an independent AMQP 1.0 client (Qpid Proton's blocking API) to fill and read
-    its addresses."""
-
-    service: Service
+class Artemis(Service):
+    """The session's broker (a :class:`Service`), with an independent AMQP 1.0 client (Qpid Proton's blocking
+    API) to fill and read its addresses."""
 
     def port(self, name: str) -> int:
         """The port of an acceptor: ``amqp`` or ``stomp``."""
-        return self.service.ports[name]
+        return self.ports[name]
 
     def _connect(self, timeout: float) -> Any:
         from proton.utils import BlockingConnection
@@ -217,8 +215,7 @@ class Artemis:
 @pytest.fixture(scope="session")
 def artemis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Artemis]:
     """Apache ActiveMQ Artemis with AMQP 1.0 and STOMP on free 127.0.0.1 ports, started once per session."""
-    for service in started(Service(ARTEMIS, tmp_path_factory.mktemp("artemis"))):
-        yield Artemis(service)
+    yield from started(Artemis(ARTEMIS, tmp_path_factory.mktemp("artemis")))
 
 
 @pytest.fixture

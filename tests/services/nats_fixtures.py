@@ -120,27 +120,20 @@ def _operator_mode() -> tuple[str, str]:
 
 
 @dataclass
-class NatsServer:
-    """A running nats-server and how to reach it."""
+class NatsServer(Service):
+    """A nats-server (a :class:`Service`: ``start()``, ``stop()``) and how to reach it."""
 
-    service: Service
     nkey_seed: str = ""
     pki: Pki | None = None
     credentials: str = ""
 
     @property
     def port(self) -> int:
-        return self.service.ports["client"]
+        return self.ports["client"]
 
     @property
     def url(self) -> str:
         return f"nats://{HOST}:{self.port}"
-
-    def start(self) -> None:
-        self.service.start()
-
-    def stop(self) -> None:
-        self.service.stop()
 
 
 def _config(service: Service, text: str) -> None:
@@ -153,7 +146,7 @@ def _config(service: Service, text: str) -> None:
 def nats_server_in(workdir: Path) -> NatsServer:
     """nats-server with JetStream (not started yet), its configuration and store under *workdir*."""
     seed, public = _new_user_seed()
-    service = Service(NATS, workdir)
+    service = NatsServer(NATS, workdir, nkey_seed=seed)
     store = json.dumps(str(workdir / "jetstream"))
     _config(
         service,
@@ -169,15 +162,13 @@ authorization {{
 no_auth_user: anon
 """,
     )
-    return NatsServer(service, nkey_seed=seed)
+    return service
 
 
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     """nats-server with JetStream, started once per session and stopped at its end."""
-    server = nats_server_in(tmp_path_factory.mktemp("nats"))
-    for _ in started(server.service):  # which stops it at the end
-        yield server
+    yield from started(nats_server_in(tmp_path_factory.mktemp("nats")))
 
 
 @pytest.fixture(scope="session")
@@ -187,7 +178,7 @@ def nats_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsSe
     pki = Pki(workdir / "pki")
     cert = pki.write("server-cert.pem", pki.server.certificate_pem())
     key = pki.write("server-key.pem", pki.server.key_pem())
-    service = Service(NATS_TLS, workdir)
+    service = NatsServer(NATS_TLS, workdir, pki=pki)
     _config(
         service,
         f"""
@@ -196,17 +187,13 @@ tls {{ cert_file: {json.dumps(str(cert))}, key_file: {json.dumps(str(key))}, ca_
 authorization {{ token: {TOKEN} }}
 """,
     )
-    server = NatsServer(service, pki=pki)
-    for _ in started(service):
-        yield server
+    yield from started(service)
 
 
 @pytest.fixture(scope="session")
 def nats_operator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     """nats-server trusting an operator made here (users log in with a ``.creds`` file), once per session."""
     config, credentials = _operator_mode()
-    service = Service(NATS, tmp_path_factory.mktemp("nats-operator"))
+    service = NatsServer(NATS, tmp_path_factory.mktemp("nats-operator"), credentials=credentials)
     _config(service, config)
-    server = NatsServer(service, credentials=credentials)
-    for _ in started(service):
-        yield server
+    yield from started(service)

@@ -8,13 +8,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aio_pika
 import orjson
+import pytest
 
-from kete_core.testing import write_config
+from kete_core import DeliveryResults, Event, Message, parse_event
+from kete_core.testing import (
+    SinkContract,
+    build_sink,
+    replay_config,
+    replay_properties,
+    run_kete,
+    send_once,
+    user_event,
+    write_jsonl,
+)
 from kete_core.testing.outage import OutageReport, run_through_an_outage
+from kete_core.testing.services import free_ports
 
 
 @dataclass
@@ -62,8 +74,8 @@ async def consume(queue: Queue, count: int | None = None, idle: float = 0.5, tim
 
 
 def ids(messages: list[Any]) -> list[str]:
-    """The Keycloak event ids of the messages (JSON payloads), in order."""
-    return [orjson.loads(message.body)["id"] for message in messages]
+    """The Keycloak event ids of the messages (JSON payloads), in order, whichever client read them."""
+    return [orjson.loads(bytes(message.body))["id"] for message in messages]
 
 
 def make_events(count: int, *, prefix: str = "e") -> list[dict[str, Any]]:
@@ -85,20 +97,49 @@ def make_events(count: int, *, prefix: str = "e") -> list[dict[str, Any]]:
     return events
 
 
-def kete_config(
-    tmp_path: Path, destination: dict[str, Any], *, follow: bool = False, metrics_port: int | None = None,
-    route: dict[str, Any] | None = None,
-) -> Path:  # fmt: skip
-    """A ``kete.toml`` reading ``events.jsonl`` into one route ``r`` with *destination*."""
-    kete: dict[str, Any] = {"data-dir": str(tmp_path / "data")}
-    if metrics_port is not None:
-        kete |= {"metrics.enabled": True, "metrics.address": f"127.0.0.1:{metrics_port}"}
-    settings = {"retry.wait-duration": "200ms", "retry.max-wait-duration": "1s", **(route or {})}
-    settings |= {f"destination.{key}": value for key, value in destination.items()}
-    source = {"kind": "file", "path": str(tmp_path / "events.jsonl"), "follow": follow, "poll-interval": "50ms"}
-    return write_config(
-        tmp_path / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {"r": settings}}
-    )
+def deliver(tmp_path: Path, events: list[dict[str, Any]], destination: dict[str, Any]) -> None:
+    """``kete run`` of *events* (written to ``events.jsonl``) through one route to *destination*; it must exit 0."""
+    write_jsonl(tmp_path / "events.jsonl", events)
+    result = run_kete("run", str(replay_config(tmp_path, destination)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def deliver_kete_properties(tmp_path: Path, route: str, destination: dict[str, Any], count: int = 6) -> None:
+    """``kete run`` of a KETE ``.properties`` file: *count* events from a file into route *route*, whose
+    ``destination.*`` keys are *destination*'s (written as they are); it must deliver every event."""
+    write_jsonl(tmp_path / "events.jsonl", make_events(count))
+    keys = (f"kete.routes.{route}.destination.{key}={value}" for key, value in destination.items())
+    config = replay_properties(tmp_path, *keys)
+    result = run_kete("run", str(config), cwd=tmp_path)
+    shown = f"route {route}: {count} matched, {count} delivered, 0 failed"
+    assert shown in result.stdout + result.stderr, result.stderr
+
+
+async def send_by_realm(destination: dict[str, Any], realms: list[str]) -> tuple[list[Event], DeliveryResults]:
+    """One batch straight to a sink built from *destination* (its ``kind`` and settings): a user event in
+    each of *realms*, its payload ``{"id": ...}``. Returns the events and what the sink's ``send`` returned."""
+    settings = dict(destination)
+    sink = build_sink(settings.pop("kind"), settings)
+    events = [parse_event(user_event(number, realm=realm)) for number, realm in enumerate(realms)]
+    messages = [Message(event, orjson.dumps({"id": event.id}), "application/json") for event in events]
+    return events, await send_once(sink, messages)
+
+
+class RabbitMQSinkContract(SinkContract):
+    """The sink contract against the session's RabbitMQ: a ``queue`` declared for each test, and
+    ``unreachable_settings`` of a free port with the class's :attr:`unreachable` settings."""
+
+    unreachable: ClassVar[dict[str, Any]] = {}
+    """Settings besides ``host`` and ``port`` that make the sink give up on a closed port quickly."""
+
+    @pytest.fixture
+    async def queue(self, rabbitmq: Any, rabbitmq_names: tuple[str, str]) -> Queue:
+        return await declare(rabbitmq.url, *rabbitmq_names)
+
+    @pytest.fixture
+    def unreachable_settings(self) -> dict[str, Any]:
+        (port,) = free_ports(1)
+        return {"host": "127.0.0.1", "port": port, **self.unreachable}
 
 
 @dataclass
@@ -191,10 +232,8 @@ def mutual_tls(pki: Any) -> dict[str, Any]:
 def check_wrong_password(spawn: Callable[[Path], Any], tmp_path: Path, destination: dict[str, Any], shown: str) -> str:
     """``kete run`` with a wrong ``password`` in *destination*: the route waits, its log says *shown* and never the
     password, the events stay in the spool and nothing is dead-lettered. Returns the log."""
-    from kete_core.testing import write_jsonl
-
     write_jsonl(tmp_path / "events.jsonl", make_events(5))
-    kete = spawn(kete_config(tmp_path, {**destination, "password": "not-the-password-42"}))
+    kete = spawn(replay_config(tmp_path, {**destination, "password": "not-the-password-42"}))
     kete.wait_for_log(f"the destination is not available yet: Unavailable: {shown}")
     assert kete.stop() == 1
     log: str = kete.log
@@ -212,13 +251,13 @@ async def through_a_restart(broker: Any, queue: Queue, tmp_path: Path, destinati
 
     def received() -> set[str]:
         messages = amqp1_consume(broker.port("amqp"), queue.name, idle=0.2, timeout=5)
-        got.update(orjson.loads(bytes(message.body))["id"] for message in messages)
+        got.update(ids(messages))
         return got
 
     async def stop() -> None:
-        await asyncio.to_thread(broker.service.stop)
+        await asyncio.to_thread(broker.stop)
 
     async def start() -> None:
-        await asyncio.to_thread(broker.service.start)
+        await asyncio.to_thread(broker.start)
 
     return await run_through_an_outage(tmp_path, destination, received=received, stop=stop, start=start)

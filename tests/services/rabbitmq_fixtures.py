@@ -19,13 +19,12 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from kete_core.testing import KeteProcess
 from kete_core.testing.services import HOST, Service, ServiceSpec, debian_program, port_open, started
 from kete_core.tls.testing import Pki
 
@@ -140,15 +139,14 @@ def rabbitmq_spec(pki: Pki) -> ServiceSpec:
 
 
 @dataclass
-class RabbitMQ:
-    """The session's broker: its :class:`Service` (``restart()``, ``stop()``, ``start()``) and its certificates."""
+class RabbitMQ(Service):
+    """The session's broker (a :class:`Service`: ``stop()``, ``start()``) and its certificates."""
 
-    service: Service
-    pki: Pki
+    pki: Pki | None = None
 
     def port(self, name: str) -> int:
         """The port of a listener: ``amqp``, ``amqps``, ``stomp`` or ``stomps``."""
-        return self.service.ports[name]
+        return self.ports[name]
 
     @property
     def url(self) -> str:
@@ -160,21 +158,19 @@ class RabbitMQ:
 def running_rabbitmq(folder: Path) -> Iterator[RabbitMQ]:
     """A started broker with its data and certificates under *folder*, stopped afterwards (for benchmarks)."""
     pki = Pki(folder / "pki")
-    service = Service(rabbitmq_spec(pki), folder / "broker")
-    service.start()
+    broker = RabbitMQ(rabbitmq_spec(pki), folder / "broker", pki=pki)
+    broker.start()
     try:
-        yield RabbitMQ(service, pki)
+        yield broker
     finally:
-        service.stop()
+        broker.stop()
 
 
 @pytest.fixture(scope="session")
 def rabbitmq(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[RabbitMQ]:
     """RabbitMQ with AMQP 0.9.1, AMQP 1.0 and STOMP (plain and TLS, the session's ``pki``), started once per
     session."""
-    service = Service(rabbitmq_spec(pki), tmp_path_factory.mktemp("rabbitmq"))
-    for running in started(service):
-        yield RabbitMQ(running, pki)
+    yield from started(RabbitMQ(rabbitmq_spec(pki), tmp_path_factory.mktemp("rabbitmq"), pki=pki))
 
 
 @pytest.fixture
@@ -182,18 +178,3 @@ def rabbitmq_names() -> tuple[str, str]:
     """An exchange and a queue name no other test uses."""
     tag = uuid.uuid4().hex[:10]
     return f"kete.test.{tag}", f"kete.test.{tag}.q"
-
-
-@pytest.fixture
-def background_kete() -> Iterator[Callable[[Path], KeteProcess]]:
-    """``kete run <config>`` in the background; killed at the end of the test if still running."""
-    started: list[KeteProcess] = []
-
-    def spawn(config: Path) -> KeteProcess:
-        process = KeteProcess("run", str(config), cwd=config.parent)
-        started.append(process)
-        return process
-
-    yield spawn
-    for process in started:
-        process.kill()

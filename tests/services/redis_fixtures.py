@@ -64,25 +64,18 @@ REDIS = ServiceSpec(
 
 
 @dataclass
-class RedisServer:
-    """The running server, its PKI and how to reach it."""
+class RedisServer(Service):
+    """The server (a :class:`Service`: ``start()``, ``stop()``), its PKI and how to reach it."""
 
-    service: Service
-    pki: Pki
+    pki: Pki | None = None
 
     @property
     def port(self) -> int:
-        return self.service.ports["client"]
+        return self.ports["client"]
 
     @property
     def tls_port(self) -> int:
-        return self.service.ports["tls"]
-
-    def start(self) -> None:
-        self.service.start()
-
-    def stop(self) -> None:
-        self.service.stop()
+        return self.ports["tls"]
 
 
 def redis_server_in(workdir: Path) -> RedisServer:
@@ -90,15 +83,13 @@ def redis_server_in(workdir: Path) -> RedisServer:
     pki = Pki(workdir / "pki")
     pki.write("server-cert.pem", pki.server.certificate_pem())
     pki.write("server-key.pem", pki.server.key_pem())
-    return RedisServer(Service(REDIS, workdir), pki)
+    return RedisServer(REDIS, workdir, pki=pki)
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A Redis server, started once per session and stopped at its end."""
-    server = redis_server_in(tmp_path_factory.mktemp("redis"))
-    for _ in started(server.service):  # which stops it at the end
-        yield server
+    yield from started(redis_server_in(tmp_path_factory.mktemp("redis")))
 
 
 def _sentinel_command(service: Service) -> list[str]:

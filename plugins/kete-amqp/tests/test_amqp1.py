@@ -4,12 +4,9 @@ the broker restarted mid-run."""
 
 from __future__ import annotations
 
-import orjson
 import pytest
 from proton import symbol
 
-from kete_core import Message, parse_event
-from kete_core.testing import build_sink, run_kete, user_event, write_jsonl
 from tests.services import rabbitmq_client as at
 
 pytestmark = pytest.mark.amqp
@@ -31,16 +28,14 @@ def destination(rabbitmq, queue, **more):
 async def test_every_event_arrives_as_kete_sends_it(rabbitmq, rabbitmq_names, tmp_path):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     events = at.make_events(9)
-    write_jsonl(tmp_path / "events.jsonl", events)
-    config = at.kete_config(
+    at.deliver(
         tmp_path,
+        events,
         destination(rabbitmq, queue, **{"headers.x-origin": "kete-test", "headers.contenttype": "overridden",
                                         "priority": 6, "time-to-live-seconds": 120}),
     )  # fmt: skip
-    result = run_kete("run", str(config), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
     got = at.amqp1_consume(rabbitmq.port("amqp"), queue.name, count=len(events))
-    assert [orjson.loads(bytes(message.body))["id"] for message in got] == [event["id"] for event in events]
+    assert at.ids(got) == [event["id"] for event in events]
     for message, event in zip(got, events, strict=True):
         admin = "resourceType" in event
         assert message.properties == {
@@ -56,43 +51,32 @@ async def test_every_event_arrives_as_kete_sends_it(rabbitmq, rabbitmq_names, tm
 
 
 async def test_a_wrong_password_is_reported_and_nothing_is_dead_lettered(
-    rabbitmq, rabbitmq_names, background_kete, tmp_path
+    rabbitmq, rabbitmq_names, spawn_kete, tmp_path
 ):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     log = at.check_wrong_password(
-        background_kete, tmp_path, destination(rabbitmq, queue), "the AMQP 1.0 broker at 127.0.0.1:"
+        spawn_kete, tmp_path, destination(rabbitmq, queue), "the AMQP 1.0 broker at 127.0.0.1:"
     )
     assert "refused the login of user 'kete'" in log and "amqp:unauthorized-access" in log, log
 
 
 async def test_tls_with_a_client_certificate(rabbitmq, rabbitmq_names, tmp_path):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
-    write_jsonl(tmp_path / "events.jsonl", at.make_events(4))
     tls = at.mutual_tls(rabbitmq.pki)
-    config = at.kete_config(tmp_path, destination(rabbitmq, queue, port=rabbitmq.port("amqps"), **tls))
-    result = run_kete("run", str(config), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    at.deliver(tmp_path, at.make_events(4), destination(rabbitmq, queue, port=rabbitmq.port("amqps"), **tls))
     assert len(at.amqp1_consume(rabbitmq.port("amqp"), queue.name, count=4)) == 4
 
 
 async def test_an_address_the_broker_refuses_fails_that_event_alone(rabbitmq, rabbitmq_names):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
     settings = destination(rabbitmq, queue, **{"destination-name": "/exchange/${realmLowerCase}/k"})
-    del settings["kind"]
-    sink = build_sink("amqp-1", settings)
     realms = [queue.exchange] * 2 + ["no-such-exchange"] + [queue.exchange] * 2
-    events = [parse_event(user_event(number, realm=realm)) for number, realm in enumerate(realms)]
-    messages = [Message(event, orjson.dumps({"id": event.id}), "application/json") for event in events]
-    await sink.start()
-    try:
-        results = await sink.send(messages)
-    finally:
-        await sink.close()
+    events, results = await at.send_by_realm(settings, realms)
     assert results is not None
     assert [result is None for result in results] == [True, True, False, True, True], results
     assert "no-such-exchange" in str(results[2])
     got = at.amqp1_consume(rabbitmq.port("amqp"), queue.name, idle=0.5)
-    assert [orjson.loads(bytes(message.body))["id"] for message in got] == [events[n].id for n in (0, 1, 3, 4)]
+    assert at.ids(got) == [events[n].id for n in (0, 1, 3, 4)]
 
 
 async def test_the_broker_restarted_mid_run_loses_nothing(rabbitmq, rabbitmq_names, tmp_path):
@@ -103,28 +87,25 @@ async def test_the_broker_restarted_mid_run_loses_nothing(rabbitmq, rabbitmq_nam
 
 async def test_a_kete_properties_configuration_runs_unchanged(rabbitmq, rabbitmq_names, tmp_path):
     queue = await at.declare(rabbitmq.url, *rabbitmq_names)
-    write_jsonl(tmp_path / "events.jsonl", at.make_events(6))
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        f"kete.data-dir={tmp_path / 'data'}\n"
-        "kete.sources.replay.kind=file\n"
-        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}\n"
-        # KETE's keys, as its documentation writes them (RabbitMQ 3's address form in destination-name).
-        "kete.routes.amqp.destination.kind=amqp-1\n"
-        "kete.routes.amqp.destination.host=127.0.0.1\n"
-        f"kete.routes.amqp.destination.port={rabbitmq.port('amqp')}\n"
-        "kete.routes.amqp.destination.username=kete\n"
-        "kete.routes.amqp.destination.password=kete-secret\n"
-        f"kete.routes.amqp.destination.destination-name=/exchange/{queue.exchange}/keycloak.${{realmLowerCase}}\n"
-        "kete.routes.amqp.destination.destination-type=queue\n"
-        "kete.routes.amqp.destination.delivery-mode=persistent\n"
-        "kete.routes.amqp.destination.priority=4\n"
-        "kete.routes.amqp.destination.time-to-live-seconds=0\n"
-        "kete.routes.amqp.destination.idle-timeout-seconds=30\n"
-        "kete.routes.amqp.destination.headers.X-Source=keycloak\n"
-        "kete.routes.amqp.destination.pool.max-total=4\n"
+    # KETE's keys, as its documentation writes them (RabbitMQ 3's address form in destination-name).
+    at.deliver_kete_properties(
+        tmp_path,
+        "amqp",
+        {
+            "kind": "amqp-1",
+            "host": "127.0.0.1",
+            "port": rabbitmq.port("amqp"),
+            "username": "kete",
+            "password": "kete-secret",
+            "destination-name": f"/exchange/{queue.exchange}/keycloak.${{realmLowerCase}}",
+            "destination-type": "queue",
+            "delivery-mode": "persistent",
+            "priority": 4,
+            "time-to-live-seconds": 0,
+            "idle-timeout-seconds": 30,
+            "headers.X-Source": "keycloak",
+            "pool.max-total": 4,
+        },
     )
-    result = run_kete("run", str(config), cwd=tmp_path)
-    assert "route amqp: 6 matched, 6 delivered, 0 failed" in result.stdout + result.stderr, result.stderr
     got = at.amqp1_consume(rabbitmq.port("amqp"), queue.name, count=6)
     assert all(message.properties["X-Source"] == "keycloak" for message in got)

@@ -11,7 +11,7 @@ import pytest
 from proton import symbol
 
 from kete_core import Message, parse_event
-from kete_core.testing import build_sink, read_jsonl, run_kete, user_event, write_jsonl
+from kete_core.testing import build_sink, read_jsonl, replay_config, run_kete, user_event, write_jsonl
 from tests.services import rabbitmq_client as at
 from tests.services.artemis_fixtures import FULL, PASSWORD, USER
 
@@ -29,10 +29,6 @@ def destination(artemis, name: str) -> dict:
     }
 
 
-def ids(messages) -> list[str]:
-    return [orjson.loads(bytes(message.body))["id"] for message in messages]
-
-
 def test_a_rejected_message_fails_its_event_alone_and_is_dead_lettered_with_the_reason(artemis, artemis_tag, tmp_path):
     """Realm ``full`` goes to an address that takes one message: kete's first (e1) fills it, and the broker
     rejects the later ones (e4, e7) each time kete sends them, while the others are delivered once."""
@@ -40,12 +36,13 @@ def test_a_rejected_message_fails_its_event_alone_and_is_dead_lettered_with_the_
     events = [user_event(number, realm=("open", "full", "open")[number % 3]) for number in range(9)]
     write_jsonl(tmp_path / "events.jsonl", events)
     settings = {"kind": "amqp-1", **destination(artemis, f"kete.${{realmLowerCase}}.{artemis_tag}")}
-    config = at.kete_config(tmp_path, settings, route={"retry.max-attempts": 3, "retry.wait-duration": "10ms"})
+    retry = {"max-attempts": 3, "wait-duration": "10ms", "max-wait-duration": "1s"}
+    config = replay_config(tmp_path, settings, retry=retry)
     result = run_kete("run", str(config), cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "route r: 9 matched, 7 delivered, 2 failed" in result.stderr, result.stderr
-    assert ids(artemis.receive(open_, count=6)) == [event["id"] for event in events if event["realmName"] == "open"]
-    assert ids(artemis.receive(full)) == ["e1"]  # the refused ones were never stored, however often sent
+    assert at.ids(artemis.receive(open_, count=6)) == [event["id"] for event in events if event["realmName"] == "open"]
+    assert at.ids(artemis.receive(full)) == ["e1"]  # the refused ones were never stored, however often sent
     letters = read_jsonl(tmp_path / "data" / "dead-letters" / "r.jsonl")
     assert [letter["event"]["id"] for letter in letters] == ["e4", "e7"]
     for letter in letters:
@@ -78,35 +75,33 @@ async def test_an_address_given_no_credit_fails_its_message_alone_and_the_connec
         assert not any(await sink.send(messages[2:]) or [])
     finally:
         await sink.close()
-    assert ids(artemis.receive(open_, count=5)) == ["e0", "e2", "e3", "e2", "e3"]
+    assert at.ids(artemis.receive(open_, count=5)) == ["e0", "e2", "e3", "e2", "e3"]
     assert len(artemis.receive(full)) == 1  # only the message that filled it
 
 
 def test_a_kete_properties_configuration_is_read_back_by_an_independent_client(artemis, artemis_tag, tmp_path):
     address = f"kete.audit.{artemis_tag}"
     events = at.make_events(6)
-    write_jsonl(tmp_path / "events.jsonl", events)
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        f"kete.data-dir={tmp_path / 'data'}\n"
-        "kete.sources.replay.kind=file\n"
-        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}\n"
-        "kete.routes.amqp.destination.kind=amqp-1\n"
-        "kete.routes.amqp.destination.host=127.0.0.1\n"
-        f"kete.routes.amqp.destination.port={artemis.port('amqp')}\n"
-        f"kete.routes.amqp.destination.username={USER}\n"
-        f"kete.routes.amqp.destination.password={PASSWORD}\n"
-        f"kete.routes.amqp.destination.destination-name={address}\n"
-        "kete.routes.amqp.destination.destination-type=queue\n"
-        "kete.routes.amqp.destination.delivery-mode=persistent\n"
-        "kete.routes.amqp.destination.priority=7\n"
-        "kete.routes.amqp.destination.time-to-live-seconds=300\n"
-        "kete.routes.amqp.destination.headers.X-Source=keycloak\n"
+    at.deliver_kete_properties(
+        tmp_path,
+        "amqp",
+        {
+            "kind": "amqp-1",
+            "host": "127.0.0.1",
+            "port": artemis.port("amqp"),
+            "username": USER,
+            "password": PASSWORD,
+            "destination-name": address,
+            "destination-type": "queue",
+            "delivery-mode": "persistent",
+            "priority": 7,
+            "time-to-live-seconds": 300,
+            "headers.X-Source": "keycloak",
+        },
+        count=len(events),
     )
-    result = run_kete("run", str(config), cwd=tmp_path)
-    assert "route amqp: 6 matched, 6 delivered, 0 failed" in result.stdout + result.stderr, result.stderr
     got = artemis.receive(address, count=6)
-    assert ids(got) == [event["id"] for event in events]
+    assert at.ids(got) == [event["id"] for event in events]
     for message, event in zip(got, events, strict=True):
         admin = "resourceType" in event
         assert message.properties == {

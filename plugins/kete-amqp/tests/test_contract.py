@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from kete_core.testing import SinkContract
-from kete_core.testing.services import free_ports
 from tests.services import rabbitmq_client as at
 
 pytestmark = pytest.mark.amqp
 
 
-class TestAmqp091Sink(SinkContract):
+class TestAmqp091Sink(at.RabbitMQSinkContract):
     kind = "amqp-0.9.1"
-
-    @pytest.fixture
-    async def queue(self, rabbitmq, rabbitmq_names):
-        return await at.declare(rabbitmq.url, *rabbitmq_names)
+    unreachable = {"exchange": "x", "connection-timeout-seconds": 2}
 
     @pytest.fixture
     def sink_settings(self, rabbitmq, queue):
@@ -35,8 +30,3 @@ class TestAmqp091Sink(SinkContract):
             return [message.body for message in await at.consume(queue, idle=0.3)]
 
         return read
-
-    @pytest.fixture
-    def unreachable_settings(self):
-        (port,) = free_ports(1)
-        return {"host": "127.0.0.1", "port": port, "exchange": "x", "connection-timeout-seconds": 2}

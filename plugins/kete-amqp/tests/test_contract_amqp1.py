@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from kete_core.testing import SinkContract
-from kete_core.testing.services import free_ports
 from tests.services import rabbitmq_client as at
 
 pytestmark = pytest.mark.amqp
 
 
-class TestAmqp1Sink(SinkContract):
+class TestAmqp1Sink(at.RabbitMQSinkContract):
     kind = "amqp-1"
-
-    @pytest.fixture
-    async def queue(self, rabbitmq, rabbitmq_names):
-        return await at.declare(rabbitmq.url, *rabbitmq_names)
+    unreachable = {"destination-name": "x", "send-timeout-seconds": 2}
 
     @pytest.fixture
     def sink_settings(self, rabbitmq, queue):
@@ -35,8 +30,3 @@ class TestAmqp1Sink(SinkContract):
         # An AMQP 1.0 receiver: RabbitMQ takes a routing key over 255 bytes from AMQP 1.0 (the poison realm), which
         # an AMQP 0.9.1 consumer cannot be given.
         return lambda: [bytes(m.body) for m in at.amqp1_consume(rabbitmq.port("amqp"), queue.name, idle=0.5)]
-
-    @pytest.fixture
-    def unreachable_settings(self):
-        (port,) = free_ports(1)
-        return {"host": "127.0.0.1", "port": port, "destination-name": "x", "send-timeout-seconds": 2}

@@ -13,23 +13,12 @@ import pytest
 
 from kete_core.testing import KeteProcess, write_jsonl
 from kete_core.testing.contracts import user_event
-from kete_core.testing.outage import TcpRelay, run_through_an_outage
+from kete_core.testing.outage import TcpRelay, readiness, run_through_an_outage
 from kete_core.testing.services import HOST, Service, ServiceSpec, free_ports, started
 from tests.services.moto_fixtures import MOTO, REGION, moto_url
 from tests.services.waiting import until
 
 pytestmark = pytest.mark.aws
-
-
-def _not_ready(port: int) -> str:
-    """Why kete's ``/ready`` says it is not ready ("" while it is, or does not answer)."""
-    try:
-        urllib.request.urlopen(f"http://{HOST}:{port}/ready", timeout=2).close()
-    except urllib.error.HTTPError as refused:
-        return str(orjson.loads(refused.read())["not_ready"])
-    except OSError:
-        pass
-    return ""
 
 
 async def test_an_endpoint_down_mid_run_loses_nothing_and_ready_says_why(tmp_path, aws, moto_server):
@@ -103,7 +92,7 @@ async def test_refused_credentials_keep_the_route_waiting_with_a_clear_reason(tm
 
         def reported() -> bool:
             nonlocal reason
-            reason = _not_ready(metrics)
+            reason = str(readiness(metrics)[1])
             return "credentials were refused" in reason
 
         await until(reported, what="/ready to give the reason")

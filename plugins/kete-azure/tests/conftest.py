@@ -30,7 +30,7 @@ async def make_sink():
     def build(kind: str, **settings):
         return builders[kind](**settings)
 
-    for kind in ("azure-storage-queue", "azure-eventgrid", "azure-webpubsub", "azure-eventhubs"):
+    for kind in ("azure-storage-queue", "azure-eventgrid", "azure-webpubsub", "azure-eventhubs", "azure-servicebus"):
         context = sink_builder(kind)
         builders[kind] = await context.__aenter__()
         contexts.append(context)
@@ -149,6 +149,23 @@ async def identity(monkeypatch):
         monkeypatch.setenv(name, value)
     yield endpoint
     await endpoint.stop()
+
+
+SERVICE_BUS_QUEUES = frozenset(
+    {"keycloak-events", "acme", "other-realm", "contract-acme", "contract-other-realm", "contract-acme-id"}
+)
+SERVICE_BUS_TOPICS = frozenset({"keycloak-topic"})
+
+
+@pytest.fixture
+def bus():
+    """A Service Bus namespace (:class:`kete_azure.testing.amqp.AzureMessagingPeer`, AMQP 1.0 on 127.0.0.1)
+    with the queues of :data:`SERVICE_BUS_QUEUES` and the topics of :data:`SERVICE_BUS_TOPICS`; closed afterwards."""
+    from kete_azure.testing.amqp import AzureMessagingPeer
+
+    peer = AzureMessagingPeer(event_hubs={}, queues=set(SERVICE_BUS_QUEUES), topics=set(SERVICE_BUS_TOPICS)).start()
+    yield peer
+    peer.close()
 
 
 @pytest.fixture

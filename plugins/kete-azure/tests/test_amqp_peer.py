@@ -12,6 +12,7 @@ from azure.eventhub.aio import EventHubProducerClient
 from azure.eventhub.exceptions import AuthenticationError, ConnectError, EventHubError
 from azure.servicebus import ServiceBusMessage
 from azure.servicebus.aio import ServiceBusClient
+from azure.servicebus.exceptions import ServiceBusError
 from kete_azure.testing import sas
 from kete_azure.testing.amqp import MAX_MESSAGE_SIZE, AzureMessagingPeer
 from kete_azure.testing.amqp_relay import padded
@@ -156,6 +157,22 @@ async def test_the_service_bus_sender_to_a_queue_and_a_topic(azure_amqp):
     [one] = azure_amqp.messages(queue)
     assert one.body == b"one" and one.application_properties == {"kind": "user"} and not one.batched
     assert [message.body for message in azure_amqp.messages(topic)] == [b"two", b"three"]
+
+
+async def test_failures_can_be_for_one_entity_only(azure_amqp):
+    refusing, taking = f"queue-{uuid.uuid4().hex[:8]}", f"queue-{uuid.uuid4().hex[:8]}"
+    azure_amqp.queues |= {refusing, taking}
+    azure_amqp.fail_next(1, "amqp:internal-error", entity=refusing)
+    async with ServiceBusClient.from_connection_string(azure_amqp.connection_string(), retry_total=0) as client:
+        async with client.get_queue_sender(taking) as sender:
+            await sender.send_messages(ServiceBusMessage("taken"))
+        assert azure_amqp.failures_left == 1
+        async with client.get_queue_sender(refusing) as sender:
+            with pytest.raises(ServiceBusError, match="amqp:internal-error"):
+                await sender.send_messages(ServiceBusMessage("refused"))
+            await sender.send_messages(ServiceBusMessage("accepted"))
+    assert [message.body for message in azure_amqp.messages(taking)] == [b"taken"]
+    assert [message.body for message in azure_amqp.messages(refusing)] == [b"accepted"]
 
 
 def test_sas_tokens_are_checked_as_the_service_checks_them():

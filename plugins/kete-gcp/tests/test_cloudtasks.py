@@ -14,7 +14,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kete_core import ConfigErrors, PermanentError
-from kete_core.testing import admin_event, build_sink, json_message, run_kete, user_event, write_jsonl
+from kete_core.testing import (
+    admin_event,
+    build_sink,
+    json_message,
+    replay_properties,
+    run_kete,
+    send_once,
+    user_event,
+    write_jsonl,
+)
 from kete_core.testing.outage import run_through_an_outage
 
 pytestmark = pytest.mark.gcp
@@ -38,11 +47,8 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, pubsub, 
     key = base64.b64encode(json.dumps(pubsub.service_account()).encode()).decode()
     route = "kete.routes.tasks.destination"
     by_realm = "kete.routes.by-realm.destination"
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        f"kete.data-dir={tmp_path / 'data'}\n"
-        "kete.sources.replay.kind=file\n"
-        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}\n"
+    config = replay_properties(
+        tmp_path,
         # The gcp-cloud-tasks route as KETE documents it, unchanged.
         f"{route}.kind=gcp-cloud-tasks\n"
         f"{route}.endpoint={cloud_tasks.endpoint}\n"
@@ -69,7 +75,7 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, pubsub, 
         f"{by_realm}.target-url=https://worker.example.com/by-realm\n"
         f"{by_realm}.authentication-type=service-account-file-base64\n"
         f"{by_realm}.credentials-file-base64={key}\n"
-        "kete.routes.by-realm.retry.max-attempts=1\n"
+        "kete.routes.by-realm.retry.max-attempts=1\n",
     )
     result = await asyncio.to_thread(run_kete, "run", str(config))
     log = result.stdout + result.stderr
@@ -98,11 +104,7 @@ async def test_a_refused_task_fails_alone(pubsub, cloud_tasks, key_file):
     settings = {"authentication-type": "service-account-file-path", "credentials-file-path": str(key_file)}
     sink = build_sink("gcp-cloud-tasks", _settings(cloud_tasks, **settings))
     cloud_tasks.refuse = lambda task: b'"e3"' in task.body
-    await sink.start()
-    try:
-        results = await sink.send([json_message(n) for n in range(1, 7)])
-    finally:
-        await sink.close()
+    results = await send_once(sink, [json_message(n) for n in range(1, 7)])
     assert results is not None
     assert [error is not None for error in results] == [False, False, True, False, False, False]
     assert isinstance(results[2], PermanentError) and "INVALID_ARGUMENT" in str(results[2])

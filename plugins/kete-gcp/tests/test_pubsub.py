@@ -12,7 +12,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kete_core import ConfigErrors, PermanentError
-from kete_core.testing import admin_event, build_sink, json_message, run_kete, user_event, write_jsonl
+from kete_core.testing import (
+    admin_event,
+    build_sink,
+    json_message,
+    replay_properties,
+    run_kete,
+    send_once,
+    user_event,
+    write_jsonl,
+)
 from kete_core.testing.outage import run_through_an_outage
 
 pytestmark = pytest.mark.gcp
@@ -23,11 +32,8 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, pubsub):
     write_jsonl(tmp_path / "events.jsonl", events)
     pubsub.refuse = lambda message: b'"e7"' in message.data
     key = base64.b64encode(json.dumps(pubsub.service_account()).encode()).decode()
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        f"kete.data-dir={tmp_path / 'data'}\n"
-        "kete.sources.replay.kind=file\n"
-        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}\n"
+    config = replay_properties(
+        tmp_path,
         # The gcp-pubsub route as KETE documents it, unchanged.
         "kete.routes.pubsub.destination.kind=gcp-pubsub\n"
         f"kete.routes.pubsub.destination.project={pubsub.project}\n"
@@ -46,7 +52,7 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, pubsub):
         f"kete.routes.by-realm.destination.url={pubsub.url}\n"
         "kete.routes.by-realm.destination.authentication-type=service-account-file-base64\n"
         f"kete.routes.by-realm.destination.credentials-file-base64={key}\n"
-        "kete.routes.by-realm.retry.max-attempts=1\n"
+        "kete.routes.by-realm.retry.max-attempts=1\n",
     )
     pubsub.topics.discard("master")
     result = await asyncio.to_thread(run_kete, "run", str(config))
@@ -79,11 +85,7 @@ async def test_a_refused_message_fails_alone(pubsub, key_file):
     )  # fmt: skip
     pubsub.refuse = lambda message: b'"e3"' in message.data
     messages = [json_message(n) for n in range(1, 7)]
-    await sink.start()
-    try:
-        results = await sink.send(messages)
-    finally:
-        await sink.close()
+    results = await send_once(sink, messages)
     assert results is not None
     assert [type(error).__name__ if error else None for error in results] == [None, None, "_Refused", None, None, None]
     assert isinstance(results[2], PermanentError) and "INVALID_ARGUMENT" in str(results[2])
@@ -144,22 +146,14 @@ async def test_application_default_credentials_come_from_the_named_file(pubsub, 
         "gcp-pubsub",
         {"project": pubsub.project, "topic": "events", "url": pubsub.url, "authentication-type": "application-default"},
     )
-    await sink.start()
-    try:
-        assert await sink.send([json_message(1)]) is None
-    finally:
-        await sink.close()
+    assert await send_once(sink, [json_message(1)]) is None
     assert [message.attributes["eventtype"] for message in pubsub.published] == ["LOGIN"]
 
 
 async def test_an_emulator_gets_no_authorization_and_a_batch_one_request(pubsub):
     pubsub.authenticate = False
     sink = build_sink("gcp-pubsub", {"project": pubsub.project, "topic": "acme", "url": pubsub.url})
-    await sink.start()
-    try:
-        assert await sink.send([json_message(n) for n in range(1, 11)]) is None
-    finally:
-        await sink.close()
+    assert await send_once(sink, [json_message(n) for n in range(1, 11)]) is None
     assert not pubsub.issued
     assert pubsub.requests == ["acme"]
     assert [orjson.loads(message.data)["id"] for message in pubsub.published] == [f"e{n}" for n in range(1, 11)]

@@ -4,13 +4,14 @@ call (method, raw request bytes, metadata) and answers from a rule, and a PKI fo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
 import grpc.aio
 import pytest
 
+from kete_core.testing import started_servers
 from kete_core.tls.testing import Pki
 
 
@@ -90,21 +91,12 @@ class _Handler(grpc.GenericRpcHandler):
 @pytest.fixture
 async def start_server():
     """Start gRPC servers: ``await start_server(credentials=None, port=0)``; all stopped afterwards."""
-    started: list[GrpcServer] = []
 
-    async def start(credentials: grpc.ServerCredentials | None = None, port: int = 0) -> GrpcServer:
-        server = await GrpcServer(port=port, credentials=credentials).start()
-        started.append(server)
-        return server
+    def start(credentials: grpc.ServerCredentials | None = None, port: int = 0) -> Awaitable[GrpcServer]:
+        return GrpcServer(port=port, credentials=credentials).start()
 
-    yield start
-    for server in started:
-        await server.stop()
-
-
-@pytest.fixture
-async def server(start_server) -> GrpcServer:
-    return await start_server()
+    async with started_servers(start) as starting:
+        yield starting
 
 
 @pytest.fixture(scope="session")

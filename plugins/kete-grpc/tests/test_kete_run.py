@@ -10,7 +10,7 @@ import grpc
 import orjson
 import pytest
 
-from kete_core.testing import admin_event, read_jsonl, run_kete, user_event, write_jsonl
+from kete_core.testing import admin_event, read_jsonl, replay_properties, run_kete, user_event, write_jsonl
 from kete_core.testing.outage import run_through_an_outage
 
 pytestmark = pytest.mark.grpc
@@ -20,11 +20,8 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, server):
     events = [admin_event(n) if n % 4 == 0 else user_event(n, realm=("acme", "master")[n % 2]) for n in range(1, 21)]
     write_jsonl(tmp_path / "events.jsonl", events)
     server.decide = lambda call: (grpc.StatusCode.INVALID_ARGUMENT, "e7 is bad") if b'"e7"' in call.request else None
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        f"kete.data-dir={tmp_path / 'data'}\n"
-        "kete.sources.replay.kind=file\n"
-        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}\n"
+    config = replay_properties(
+        tmp_path,
         # The grpc route as KETE documents it, unchanged.
         "kete.routes.grpc.destination.kind=grpc\n"
         "kete.routes.grpc.destination.host=127.0.0.1\n"
@@ -41,7 +38,7 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, server):
         f"kete.routes.by-resource.destination.port={server.port}\n"
         "kete.routes.by-resource.destination.service=com.example.Audit\n"
         "kete.routes.by-resource.destination.method=On${resourceTypePascalCase}\n"
-        "kete.routes.by-resource.destination.use-plaintext=true\n"
+        "kete.routes.by-resource.destination.use-plaintext=true\n",
     )
     result = await asyncio.to_thread(run_kete, "run", str(config))
     log = result.stdout + result.stderr
@@ -86,11 +83,8 @@ async def test_ketes_mutual_tls_example_runs_unchanged(tmp_path, start_server, s
     server = await start_server(server_tls(require_client=True))
     write_jsonl(tmp_path / "events.jsonl", [user_event(n) for n in range(1, 6)])
     key_store = pki.write("client.p12", pki.store_bytes("pkcs12", key=True, password="changeit"))
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        f"kete.data-dir={tmp_path / 'data'}\n"
-        "kete.sources.replay.kind=file\n"
-        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}\n"
+    config = replay_properties(
+        tmp_path,
         # KETE's "mTLS with custom metadata" example, pointed at the test's server and certificates.
         "kete.routes.events.destination.kind=grpc\n"
         "kete.routes.events.destination.host=127.0.0.1\n"
@@ -103,7 +97,7 @@ async def test_ketes_mutual_tls_example_runs_unchanged(tmp_path, start_server, s
         f"kete.routes.events.destination.tls.trust-store.loader.path={pki.ca_file}\n"
         "kete.routes.events.destination.tls.key-store.loader.kind=pkcs12-file-path\n"
         f"kete.routes.events.destination.tls.key-store.loader.path={key_store}\n"
-        "kete.routes.events.destination.tls.key-store.password=changeit\n"
+        "kete.routes.events.destination.tls.key-store.password=changeit\n",
     )
     result = await asyncio.to_thread(run_kete, "run", str(config))
     assert "route events: 5 matched, 5 delivered, 0 failed" in result.stderr + result.stdout, result.stderr

@@ -1,11 +1,12 @@
-"""Real servers on 127.0.0.1 for the HTTP plugin's tests: a recording receiver, a token endpoint and a PKI."""
+"""Real servers on 127.0.0.1 for the HTTP plugin's tests: a recording receiver, more token endpoints (the
+``token_endpoint`` is ``tests/services/oauth_fixtures.py``'s) and a PKI."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -22,6 +23,7 @@ from kete_core.builtins.json_serializer import JsonSerializer
 from kete_core.builtins.kete_renderer import KeteRenderer
 from kete_core.contracts import ComponentConfig, Message, Receipt, SinkContext
 from kete_core.event import parse_event
+from kete_core.testing import started_servers
 from kete_core.testing.oauth import TokenEndpoint
 from kete_core.tls.testing import Pki
 
@@ -106,16 +108,12 @@ class Receiver:
 @pytest.fixture
 async def start_receiver():
     """Start receivers: ``await start_receiver(ssl_context=None)``; stopped afterwards."""
-    started: list[Receiver] = []
 
-    async def start(ssl_context: ssl.SSLContext | None = None) -> Receiver:
-        server = await Receiver().start(ssl_context)
-        started.append(server)
-        return server
+    def start(ssl_context: ssl.SSLContext | None = None) -> Awaitable[Receiver]:
+        return Receiver().start(ssl_context)
 
-    yield start
-    for server in started:
-        await server.stop()
+    async with started_servers(start) as starting:
+        yield starting
 
 
 @pytest.fixture
@@ -124,25 +122,14 @@ async def receiver(start_receiver):
 
 
 @pytest.fixture
-async def token_endpoint():
-    server = await TokenEndpoint().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def new_token_endpoint():
     """Start more token endpoints: ``await new_token_endpoint(path, **settings)``; stopped afterwards."""
-    started: list[TokenEndpoint] = []
 
-    async def start(path: str = "/token", **settings) -> TokenEndpoint:
-        server = await TokenEndpoint(**settings).start(path)
-        started.append(server)
-        return server
+    def start(path: str = "/token", **settings) -> Awaitable[TokenEndpoint]:
+        return TokenEndpoint(**settings).start(path)
 
-    yield start
-    for server in started:
-        await server.stop()
+    async with started_servers(start) as starting:
+        yield starting
 
 
 def _sink_context(path: str = "routes.r.destination") -> SinkContext:
@@ -241,12 +228,17 @@ class Webhook:
         async with self.client.post(self.url, data=data, headers=headers, **options) as response:
             return response.status, await response.json(), response.headers
 
+    async def stop(self) -> None:
+        await self.client.close()
+        self.intake.stopping.set()
+        await asyncio.wait_for(self.task, 5)
+        await self.source.close()
+
 
 @pytest.fixture
 async def webhook():
     """Start an http source on a free port: ``await webhook(client_ssl=None, **settings)`` gives a
     :class:`Webhook` with a client session (using *client_ssl* for HTTPS); all are stopped afterwards."""
-    started: list[Webhook] = []
 
     async def start(client_ssl: ssl.SSLContext | None = None, **settings) -> Webhook:
         # No drain by default: stopping a test's source closes it at once (the drain has its own tests).
@@ -255,16 +247,10 @@ async def webhook():
         task = asyncio.create_task(source.run(intake))
         await asyncio.wait_for(source.listening.wait(), 5)
         client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl if client_ssl else True))
-        hook = Webhook(source, intake, task, client)
-        started.append(hook)
-        return hook
+        return Webhook(source, intake, task, client)
 
-    yield start
-    for hook in started:
-        await hook.client.close()
-        hook.intake.stopping.set()
-        await asyncio.wait_for(hook.task, 5)
-        await hook.source.close()
+    async with started_servers(start) as starting:
+        yield starting
 
 
 # --------------------------------------------------------------------------- a PKI made for the test session

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import tomllib
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -182,19 +182,3 @@ def kt() -> SimpleNamespace:
         KeteProcess=KeteProcess,
         consumer_config=consumer_config,
     )
-
-
-@pytest.fixture
-def spawn_kete() -> Iterator[Callable[..., KeteProcess]]:
-    """Start ``kete run`` in the background: ``spawn_kete(config_path, env=None, name="kete")``;
-    whatever is still running at the end of the test is killed."""
-    started: list[KeteProcess] = []
-
-    def spawn(config: Path, env: dict[str, str] | None = None, name: str = "kete") -> KeteProcess:
-        process = KeteProcess("run", str(config), cwd=config.parent, env=env, name=name)
-        started.append(process)
-        return process
-
-    yield spawn
-    for process in started:
-        process.kill()

@@ -4,39 +4,22 @@ restarted mid-run, SCRAM and TLS, bad credentials. Each test leaves the session 
 from __future__ import annotations
 
 import textwrap
+import tomllib
 from collections import Counter
 from pathlib import Path
 
 import orjson
 import pytest
 
-from kete_core.testing import run_kete, write_jsonl
+from kete_core.testing import replay_config, run_kete, write_jsonl
 
 pytestmark = pytest.mark.kafka
 
 
 def config_file(tmp_path: Path, destination: str, *, follow: bool = False) -> Path:
-    config = tmp_path / "kete.toml"
-    config.write_text(
-        textwrap.dedent(f"""
-        [kete]
-        data-dir = "{tmp_path / "data"}"
-
-        [sources.replay]
-        kind = "file"
-        path = "events.jsonl"
-        follow = {"true" if follow else "false"}
-        poll-interval = "50ms"
-
-        [routes.kafka]
-        retry.wait-duration = "200ms"
-        retry.max-wait-duration = "1s"
-        [routes.kafka.destination]
-        kind = "kafka"
-        """)
-        + textwrap.dedent(destination)
-    )
-    return config
+    """:func:`replay_config` into the route ``kafka``, its destination's settings besides the kind written as TOML."""
+    settings = tomllib.loads(textwrap.dedent(destination))
+    return replay_config(tmp_path, {"kind": "kafka", **settings}, route="kafka", follow=follow)
 
 
 def ids(records) -> Counter:

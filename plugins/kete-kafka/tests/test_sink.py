@@ -17,6 +17,7 @@ from kete_core.config.tree import canonical
 from kete_core.contracts import ComponentConfig, Message, SinkContext
 from kete_core.errors import PermanentError, RenderError, Unavailable
 from kete_core.event import parse_event
+from kete_core.testing import send_once
 
 SERIALIZER = JsonSerializer(ComponentConfig())
 
@@ -46,11 +47,7 @@ async def test_records_carry_key_headers_and_payload(any_kafka, kafka_topic, kt)
         "headers.contenttype": "ignored: kete sets it",
     })  # fmt: skip
     batch = [message(raw) for raw in kt.make_events(10)]
-    await sink.start()
-    try:
-        assert await sink.send(batch) is None
-    finally:
-        await sink.close()
+    assert await send_once(sink, batch) is None
     records = kt.read_topics(
         any_kafka.client_config(), [f"{kafka_topic}-event", f"{kafka_topic}-admin-event"], count=10
     )
@@ -80,11 +77,7 @@ async def test_bad_messages_fail_alone(any_kafka, kafka_topic, kt):
     too_big = {**good[1], "id": "too-big", "details": {"blob": "x" * 30000}}
     unresolved = {**good[2], "id": "no-realm", "realmName": None, "realmId": None}
     batch = [message(raw) for raw in [good[0], bad_realm, good[1], too_big, unresolved, *good[2:]]]
-    await sink.start()
-    try:
-        results = await sink.send(batch)
-    finally:
-        await sink.close()
+    results = await send_once(sink, batch)
     assert results is not None
     outcome = {m.event.id: result for m, result in zip(batch, results, strict=True)}
     assert isinstance(outcome.pop("bad-realm"), PermanentError)
@@ -111,11 +104,7 @@ async def test_a_key_with_no_value_for_an_event_fails_that_event(any_kafka, kafk
     })  # fmt: skip
     user = message({"id": "u", "type": "LOGIN", "realmName": "acme"})
     admin = message({"id": "a", "resourceType": "USER", "operationType": "CREATE", "realmName": "acme"})
-    await sink.start()
-    try:
-        results = await sink.send([user, admin])
-    finally:
-        await sink.close()
+    results = await send_once(sink, [user, admin])
     assert results is not None and isinstance(results[0], RenderError) and results[1] is None
     (record,) = kt.read_topics(any_kafka.client_config(), [kafka_topic], count=1)
     assert record.key == b"user" and ("operation", b"create") in record.headers
@@ -156,11 +145,7 @@ async def test_missing_topic_is_the_event_s_problem_not_an_outage(any_kafka, kaf
     })  # fmt: skip
     kt.create_topic(any_kafka.client_config(), f"{kafka_topic}-acme", 1)
     batch = [message(raw) for raw in kt.make_events(4, realms=["acme", "nowhere"])]
-    await sink.start()
-    try:
-        results = await sink.send(batch)
-    finally:
-        await sink.close()
+    results = await send_once(sink, batch)
     assert results is not None
     assert [result is None for result in results] == [True, False, True, False]
     assert f"topic '{kafka_topic}-nowhere' does not exist" in str(results[1])

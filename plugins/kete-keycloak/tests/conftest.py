@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from kete_core.pipeline import Pipeline
-from kete_core.testing import KeteProcess, load_app, read_jsonl
+from kete_core.testing import load_app, read_jsonl
 from tests.services.keycloak_server import (
     KeycloakServer,
     add_realm_role_mapping,
@@ -101,21 +101,6 @@ destination.path = "{directory / "out" / path}"
 """
     )
     return config
-
-
-@pytest.fixture
-def kete_process():
-    """Start ``kete run`` subprocesses; any still running at the end are killed."""
-    started: list[KeteProcess] = []
-
-    def start(config: Path) -> KeteProcess:
-        process = KeteProcess("run", str(config), cwd=config.parent)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.kill()
 
 
 class KeteInProcess:

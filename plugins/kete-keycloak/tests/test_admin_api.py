@@ -56,11 +56,11 @@ def realm_id(server: Any, realm: str) -> str:
     return admin_call(server.base_url, admin_token(server.base_url), "GET", "", realm=realm)["id"]
 
 
-def test_every_stored_event_arrives_once_across_a_restart(keycloak, tmp_path, kete_process, kk):
+def test_every_stored_event_arrives_once_across_a_restart(keycloak, tmp_path, spawn_kete, kk):
     out = tmp_path / "out"
     config = kk.write_config(tmp_path, source(keycloak))
     started = kk.now_ms()
-    kete = kete_process(config)
+    kete = spawn_kete(config)
     # kete's own token request is a CLIENT_LOGIN of the realm it polls: it shows kete is polling.
     kk.wait_until(lambda: kk.sink_events(out), what="kete's first event")
     script = kk.Script()
@@ -72,7 +72,7 @@ def test_every_stored_event_arrives_once_across_a_restart(keycloak, tmp_path, ke
     )  # fmt: skip
     assert kete.stop() == 0, kete.log
     kk.run_actions(keycloak, "while-down", script)
-    kete = kete_process(config)
+    kete = spawn_kete(config)
     kk.run_actions(keycloak, "after", script)
 
     def delivered_all() -> bool:

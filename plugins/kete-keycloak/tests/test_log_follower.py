@@ -79,10 +79,10 @@ def by_kind(items: list[tuple[str, str | None]], messages: list[str]) -> dict[bo
     return split
 
 
-def test_follows_the_plain_log_across_a_restart(keycloak, tmp_path, kete_process, kk):
+def test_follows_the_plain_log_across_a_restart(keycloak, tmp_path, spawn_kete, kk):
     out, log = tmp_path / "out", keycloak.log_file
     config = kk.write_config(tmp_path, source(log))  # start-at = "end"
-    kete = kete_process(config)
+    kete = spawn_kete(config)
 
     # Failed logins of a probe user until one arrives: from its record on, kete reads everything.
     probe = kk.unique("probe")
@@ -99,7 +99,7 @@ def test_follows_the_plain_log_across_a_restart(keycloak, tmp_path, kete_process
                               for e in kk.sink_events(out) if "operationType" in e), what="the first round")  # fmt: skip
     assert kete.stop() == 0, kete.log
     kk.run_actions(keycloak, "log-2", script)  # while kete is down
-    kete = kete_process(config)
+    kete = spawn_kete(config)
     kk.run_actions(keycloak, "log-3", script)
     wait_for_log(log, f'resourcePath="users/{script.user_ids[-1]}"', 'operationType="DELETE"')
     kk.wait_until(lambda: any(e.get("resourcePath") == f"users/{script.user_ids[-1]}" and e["operationType"] == "DELETE"

@@ -6,11 +6,9 @@ The broker is the session fixture ``mosquitto`` of ``tests/services/mosquitto_fi
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -19,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from kete_core.testing import KeteProcess
+from tests.services.waiting import Inbox
 
 
 @dataclass
@@ -35,12 +33,11 @@ class Received:
     expiry: int | None = None
 
 
-class Subscriber:
+class Subscriber(Inbox[Received]):
     """A paho client (its own thread) subscribed to ``<filter>``, keeping what it receives in order."""
 
     def __init__(self, port: int, topic_filter: str, *, v5: bool = True, persistent: bool = False) -> None:
-        self.messages: list[Received] = []
-        self._lock = threading.Lock()
+        super().__init__()
         subscribed = threading.Event()
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -73,21 +70,10 @@ class Subscriber:
             getattr(properties, "ContentType", None),
             getattr(properties, "MessageExpiryInterval", None),
         )
-        with self._lock:
-            self.messages.append(received)
+        self.add(received)
 
     def payloads(self) -> list[bytes]:
-        with self._lock:
-            return [message.payload for message in self.messages]
-
-    def wait_for(self, condition: Callable[[list[Received]], bool], timeout: float = 30.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                got = list(self.messages)
-            if condition(got) or time.monotonic() > deadline:
-                return got
-            time.sleep(0.05)
+        return [message.payload for message in self.received()]
 
     def close(self) -> None:
         self.client.disconnect()
@@ -114,18 +100,3 @@ def subscribe(mosquitto: Any) -> Iterator[Callable[..., Subscriber]]:
 def topic_root() -> str:
     """A topic prefix no other test uses."""
     return f"kete-test/{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def spawn_kete() -> Iterator[Callable[..., KeteProcess]]:
-    """``spawn_kete(config_path)``: ``kete run`` in the background, killed at the end of the test."""
-    started: list[KeteProcess] = []
-
-    def spawn(config: Path) -> KeteProcess:
-        process = KeteProcess("run", str(config), cwd=config.parent)
-        started.append(process)
-        return process
-
-    yield spawn
-    for process in started:
-        process.kill()

@@ -4,17 +4,15 @@ broker stopped and started again mid-run."""
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
-from kete_core.testing import admin_event, run_kete, user_event, write_config, write_jsonl
-from kete_core.testing.services import free_ports
+from kete_core.testing import admin_event, replay_config, replay_properties, run_kete, user_event, write_jsonl
+from kete_core.testing.services import free_ports, restored
+from tests.services.waiting import not_ready, ready
 
 pytestmark = pytest.mark.mqtt
 
@@ -28,33 +26,8 @@ def events(count: int, *, start: int = 0) -> list[dict]:
     return made
 
 
-def config_file(tmp_path: Path, destination: dict, *, follow: bool = False, metrics: int | None = None) -> Path:
-    kete: dict = {"data-dir": str(tmp_path / "data")}
-    if metrics is not None:
-        kete["metrics"] = {"enabled": True, "address": f"127.0.0.1:{metrics}"}
-    source = {"kind": "file", "path": "events.jsonl", "follow": follow, "poll-interval": "50ms"}
-    route = {"retry": {"wait-duration": "200ms", "max-wait-duration": "1s"}, "destination": destination}
-    return write_config(
-        tmp_path / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {"mqtt": route}}
-    )
-
-
-def not_ready(port: int, *, ready: bool, timeout: float = 30.0) -> dict:
-    """Poll kete's ``/ready`` until it answers 200 (*ready*) or 503; return its JSON body."""
-    wanted = 200 if ready else 503
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
-                status, body = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, body = error.code, error.read()
-        except urllib.error.URLError:
-            status, body = 0, b"{}"
-        if status == wanted:
-            return json.loads(body)
-        assert time.monotonic() < deadline, f"/ready did not answer {wanted} within {timeout} s"
-        time.sleep(0.1)
+def config_file(tmp_path: Path, destination: dict, **options: Any) -> Path:
+    return replay_config(tmp_path, destination, route="mqtt", **options)
 
 
 def ids(messages) -> list[str]:
@@ -101,29 +74,21 @@ def test_mqtt_3_from_a_kete_properties_file_sends_the_payload_alone(mosquitto, s
     sent = events(20)
     write_jsonl(tmp_path / "events.jsonl", sent)
     subscriber = subscribe(f"{topic_root}/#")
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        "\n".join(
-            [
-                f"kete.data-dir={tmp_path / 'data'}",
-                "kete.sources.replay.kind=file",
-                "kete.sources.replay.path=events.jsonl",
-                "kete.routes.mosquitto.destination.kind=mqtt-3",
-                "kete.routes.mosquitto.destination.host=127.0.0.1",
-                f"kete.routes.mosquitto.destination.port={mosquitto.port}",
-                f"kete.routes.mosquitto.destination.topic={topic_root}/" + "${realmLowerCase}/${eventTypeLowerCase}",
-                "kete.routes.mosquitto.destination.qos=2",
-                "kete.routes.mosquitto.destination.retained=false",
-                "kete.routes.mosquitto.destination.clean-session=true",
-                "kete.routes.mosquitto.destination.client-id-prefix=keycloak",
-                "kete.routes.mosquitto.destination.keep-alive-interval-seconds=30",
-                "kete.routes.mosquitto.destination.connection-timeout-seconds=5",
-                "kete.routes.mosquitto.destination.max-inflight=100",
-                "kete.routes.mosquitto.destination.headers.X-Source=keycloak",
-                "kete.routes.mosquitto.destination.pool.max-total=20",
-            ]
-        )
-        + "\n"
+    config = replay_properties(
+        tmp_path,
+        "kete.routes.mosquitto.destination.kind=mqtt-3",
+        "kete.routes.mosquitto.destination.host=127.0.0.1",
+        f"kete.routes.mosquitto.destination.port={mosquitto.port}",
+        f"kete.routes.mosquitto.destination.topic={topic_root}/" + "${realmLowerCase}/${eventTypeLowerCase}",
+        "kete.routes.mosquitto.destination.qos=2",
+        "kete.routes.mosquitto.destination.retained=false",
+        "kete.routes.mosquitto.destination.clean-session=true",
+        "kete.routes.mosquitto.destination.client-id-prefix=keycloak",
+        "kete.routes.mosquitto.destination.keep-alive-interval-seconds=30",
+        "kete.routes.mosquitto.destination.connection-timeout-seconds=5",
+        "kete.routes.mosquitto.destination.max-inflight=100",
+        "kete.routes.mosquitto.destination.headers.X-Source=keycloak",
+        "kete.routes.mosquitto.destination.pool.max-total=20",
     )
     result = run_kete("run", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -219,10 +184,7 @@ def test_the_right_password(mosquitto, subscribe, topic_root, tmp_path):
 @pytest.fixture
 def broker(mosquitto):
     """The session's Mosquitto, started again after the test whatever happened to it."""
-    try:
-        yield mosquitto
-    finally:
-        mosquitto.start()
+    yield from restored(mosquitto)
 
 
 @pytest.mark.parametrize("kind", ["mqtt-3", "mqtt-5"])
@@ -242,7 +204,7 @@ def test_broker_stopped_mid_run_loses_nothing(kind, broker, subscribe, topic_roo
             "connection-timeout-seconds": 2,
         },
         follow=True,
-        metrics=metrics,
+        metrics_port=metrics,
     )
     kete = spawn_kete(config)
     subscriber.wait_for(lambda got: len(got) >= 100)
@@ -250,15 +212,14 @@ def test_broker_stopped_mid_run_loses_nothing(kind, broker, subscribe, topic_roo
     with source.open("ab") as out:
         out.write(b"".join(orjson.dumps(event) + b"\n" for event in events(100, start=100)))
     kete.wait_for_log("destination unavailable, waiting for it", timeout=30)
-    body = not_ready(metrics, ready=False)
-    reason = body["not_ready"]["route mqtt"]
-    assert f"MQTT broker at tcp://127.0.0.1:{broker.port}" in reason, body
+    reasons = not_ready(metrics)
+    assert f"MQTT broker at tcp://127.0.0.1:{broker.port}" in reasons["route mqtt"], reasons
     broker.start()
     with source.open("ab") as out:
         out.write(b"".join(orjson.dumps(event) + b"\n" for event in events(100, start=200)))
     wanted = {f"{'a' if n % 4 == 3 else 'e'}{n}" for n in range(300)}
     got = subscriber.wait_for(lambda got: wanted <= set(ids(got)), timeout=60)
-    not_ready(metrics, ready=True)
+    ready(metrics)
     assert kete.stop() == 0, kete.log
     missing = wanted - set(ids(got))
     print(f"broker restart mid-run: 300 events, {len(missing)} missing, {len(got) - len(set(ids(got)))} duplicates")

@@ -6,18 +6,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
 import pytest
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
-
-from kete_core.testing import KeteProcess
 
 T = TypeVar("T")
 
@@ -109,18 +106,3 @@ def capture(nats_server) -> Capture:
     prefix = name.lower().replace("_", "-")
     blocking(create_stream(nats_server.url, name, [f"{prefix}.>"]))
     return Capture(nats_server.url, name, prefix)
-
-
-@pytest.fixture
-def spawn_kete() -> Iterator[Callable[..., KeteProcess]]:
-    """``kete run <config>`` in the background; killed at the end of the test if still running."""
-    processes: list[KeteProcess] = []
-
-    def spawn(config: Path) -> KeteProcess:
-        process = KeteProcess("run", str(config), cwd=config.parent)
-        processes.append(process)
-        return process
-
-    yield spawn
-    for process in processes:
-        process.kill()

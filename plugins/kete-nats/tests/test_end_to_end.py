@@ -3,13 +3,11 @@ nats-server; what arrived is read back from a JetStream stream with its own conn
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 import pytest
 
 from kete_core.event import parse_event
-from kete_core.testing import admin_event, read_jsonl, run_kete, user_event, write_jsonl
+from kete_core.testing import admin_event, read_jsonl, replay_properties, run_kete, user_event, write_jsonl
 
 pytestmark = pytest.mark.nats
 
@@ -26,26 +24,10 @@ def events(count: int) -> list[dict]:
     ]
 
 
-def properties(tmp_path: Path, *lines: str) -> Path:
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        "\n".join(
-            [
-                f"kete.data-dir={tmp_path / 'data'}",
-                "kete.sources.replay.kind=file",
-                "kete.sources.replay.path=events.jsonl",
-                *lines,
-            ]
-        )
-        + "\n"
-    )
-    return config
-
-
 def test_subjects_headers_and_payloads_as_kete_sends_them(nats_server, capture, tmp_path):
     raw = events(24)
     write_jsonl(tmp_path / "events.jsonl", raw)
-    config = properties(
+    config = replay_properties(
         tmp_path,
         "kete.routes.core.destination.kind=nats",
         f"kete.routes.core.destination.servers={nats_server.url}",
@@ -99,7 +81,7 @@ def test_a_message_jetstream_refuses_fails_that_event_alone(nats_server, capture
     streams.create(f"{capture.name}_ACME", [f"{prefix}-acme.x"])
     streams.create(f"{capture.name}_BIG", [f"{prefix}-big.x"], max_msg_size=64)
     write_jsonl(tmp_path / "events.jsonl", [user_event(n, realm=("acme", "big", "lost")[n % 3]) for n in range(12)])
-    config = properties(
+    config = replay_properties(
         tmp_path,
         "kete.routes.js.retry.max-attempts=2",
         "kete.routes.js.retry.wait-duration=10ms",

@@ -9,7 +9,9 @@ import base64
 import json
 import ssl
 import time
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import nats
 import orjson
@@ -17,8 +19,8 @@ import pytest
 from nats.aio.client import RawCredentials
 from nats.aio.msg import Msg
 
-from kete_core.testing import run_kete, user_event, write_jsonl
-from kete_core.testing.services import free_ports
+from kete_core.testing import replay_config, run_kete, user_event, write_jsonl
+from kete_core.testing.services import free_ports, restored
 from tests.services.waiting import not_ready
 
 pytestmark = pytest.mark.nats
@@ -26,34 +28,15 @@ pytestmark = pytest.mark.nats
 TOKEN = "kete-token"  # of nats_tls_server in tests/services/nats_fixtures.py
 
 
-def config_file(tmp_path: Path, destination: str, *, follow: bool = False, metrics: int | None = None) -> Path:
-    config = tmp_path / "kete.toml"
-    lines = [
-        "[kete]",
-        f'data-dir = "{tmp_path / "data"}"',
-        *([f'metrics.enabled = true\nmetrics.address = "127.0.0.1:{metrics}"'] if metrics else []),
-        "[sources.replay]",
-        'kind = "file"',
-        'path = "events.jsonl"',
-        f"follow = {'true' if follow else 'false'}",
-        'poll-interval = "50ms"',
-        "[routes.nats]",
-        'retry.wait-duration = "200ms"',
-        'retry.max-wait-duration = "1s"',
-        "[routes.nats.destination]",
-        destination,
-    ]
-    config.write_text("\n".join(lines) + "\n")
-    return config
+def config_file(tmp_path: Path, destination: str, **options: Any) -> Path:
+    """:func:`replay_config` into the route ``nats``, its destination written as TOML."""
+    return replay_config(tmp_path, tomllib.loads(destination), route="nats", **options)
 
 
 @pytest.fixture
 def server(nats_server):
     """The session's server, started again after the test whatever happened to it."""
-    try:
-        yield nats_server
-    finally:
-        nats_server.start()
+    yield from restored(nats_server)
 
 
 def test_a_wrong_password_is_reported_at_start_and_nothing_is_dead_lettered(nats_server, capture, spawn_kete, tmp_path):
@@ -102,7 +85,7 @@ def test_server_restarted_mid_run_loses_nothing(server, capture, spawn_kete, tmp
         'authentication-method = "none"\nconnection-timeout-seconds = 1\n'
         + ("" if kind == "nats" else f'stream = "{capture.name}"\n'),
         follow=True,
-        metrics=metrics,
+        metrics_port=metrics,
     )
     kete = spawn_kete(config)
     assert len(capture.wait(20)) == 20

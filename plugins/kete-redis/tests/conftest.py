@@ -1,5 +1,4 @@
-"""Independent readers of what reached the session's Redis server (redis-py's blocking client), and
-kete run in the background."""
+"""Independent readers of what reached the session's Redis server (redis-py's blocking client)."""
 
 from __future__ import annotations
 
@@ -8,13 +7,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-
-from kete_core.testing import KeteProcess
 
 
 @dataclass
@@ -119,18 +115,3 @@ def subscriber(redis_server, prefix) -> Iterator[Subscriber]:
     listening = Subscriber(redis_server.port, f"{prefix}*").start()
     yield listening
     listening.stop()
-
-
-@pytest.fixture
-def spawn_kete() -> Iterator[Callable[..., KeteProcess]]:
-    """``kete run <config>`` in the background; killed at the end of the test if still running."""
-    processes: list[KeteProcess] = []
-
-    def spawn(config: Path) -> KeteProcess:
-        process = KeteProcess("run", str(config), cwd=config.parent)
-        processes.append(process)
-        return process
-
-    yield spawn
-    for process in processes:
-        process.kill()

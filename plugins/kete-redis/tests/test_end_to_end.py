@@ -3,14 +3,12 @@ server; what arrived is read back with redis-py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 import pytest
 import redis
 
 from kete_core.event import parse_event
-from kete_core.testing import admin_event, read_jsonl, run_kete, user_event, write_jsonl
+from kete_core.testing import admin_event, read_jsonl, replay_properties, run_kete, user_event, write_jsonl
 
 pytestmark = pytest.mark.redis
 
@@ -27,26 +25,10 @@ def events(count: int) -> list[dict]:
     ]
 
 
-def properties(tmp_path: Path, *lines: str) -> Path:
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        "\n".join(
-            [
-                f"kete.data-dir={tmp_path / 'data'}",
-                "kete.sources.replay.kind=file",
-                "kete.sources.replay.path=events.jsonl",
-                *lines,
-            ]
-        )
-        + "\n"
-    )
-    return config
-
-
 def test_streams_and_channels_get_every_event_with_kete_fields(redis_server, prefix, subscriber, streams, tmp_path):
     raw = events(24)
     write_jsonl(tmp_path / "events.jsonl", raw)
-    config = properties(
+    config = replay_properties(
         tmp_path,
         "kete.routes.stream.destination.kind=redis-stream",
         "kete.routes.stream.destination.host=127.0.0.1",
@@ -105,7 +87,7 @@ def test_streams_and_channels_get_every_event_with_kete_fields(redis_server, pre
 @pytest.mark.parametrize("approximate", ["false", "true"])
 def test_max_len_trims_the_stream(redis_server, prefix, streams, tmp_path, approximate):
     write_jsonl(tmp_path / "events.jsonl", [user_event(number) for number in range(40)])
-    config = properties(
+    config = replay_properties(
         tmp_path,
         "kete.routes.r.destination.kind=redis-stream",
         "kete.routes.r.destination.host=127.0.0.1",
@@ -128,7 +110,7 @@ def test_a_refused_command_fails_that_event_alone(redis_server, prefix, streams,
     client.set(f"{prefix}:beta_realm", "not a stream")  # XADD to it is refused with WRONGTYPE
     client.close()
     write_jsonl(tmp_path / "events.jsonl", [user_event(n, realm=REALMS[n % 2]) for n in range(10)])
-    config = properties(
+    config = replay_properties(
         tmp_path,
         "kete.routes.r.destination.kind=redis-stream",
         "kete.routes.r.destination.host=127.0.0.1",

@@ -4,14 +4,16 @@ mid-run, TLS with client certificates. Each test leaves the session server runni
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
-from kete_core.testing import run_kete, user_event, write_jsonl
+from kete_core.testing import replay_config, run_kete, user_event, write_jsonl
 from kete_core.testing.outage import TcpRelay, run_through_an_outage
-from kete_core.testing.services import free_ports
+from kete_core.testing.services import free_ports, restored
 from tests.services.waiting import not_ready
 
 pytestmark = pytest.mark.redis
@@ -19,34 +21,15 @@ pytestmark = pytest.mark.redis
 USERNAME, PASSWORD = "kete", "kete-secret"  # the ACL user of tests/services/redis_fixtures.py
 
 
-def config_file(tmp_path: Path, destination: str, *, follow: bool = False, metrics: int | None = None) -> Path:
-    config = tmp_path / "kete.toml"
-    lines = [
-        "[kete]",
-        f'data-dir = "{tmp_path / "data"}"',
-        *([f'metrics.enabled = true\nmetrics.address = "127.0.0.1:{metrics}"'] if metrics else []),
-        "[sources.replay]",
-        'kind = "file"',
-        'path = "events.jsonl"',
-        f"follow = {'true' if follow else 'false'}",
-        'poll-interval = "50ms"',
-        "[routes.redis]",
-        'retry.wait-duration = "200ms"',
-        'retry.max-wait-duration = "1s"',
-        "[routes.redis.destination]",
-        destination,
-    ]
-    config.write_text("\n".join(lines) + "\n")
-    return config
+def config_file(tmp_path: Path, destination: str, **options: Any) -> Path:
+    """:func:`replay_config` into the route ``redis``, its destination written as TOML."""
+    return replay_config(tmp_path, tomllib.loads(destination), route="redis", **options)
 
 
 @pytest.fixture
 def server(redis_server):
     """The session's server, started again after the test whatever happened to it."""
-    try:
-        yield redis_server
-    finally:
-        redis_server.start()
+    yield from restored(redis_server)
 
 
 def test_the_acl_user_delivers(redis_server, prefix, streams, tmp_path):
@@ -90,7 +73,7 @@ def test_server_restarted_mid_run_loses_nothing(server, prefix, streams, spawn_k
         f'kind = "redis-stream"\nhost = "127.0.0.1"\nport = {server.port}\nstream = "{prefix}"\n'
         "connection-timeout-seconds = 1\ncommand-timeout-seconds = 2\n",
         follow=True,
-        metrics=metrics,
+        metrics_port=metrics,
     )
     kete = spawn_kete(config)
     assert len(streams(prefix, 20)) == 20

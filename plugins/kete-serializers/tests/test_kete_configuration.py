@@ -81,6 +81,18 @@ def test_kete_check_names_a_bad_serializer_setting(
     assert f"routes.r.serializer.{setting}" in result.stderr and message in result.stderr
 
 
+def test_kete_check_names_the_binary_serializer_a_file_of_lines_cannot_hold(tmp_path: Path) -> None:
+    config = tmp_path / "kete.properties"
+    config.write_text(
+        "kete.routes.r.serializer.kind=avro\n"
+        f"kete.routes.r.destination.kind=file\nkete.routes.r.destination.path={tmp_path}/out.avro\n"
+    )
+    result = run_kete("check", str(config))
+    assert result.returncode == 2
+    assert "routes.r.destination.framing" in result.stderr
+    assert "the serializer (avro) writes binary payloads" in result.stderr
+
+
 FRAMED = ("cbor", "smile", "avro", "protobuf", "yaml", "properties", "multipart-form", "template")
 
 

@@ -1,28 +1,19 @@
 """Fixtures of the signalr sink's tests: a SignalR hub on aiohttp (:mod:`kete_signalr.testing`) on
-127.0.0.1, sinks, messages, a token endpoint and a PKI."""
+127.0.0.1, sinks and messages (the token endpoint is ``tests/services/oauth_fixtures.py``'s)."""
 
 from __future__ import annotations
 
 import pytest
 from kete_signalr.testing import Hub
 
-from kete_core.testing import json_message, sink_builder
-from kete_core.testing.oauth import TokenEndpoint
+from kete_core.testing import started_servers
 
 
 @pytest.fixture
 async def start_hub():
     """Start hubs: ``await start_hub(**settings)``; stopped afterwards."""
-    hubs: list[Hub] = []
-
-    async def start(**settings) -> Hub:
-        hub = await Hub(**settings).start()
-        hubs.append(hub)
-        return hub
-
-    yield start
-    for hub in hubs:
-        await hub.stop()
+    async with started_servers(lambda **settings: Hub(**settings).start()) as start:
+        yield start
 
 
 @pytest.fixture
@@ -31,20 +22,6 @@ async def hub(start_hub) -> Hub:
 
 
 @pytest.fixture
-async def make_sink():
-    """Build signalr sinks: ``make_sink(**settings)`` (kebab-case keys); every one is closed afterwards."""
-    async with sink_builder("signalr") as build:
-        yield build
-
-
-@pytest.fixture
-def ev():
-    """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
-    return json_message
-
-
-@pytest.fixture
-async def token_endpoint():
-    endpoint = await TokenEndpoint().start()
-    yield endpoint
-    await endpoint.stop()
+def sink_kind() -> str:
+    """What ``make_sink`` builds (``make_sink`` and ``ev`` are ``tests/services/sink_fixtures.py``'s)."""
+    return "signalr"

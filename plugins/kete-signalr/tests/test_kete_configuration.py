@@ -8,7 +8,7 @@ import asyncio
 import orjson
 import pytest
 
-from kete_core.testing import run_kete, user_event
+from kete_core.testing import replay_properties, run_kete, user_event
 
 pytestmark = pytest.mark.websocket
 
@@ -17,10 +17,8 @@ async def test_kete_properties_run_unchanged(tmp_path, start_hub):
     hub = await start_hub(require={"Authorization": "Bearer eyJhbGciOiJIUzI1NiIs", "X-Tenant-Id": "tenant-123"})
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"".join(orjson.dumps(user_event(n)) + b"\n" for n in range(1, 11)))
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        f"kete.data-dir={tmp_path / 'state'}\n"
-        f"kete.sources.replay.kind=file\nkete.sources.replay.path={events}\n"
+    config = replay_properties(
+        tmp_path,
         "kete.routes.azure.destination.kind=signalr\n"
         f"kete.routes.azure.destination.url={hub.url}\n"
         "kete.routes.azure.destination.access-token=eyJhbGciOiJIUzI1NiIs\n"
@@ -31,7 +29,7 @@ async def test_kete_properties_run_unchanged(tmp_path, start_hub):
         "kete.routes.default.destination.kind=signalr\n"
         f"kete.routes.default.destination.url={hub.url}\n"
         "kete.routes.default.destination.access-token=eyJhbGciOiJIUzI1NiIs\n"
-        "kete.routes.default.destination.headers.X-Tenant-Id=tenant-123\n"
+        "kete.routes.default.destination.headers.X-Tenant-Id=tenant-123\n",
     )
     result = await asyncio.to_thread(run_kete, "run", str(config))
     assert result.returncode == 0, result.stderr

@@ -8,12 +8,14 @@ import base64
 import gzip
 import ssl
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
 from multidict import CIMultiDict
+
+from kete_core.testing import started_servers
 
 NAMESPACES = {"1.1": "http://schemas.xmlsoap.org/soap/envelope/", "1.2": "http://www.w3.org/2003/05/soap-envelope"}
 CONTENT_TYPES = {"1.1": "text/xml", "1.2": "application/soap+xml"}
@@ -123,18 +125,9 @@ class SoapServer:
 @pytest.fixture
 async def start_server():
     """Start SOAP endpoints: ``await start_server(version="1.1", ssl_context=None, port=0, **settings)``."""
-    started: list[SoapServer] = []
 
-    async def start(ssl_context: ssl.SSLContext | None = None, **settings) -> SoapServer:
-        server = await SoapServer(**settings).start(ssl_context)
-        started.append(server)
-        return server
+    def start(ssl_context: ssl.SSLContext | None = None, **settings) -> Awaitable[SoapServer]:
+        return SoapServer(**settings).start(ssl_context)
 
-    yield start
-    for server in started:
-        await server.stop()
-
-
-@pytest.fixture
-async def server(start_server) -> SoapServer:
-    return await start_server()
+    async with started_servers(start) as starting:
+        yield starting

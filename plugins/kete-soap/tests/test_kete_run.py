@@ -9,7 +9,7 @@ import json
 import orjson
 import pytest
 
-from kete_core.testing import admin_event, read_jsonl, run_kete, user_event, write_jsonl
+from kete_core.testing import admin_event, read_jsonl, replay_properties, run_kete, user_event, write_jsonl
 from kete_core.testing.outage import run_through_an_outage
 
 pytestmark = pytest.mark.soap
@@ -20,11 +20,8 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, start_se
     server.decide = lambda envelope: (True, "e7 is not wanted") if b'"e7"' in envelope.payload else None
     events = [admin_event(n) if n % 4 == 0 else user_event(n) for n in range(1, 21)]
     write_jsonl(tmp_path / "events.jsonl", events)
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        f"kete.data-dir={tmp_path / 'data'}\n"
-        "kete.sources.replay.kind=file\n"
-        f"kete.sources.replay.path={tmp_path / 'events.jsonl'}\n"
+    config = replay_properties(
+        tmp_path,
         # KETE's "SOAP 1.2 with authentication" example, pointed at the test's endpoint.
         "kete.routes.secure.destination.kind=soap\n"
         f"kete.routes.secure.destination.url={server.url}/SecureEventService/${{realmLowerCase}}\n"
@@ -34,7 +31,7 @@ async def test_a_kete_properties_configuration_runs_unchanged(tmp_path, start_se
         "kete.routes.secure.destination.basic-username=keycloak\n"
         "kete.routes.secure.destination.basic-password=secret\n"
         "kete.routes.secure.destination.headers.X-Source=keycloak\n"
-        "kete.routes.secure.retry.max-attempts=1\n"
+        "kete.routes.secure.retry.max-attempts=1\n",
     )
     result = await asyncio.to_thread(run_kete, "run", str(config))
     log = result.stdout + result.stderr

@@ -8,7 +8,7 @@ import asyncio
 import orjson
 import pytest
 
-from kete_core.testing import run_kete, user_event
+from kete_core.testing import replay_properties, run_kete, user_event
 
 pytestmark = pytest.mark.websocket
 
@@ -17,10 +17,8 @@ async def test_kete_properties_run_unchanged(tmp_path, start_server, token_endpo
     server = await start_server(namespace="/admin", path="ws", require={"Authorization": "Bearer token-1"})
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"".join(orjson.dumps(user_event(n)) + b"\n" for n in range(1, 11)))
-    config = tmp_path / "kete.properties"
-    config.write_text(
-        f"kete.data-dir={tmp_path / 'state'}\n"
-        f"kete.sources.replay.kind=file\nkete.sources.replay.path={events}\n"
+    config = replay_properties(
+        tmp_path,
         "kete.routes.dashboard.destination.kind=socketio\n"
         f"kete.routes.dashboard.destination.url={server.url}\n"
         "kete.routes.dashboard.destination.event-name=keycloak-${eventTypeLowerCase}\n"
@@ -34,7 +32,7 @@ async def test_kete_properties_run_unchanged(tmp_path, start_server, token_endpo
         "kete.routes.dashboard.destination.oauth.client-secret=s3cret\n"
         "kete.routes.dashboard.destination.pool.min-idle=5\n"
         "kete.routes.dashboard.destination.pool.max-idle=15\n"
-        "kete.routes.dashboard.destination.pool.max-total=30\n"
+        "kete.routes.dashboard.destination.pool.max-total=30\n",
     )
     result = await asyncio.to_thread(run_kete, "run", str(config))
     assert result.returncode == 0, result.stderr

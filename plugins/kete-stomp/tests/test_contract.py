@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from kete_core.testing import SinkContract
-from kete_core.testing.services import free_ports
 from tests.services import rabbitmq_client as at
 
 pytestmark = pytest.mark.stomp
 
 
-class TestStompSink(SinkContract):
+class TestStompSink(at.RabbitMQSinkContract):
     kind = "stomp"
-
-    @pytest.fixture
-    async def queue(self, rabbitmq, rabbitmq_names):
-        return await at.declare(rabbitmq.url, *rabbitmq_names)
+    unreachable = {"destination": "/queue/x", "read-timeout-seconds": 2}
 
     @pytest.fixture
     def sink_settings(self, rabbitmq, queue):
@@ -34,8 +29,3 @@ class TestStompSink(SinkContract):
         # A STOMP subscriber: RabbitMQ takes a routing key over 255 bytes from STOMP (the poison realm), which an
         # AMQP 0.9.1 consumer cannot be given.
         return lambda: [message.body for message in at.stomp_consume(rabbitmq.port("stomp"), queue.name, idle=0.3)]
-
-    @pytest.fixture
-    def unreachable_settings(self):
-        (port,) = free_ports(1)
-        return {"host": "127.0.0.1", "port": port, "destination": "/queue/x", "read-timeout-seconds": 2}

@@ -5,10 +5,9 @@ old one, is delivered once each (read back by an independent AMQP 1.0 client).""
 
 from __future__ import annotations
 
-import orjson
 import pytest
 
-from kete_core.testing import read_jsonl, run_kete, user_event, write_jsonl
+from kete_core.testing import read_jsonl, replay_config, run_kete, user_event, write_jsonl
 from tests.services import rabbitmq_client as at
 from tests.services.artemis_fixtures import FULL, PASSWORD, USER
 
@@ -29,14 +28,13 @@ def test_an_error_frame_for_a_refused_send_fails_only_that_event(artemis, artemi
         "password": PASSWORD,
         "destination": f"kete.${{realmLowerCase}}.{artemis_tag}",
     }
-    config = at.kete_config(tmp_path, destination, route={"retry.max-attempts": 2, "retry.wait-duration": "10ms"})
+    retry = {"max-attempts": 2, "wait-duration": "10ms", "max-wait-duration": "1s"}
+    config = replay_config(tmp_path, destination, retry=retry)
     result = run_kete("run", str(config), cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "route r: 9 matched, 7 delivered, 2 failed" in result.stderr, result.stderr
     got = artemis.receive(open_, count=6)
-    assert [orjson.loads(bytes(message.body))["id"] for message in got] == [
-        event["id"] for event in events if event["realmName"] == "open"
-    ]
+    assert at.ids(got) == [event["id"] for event in events if event["realmName"] == "open"]
     assert len(artemis.receive(full)) == 1
     letters = read_jsonl(tmp_path / "data" / "dead-letters" / "r.jsonl")
     assert [letter["event"]["id"] for letter in letters] == ["e4", "e7"]

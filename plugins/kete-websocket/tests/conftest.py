@@ -12,8 +12,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
 
-from kete_core.testing import json_message, sink_builder
-from kete_core.testing.oauth import TokenEndpoint
+from kete_core.testing import started_servers
 
 
 @dataclass
@@ -75,38 +74,11 @@ class WsServer:
 @pytest.fixture
 async def start_server():
     """Start WebSocket servers: ``await start_server(**settings)``; stopped afterwards."""
-    servers: list[WsServer] = []
-
-    async def start(**settings) -> WsServer:
-        server = await WsServer(**settings).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        await server.stop()
+    async with started_servers(lambda **settings: WsServer(**settings).start()) as start:
+        yield start
 
 
 @pytest.fixture
-async def server(start_server) -> WsServer:
-    return await start_server()
-
-
-@pytest.fixture
-async def make_sink():
-    """Build websocket sinks: ``make_sink(**settings)`` (kebab-case keys); every one is closed afterwards."""
-    async with sink_builder("websocket") as build:
-        yield build
-
-
-@pytest.fixture
-def ev():
-    """``ev(number, realm="acme", event_type="LOGIN")``: a user event as the json serializer's message."""
-    return json_message
-
-
-@pytest.fixture
-async def token_endpoint():
-    endpoint = await TokenEndpoint().start()
-    yield endpoint
-    await endpoint.stop()
+def sink_kind() -> str:
+    """What ``make_sink`` builds (``make_sink`` and ``ev`` are ``tests/services/sink_fixtures.py``'s)."""
+    return "websocket"

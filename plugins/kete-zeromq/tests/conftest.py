@@ -4,18 +4,16 @@ read by its own thread, and background ``kete run``. ZeroMQ needs no broker."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import zmq
 
-from kete_core.testing import KeteProcess
 from kete_core.testing.services import free_ports
+from tests.services.waiting import Inbox
 
 
-class Peer:
+class Peer(Inbox[list[bytes]]):
     """A PULL or SUB socket that binds (or connects to) ``endpoint`` and keeps every message's frames."""
 
     def __init__(
@@ -28,8 +26,7 @@ class Peer:
         curve_secret: bytes | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.messages: list[list[bytes]] = []
-        self._lock = threading.Lock()
+        super().__init__()
         self._stop = threading.Event()
         self._context = zmq.Context()
         self._socket = self._context.socket(kind)
@@ -50,22 +47,11 @@ class Peer:
         while not self._stop.is_set():
             if poller.poll(50):
                 frames = self._socket.recv_multipart()
-                with self._lock:
-                    self.messages.append(frames)
+                self.add(frames)
         self._socket.close(0)
 
     def payloads(self) -> list[bytes]:
-        with self._lock:
-            return [frames[-1] for frames in self.messages]
-
-    def wait_for(self, condition: Callable[[list[list[bytes]]], bool], timeout: float = 30.0) -> list[list[bytes]]:
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                got = list(self.messages)
-            if condition(got) or time.monotonic() > deadline:
-                return got
-            time.sleep(0.05)
+        return [frames[-1] for frames in self.received()]
 
     def close(self) -> None:
         self._stop.set()
@@ -92,18 +78,3 @@ def peer() -> Iterator[Callable[..., Peer]]:
     yield make
     for each in made:
         each.close()
-
-
-@pytest.fixture
-def spawn_kete() -> Iterator[Callable[..., KeteProcess]]:
-    """``spawn_kete(config_path)``: ``kete run`` in the background, killed at the end of the test."""
-    started: list[KeteProcess] = []
-
-    def spawn(config: Path) -> KeteProcess:
-        process = KeteProcess("run", str(config), cwd=config.parent)
-        started.append(process)
-        return process
-
-    yield spawn
-    for process in started:
-        process.kill()

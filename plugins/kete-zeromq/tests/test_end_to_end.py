@@ -3,19 +3,17 @@ envelope to a SUB peer that filters on it, a PULL peer that is not there yet, CU
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 import zmq
 from zmq.utils import z85
 
-from kete_core.testing import admin_event, run_kete, user_event, write_config, write_jsonl
+from kete_core.testing import admin_event, replay_config, run_kete, user_event, write_jsonl
 from kete_core.testing.services import free_ports
+from tests.services.waiting import not_ready, ready
 
 pytestmark = pytest.mark.zeromq
 
@@ -31,34 +29,8 @@ def events(count: int, *, start: int = 0, prefix: str = "") -> list[dict]:
     return made
 
 
-def config_file(tmp_path: Path, destination: dict, *, follow: bool = False, metrics: int | None = None) -> Path:
-    kete: dict = {"data-dir": str(tmp_path / "data")}
-    if metrics is not None:
-        kete["metrics"] = {"enabled": True, "address": f"127.0.0.1:{metrics}"}
-    source = {"kind": "file", "path": "events.jsonl", "follow": follow, "poll-interval": "50ms"}
-    route = {
-        "retry": {"wait-duration": "200ms", "max-wait-duration": "1s"},
-        "destination": {"kind": "zeromq", **destination},
-    }
-    return write_config(tmp_path / "kete.toml", {"kete": kete, "sources": {"replay": source}, "routes": {"zmq": route}})
-
-
-def not_ready(port: int, *, ready: bool, timeout: float = 30.0) -> dict:
-    """Poll kete's ``/ready`` until it answers 200 (*ready*) or 503; return its JSON body."""
-    wanted = 200 if ready else 503
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
-                status, body = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, body = error.code, error.read()
-        except urllib.error.URLError:
-            status, body = 0, b"{}"
-        if status == wanted:
-            return json.loads(body)
-        assert time.monotonic() < deadline, f"/ready did not answer {wanted} within {timeout} s"
-        time.sleep(0.1)
+def config_file(tmp_path: Path, destination: dict, **options: Any) -> Path:
+    return replay_config(tmp_path, {"kind": "zeromq", **destination}, route="zmq", **options)
 
 
 def ids(payloads) -> list[str]:
@@ -124,16 +96,16 @@ def test_push_waits_for_a_pull_peer_and_loses_nothing(peer, endpoint, spawn_kete
         tmp_path,
         {"endpoint": endpoint, "socket-type": "PUSH", "send-timeout-seconds": 1},
         follow=True,
-        metrics=metrics,
+        metrics_port=metrics,
     )
     kete = spawn_kete(config)
     kete.wait_for_log("destination unavailable, waiting for it", timeout=30)
-    reason = not_ready(metrics, ready=False)["not_ready"]["route zmq"]
+    reason = not_ready(metrics)["route zmq"]
     assert f"no ZeroMQ peer took a message at {endpoint} within 1 s" in reason
     append(source, events(100, start=100))
     pull = peer(zmq.PULL, endpoint)
     got = pull.wait_for(lambda got: len(got) >= 200, timeout=60)
-    not_ready(metrics, ready=True)
+    ready(metrics)
     assert kete.stop() == 0, kete.log
     assert sorted(ids(frames[0] for frames in got)) == sorted(event["id"] for event in events(200))
     assert "destination available again" in kete.log

@@ -25,7 +25,6 @@ from yarl import URL
 from kete_amqp.settings import Amqp091SinkConfig
 from kete_core import (
     ConfigError,
-    ConfigErrors,
     DeliveryResults,
     Message,
     PermanentError,
@@ -33,8 +32,7 @@ from kete_core import (
     Sink,
     SinkContext,
     Unavailable,
-    client_ssl_context,
-    load_tls,
+    enabled_client_ssl,
 )
 
 log = logging.getLogger("kete.amqp")
@@ -68,11 +66,7 @@ class Amqp091Sink(Sink):
 
     def __init__(self, config: Amqp091SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        try:
-            material = load_tls(config.tls, f"{context.path}.tls")
-        except ConfigErrors as exc:
-            raise ConfigErrors(exc.errors) from None
-        self._ssl = client_ssl_context(config.tls, f"{context.path}.tls", material) if config.tls.enabled else None
+        self._ssl = enabled_client_ssl(config.tls, f"{context.path}.tls")
         for name in config.headers:
             if not name.strip():
                 raise ConfigError("a header needs a name", path=f"{context.path}.headers")

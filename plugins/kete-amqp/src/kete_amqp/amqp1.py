@@ -22,15 +22,13 @@ from proton import symbol, ubyte
 from kete_amqp.amqp1_connection import Amqp1Connection, ConnectionLost, LoginRefused, Refused
 from kete_amqp.settings import Amqp1SinkConfig
 from kete_core import (
-    ConfigErrors,
     DeliveryResults,
     Message,
     RenderError,
     Sink,
     SinkContext,
     Unavailable,
-    client_ssl_context,
-    load_tls,
+    enabled_client_ssl,
 )
 
 log = logging.getLogger("kete.amqp")
@@ -50,11 +48,7 @@ class Amqp1Sink(Sink):
 
     def __init__(self, config: Amqp1SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        try:
-            material = load_tls(config.tls, f"{context.path}.tls")
-        except ConfigErrors as exc:
-            raise ConfigErrors(exc.errors) from None
-        self._ssl = client_ssl_context(config.tls, f"{context.path}.tls", material) if config.tls.enabled else None
+        self._ssl = enabled_client_ssl(config.tls, f"{context.path}.tls")
         self.destination = context.address("destination-name", config.destination_name)
         self.where = f"{config.host}:{config.effective_port}"
         self._headers = {name: value for name, value in config.headers.items() if name.lower() not in _RESERVED}

@@ -114,9 +114,9 @@ class FileSink(Sink):
         super().__init__(config, context)
         self._framed = config.framing == "length-prefixed"
         if not self._framed and context.serializer.binary:
-            kind = type(context.serializer).__name__
+            named = f" ({context.serializer_kind})" if context.serializer_kind else ""
             raise ConfigError(
-                f"the serializer ({kind}) writes binary payloads, which lines cannot hold",
+                f"the serializer{named} writes binary payloads, which lines cannot hold",
                 path=f"{context.path}.framing",
                 hint='set framing = "length-prefixed" (each payload after its length, 4 bytes big-endian)',
             )

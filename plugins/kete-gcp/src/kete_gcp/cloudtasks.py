@@ -22,13 +22,13 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import aiohttp
 import grpc
 import grpc.aio
 from google.cloud.tasks_v2.types import cloudtasks, queue, target, task
+from kete_grpc.channel import DOWN, describe, open_channel, tls_credentials
 
 from kete_core import (
     ConfigError,
@@ -45,7 +45,7 @@ from kete_core import (
     Unavailable,
     connection_outcome,
     load_tls,
-    redact,
+    user_agent,
 )
 from kete_gcp.credentials import AccessTokens
 from kete_gcp.settings import CLOUD_TASKS_SCOPE, CloudTasksSinkConfig
@@ -65,35 +65,18 @@ HttpRequest = target.HttpRequest.pb()
 # A queue id: letters, digits and hyphens, at most 100 (Cloud Tasks' resource names).
 _QUEUE = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 _HINT = "check authentication-type, the service-account key and its roles (roles/cloudtasks.enqueuer)"
-_DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 _TRANSIENT = frozenset({
     grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN,
     grpc.StatusCode.CANCELLED,
 })  # fmt: skip
-# gRPC's own reconnection backoff grows to two minutes; kete paces its retries itself.
-_CHANNEL_OPTIONS: list[tuple[str, Any]] = [
-    ("grpc.initial_reconnect_backoff_ms", 500),
-    ("grpc.max_reconnect_backoff_ms", 5000),
-]
 
-try:
-    _USER_AGENT = f"kete-gcp/{version('kete-gcp')}"
-except PackageNotFoundError:  # running from a source tree
-    _USER_AGENT = "kete-gcp"
+_USER_AGENT = user_agent("kete-gcp")
 
 
 def _queue_value(value: str) -> str:
     if not _QUEUE.match(value):
         raise ValueError("a Cloud Tasks queue id holds only letters, digits and '-' (at most 100)")
     return value
-
-
-def _pem(text: str | None) -> bytes | None:
-    return text.encode() if text else None
-
-
-def _describe(name: str, exc: grpc.aio.AioRpcError) -> str:
-    return redact(f"{name}: gRPC {exc.code().name}: {exc.details() or 'no details'}")
 
 
 class CloudTasksSink(Sink):
@@ -123,11 +106,7 @@ class CloudTasksSink(Sink):
             raise ConfigErrors(errors)
         self._credentials: grpc.ChannelCredentials | None = None
         if not config.use_plaintext:
-            self._credentials = grpc.ssl_channel_credentials(
-                root_certificates=_pem(material.ca_pem()),
-                private_key=_pem(material.private_key_pem()),
-                certificate_chain=_pem(material.certificate_pem()),
-            )
+            self._credentials = tls_credentials(material)
         self._location = f"projects/{config.project.strip()}/locations/{config.location.strip()}"
         self._headers = config.attributes()
         self._encoding = config.encoding
@@ -139,12 +118,7 @@ class CloudTasksSink(Sink):
 
     def _open(self) -> grpc.aio.Channel:
         if self._channel is None:
-            options = [*_CHANNEL_OPTIONS, ("grpc.primary_user_agent", _USER_AGENT)]
-            endpoint = self.config.endpoint.strip()
-            if self._credentials is None:
-                self._channel = grpc.aio.insecure_channel(endpoint, options=options)
-            else:
-                self._channel = grpc.aio.secure_channel(endpoint, self._credentials, options=options)
+            self._channel = open_channel(self.config.endpoint.strip(), self._credentials, _USER_AGENT)
         return self._channel
 
     def _call(self, method: str, response: Any) -> Any:
@@ -196,12 +170,12 @@ class CloudTasksSink(Sink):
             # Connected, without the right to read the queue; creating tasks may still be allowed (as KETE).
             if code == grpc.StatusCode.PERMISSION_DENIED:
                 return
-            if code in _DOWN:
-                raise Unavailable(_describe(name, exc)) from None
+            if code in DOWN:
+                raise Unavailable(describe(name, exc)) from None
             if code == grpc.StatusCode.UNAUTHENTICATED:
-                text = f"the service refused kete's credentials: {_describe(name, exc)} ({_HINT})"
+                text = f"the service refused kete's credentials: {describe(name, exc)} ({_HINT})"
                 raise PermanentError(text) from None
-            raise PermanentError(_describe(name, exc)) from None
+            raise PermanentError(describe(name, exc)) from None
 
     # ------------------------------------------------------------------ sending
 
@@ -259,8 +233,8 @@ class CloudTasksSink(Sink):
                     assert self._tokens is not None
                     self._tokens.invalidate(token)  # expired or revoked: once more with a fresh one
                     continue
-                text = _describe(parent, exc)
-                if code in _DOWN:
+                text = describe(parent, exc)
+                if code in DOWN:
                     return ConnectionLost(text)
                 if code in _TRANSIENT:
                     return KeteError(text)

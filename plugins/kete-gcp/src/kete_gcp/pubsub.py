@@ -20,7 +20,6 @@ import base64
 import logging
 import re
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import quote
 
@@ -43,6 +42,7 @@ from kete_core import (
     checked_client_ssl,
     connection_outcome,
     redact,
+    user_agent,
 )
 from kete_gcp.credentials import AccessTokens
 from kete_gcp.settings import PUBSUB_SCOPE, PubSubSinkConfig
@@ -56,10 +56,7 @@ _HINT = "check authentication-type, the service-account key and its roles (roles
 # Bytes of JSON around each message and around a request, on top of the Base64 data.
 _ENVELOPE = 64
 
-try:
-    _USER_AGENT = f"kete-gcp/{version('kete-gcp')}"
-except PackageNotFoundError:  # running from a source tree
-    _USER_AGENT = "kete-gcp"
+_USER_AGENT = user_agent("kete-gcp")
 
 
 def _topic_value(value: str) -> str:

@@ -20,7 +20,6 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import grpc
@@ -37,8 +36,9 @@ from kete_core import (
     SinkContext,
     Unavailable,
     load_tls,
-    redact,
+    user_agent,
 )
+from kete_grpc.channel import DOWN, describe, open_channel, tls_credentials
 from kete_grpc.settings import GrpcSinkConfig
 
 log = logging.getLogger("kete.grpc")
@@ -47,7 +47,6 @@ log = logging.getLogger("kete.grpc")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _ASCII_VALUE = re.compile(r"^[\x20-\x7e]*$")
 _CACHE_LIMIT = 10_000
-_DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 # RESOURCE_EXHAUSTED is not "down": a server sends it for one message over its size limit, which waiting
 # for the server would never get through.
 _TRANSIENT = frozenset({
@@ -59,17 +58,8 @@ _REFUSED = {
     grpc.StatusCode.PERMISSION_DENIED: "the server denied kete the call",
 }
 _REFUSED_HINT = "check the 'headers.authorization' metadata, or the client certificate (tls.key-store, tls.cert-file)"
-# gRPC's own reconnection backoff grows to two minutes; kete paces its retries itself, so a server back
-# up is found within seconds.
-_CHANNEL_OPTIONS: list[tuple[str, Any]] = [
-    ("grpc.initial_reconnect_backoff_ms", 500),
-    ("grpc.max_reconnect_backoff_ms", 5000),
-]
 
-try:
-    _USER_AGENT = f"kete-grpc/{version('kete-grpc')}"
-except PackageNotFoundError:  # running from a source tree
-    _USER_AGENT = "kete-grpc"
+_USER_AGENT = user_agent("kete-grpc")
 
 Call = Callable[..., Any]
 
@@ -87,7 +77,7 @@ class GrpcError(Exception):
     @property
     def down(self) -> bool:
         """The server as a whole is unreachable, too slow or out of resources, not just for this event."""
-        return self.code in _DOWN
+        return self.code in DOWN
 
 
 def _name_value(value: str) -> str:
@@ -95,10 +85,6 @@ def _name_value(value: str) -> str:
     if not _NAME.match(value):
         raise ValueError("a gRPC service or method name holds only letters, digits, '_', '.' and '-'")
     return value
-
-
-def _describe(path: str, exc: grpc.aio.AioRpcError) -> str:
-    return redact(f"{path}: gRPC {exc.code().name}: {exc.details() or 'no details'}")
 
 
 class GrpcSink(Sink):
@@ -133,11 +119,7 @@ class GrpcSink(Sink):
             if not config.tls.verify_hostname:
                 log.warning("grpc sink %s: tls.verify-hostname = false is ignored: gRPC always checks the host "
                             "name (so did KETE's OkHttp transport)", context.path)  # fmt: skip
-            self._credentials = grpc.ssl_channel_credentials(
-                root_certificates=_pem(material.ca_pem()),
-                private_key=_pem(material.private_key_pem()),
-                certificate_chain=_pem(material.certificate_pem()),
-            )
+            self._credentials = tls_credentials(material)
         self._channel: grpc.aio.Channel | None = None
         self._calls: dict[str, Call] = {}
 
@@ -145,12 +127,7 @@ class GrpcSink(Sink):
 
     def _open(self) -> grpc.aio.Channel:
         if self._channel is None:
-            options = [*_CHANNEL_OPTIONS, ("grpc.primary_user_agent", _USER_AGENT)]
-            target = self.config.target
-            if self._credentials is None:
-                self._channel = grpc.aio.insecure_channel(target, options=options)
-            else:
-                self._channel = grpc.aio.secure_channel(target, self._credentials, options=options)
+            self._channel = open_channel(self.config.target, self._credentials, _USER_AGENT)
             self._calls = {}
         return self._channel
 
@@ -176,8 +153,8 @@ class GrpcSink(Sink):
         try:
             await self._call(self._path)(b"", timeout=timeout)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise Unavailable(_describe(self._path, exc)) from None
+            if exc.code() in DOWN:
+                raise Unavailable(describe(self._path, exc)) from None
             # Any other answer proves the server is there, as KETE's probe decides.
 
     async def close(self) -> None:
@@ -259,13 +236,9 @@ class GrpcSink(Sink):
     @staticmethod
     def _failure(path: str, exc: grpc.aio.AioRpcError) -> Exception:
         code = exc.code()
-        text = _describe(path, exc)
+        text = describe(path, exc)
         if code in _REFUSED:
             return PermanentError(f"{_REFUSED[code]}: {text}; {_REFUSED_HINT}")
-        if code in _DOWN or code in _TRANSIENT:
+        if code in DOWN or code in _TRANSIENT:
             return GrpcError(text, code)
         return PermanentError(text)
-
-
-def _pem(text: str | None) -> bytes | None:
-    return text.encode() if text is not None else None

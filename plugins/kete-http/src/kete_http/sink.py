@@ -16,7 +16,6 @@ import random
 import re
 import time
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 
 import aiohttp
 from yarl import URL
@@ -38,6 +37,7 @@ from kete_core import (
     redact,
     url_template,
     url_value,
+    user_agent,
 )
 from kete_http.settings import HttpSinkConfig
 
@@ -50,10 +50,7 @@ _KETE_HEADERS = {"x-eventkind", "x-eventtype", "content-type", "eventkind", "eve
 # The start of a receiver's error answer kept for logs and dead letters.
 _ERROR_DETAIL = 512
 
-try:
-    _USER_AGENT = f"kete-http/{version('kete-http')}"
-except PackageNotFoundError:  # running from a source tree
-    _USER_AGENT = "kete-http"
+_USER_AGENT = user_agent("kete-http")
 
 
 class HttpError(Exception):

@@ -17,7 +17,6 @@ import re
 from collections.abc import Sequence
 
 from kete_core import (
-    ConfigErrors,
     DeliveryResults,
     Message,
     PermanentError,
@@ -25,8 +24,7 @@ from kete_core import (
     Sink,
     SinkContext,
     Unavailable,
-    client_ssl_context,
-    load_tls,
+    enabled_client_ssl,
 )
 from kete_stomp.connection import BrokerError, ConnectionLost, LoginRefused, Refused, StompConnection
 from kete_stomp.frames import FrameError
@@ -60,11 +58,7 @@ class StompSink(Sink):
 
     def __init__(self, config: StompSinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        try:
-            material = load_tls(config.tls, f"{context.path}.tls")
-        except ConfigErrors as exc:
-            raise ConfigErrors(exc.errors) from None
-        self._ssl = client_ssl_context(config.tls, f"{context.path}.tls", material) if config.tls.enabled else None
+        self._ssl = enabled_client_ssl(config.tls, f"{context.path}.tls")
         self.destination = context.address("destination", config.destination, _destination_value)
         self.where = f"{config.host}:{config.effective_port}"
         self._headers = {name: value for name, value in config.headers.items() if name.lower() not in _RESERVED}

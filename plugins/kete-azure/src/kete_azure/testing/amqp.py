@@ -79,6 +79,7 @@ class _Failures:
     count: int = 0
     condition: str = SERVER_BUSY
     description: str = ""
+    entity: str | None = None
 
 
 @dataclass
@@ -133,11 +134,14 @@ class AzureMessagingPeer:
         with self._lock:
             return [message for message in self.received if entity is None or message.entity == entity]
 
-    def fail_next(self, count: int, condition: str = SERVER_BUSY, description: str = "") -> None:
-        """Reject the next *count* transfers to an entity with *condition* (``com.microsoft:server-busy``,
-        ``amqp:resource-limit-exceeded``, ...) instead of accepting them."""
+    def fail_next(
+        self, count: int, condition: str = SERVER_BUSY, description: str = "", *, entity: str | None = None
+    ) -> None:
+        """Reject the next *count* transfers to an entity (to *entity* only, when given) with *condition*
+        (``com.microsoft:server-busy``, ``amqp:resource-limit-exceeded``, ...) instead of accepting them."""
         with self._lock:
-            self._failures = _Failures(count, condition, description or f"the peer was told to refuse ({condition})")
+            told = description or f"the peer was told to refuse ({condition})"
+            self._failures = _Failures(count, condition, told, entity)
 
     @property
     def failures_left(self) -> int:
@@ -213,9 +217,13 @@ class AzureMessagingPeer:
                 self.refused_tokens.append(reason)
         return reason
 
-    def take_failure(self) -> _Failures | None:
+    def take_failure(self, address: str = "") -> _Failures | None:
+        """The failure to answer a transfer to *address* with, if :meth:`fail_next` asked for one."""
         with self._lock:
             if self._failures.count <= 0:
+                return None
+            wanted = self._failures.entity
+            if wanted is not None and (self.entity_of(address) or (address, None))[0].lower() != wanted.lower():
                 return None
             self._failures.count -= 1
             return self._failures
@@ -380,7 +388,7 @@ class _PeerHandler(Handler):
             too_big = f"The message of {len(encoded)} bytes exceeds the limit of {self.peer.max_message_size} bytes."
             self._settle(delivery, Disposition.REJECTED, _error("amqp:link:message-size-exceeded", too_big))
             return
-        failure = self.peer.take_failure()
+        failure = self.peer.take_failure(address)
         if failure is not None:
             self._settle(delivery, Disposition.REJECTED, _error(failure.condition, failure.description))
             return
