@@ -29,6 +29,7 @@ from azure.eventhub.aio import EventHubProducerClient
 from azure.eventhub.exceptions import AuthenticationError, EventDataSendError, EventHubError, OperationTimeoutError
 
 from kete_azure.credentials import KeteTokenCredential, TokenUnavailable, token_credential
+from kete_azure.properties import custom_properties, message_properties
 from kete_azure.settings import EventHubsSinkConfig
 from kete_core import (
     ConnectionLost,
@@ -71,7 +72,7 @@ class EventHubsSink(Sink):
         self.hub = config.hub
         host = connection.host if connection else config.fully_qualified_namespace.strip()
         self._shown = redact(f"sb://{host}/{self.hub}")
-        self._properties = config.application_properties()
+        self._properties = custom_properties(config.headers)
         self._client: EventHubProducerClient | None = None
         self._credential: _RememberingCredential | None = None
 
@@ -144,14 +145,8 @@ class EventHubsSink(Sink):
             await credential.close()
 
     def _event(self, message: Message) -> EventData:
-        event = message.event
         data = EventData(message.payload)
-        data.properties = {
-            **self._properties,
-            "eventkind": event.kind,
-            "eventtype": event.event_type,
-            "contenttype": message.content_type,
-        }
+        data.properties = message_properties(self._properties, message)
         return data
 
     async def send(self, messages: Sequence[Message]) -> DeliveryResults:

@@ -42,6 +42,7 @@ from azure.servicebus.exceptions import (
 )
 
 from kete_azure.credentials import KeteTokenCredential, TokenUnavailable, token_credential
+from kete_azure.properties import custom_properties, message_properties
 from kete_azure.settings import Namespace, ServiceBusSinkConfig
 from kete_azure.transport import SDK_LOG
 from kete_core import (
@@ -110,7 +111,7 @@ class ServiceBusSink(Sink):
         session_id, subject = config.session_id.strip(), config.subject.strip()
         self.session_id = context.address("session-id", session_id) if session_id else None
         self.subject = context.template("subject", subject) if subject else None
-        self.headers = config.headers_to_send()
+        self.headers = custom_properties(config.headers)
         self._client: ServiceBusClient | None = None
         self._credential: KeteTokenCredential | None = None
         self._senders: dict[str, ServiceBusSender] = {}
@@ -206,17 +207,10 @@ class ServiceBusSink(Sink):
     # ------------------------------------------------------------------ sending
 
     def _message(self, message: Message, subject: str | None, session_id: str | None) -> ServiceBusMessage:
-        event = message.event
-        properties: dict[str | bytes, Any] = {
-            **self.headers,
-            "eventkind": event.kind,
-            "eventtype": event.event_type,
-            "contenttype": message.content_type,
-        }
         return ServiceBusMessage(
             message.payload,
             content_type=message.content_type,
-            application_properties=properties,
+            application_properties=message_properties(self.headers, message),
             subject=subject,
             session_id=session_id,
         )

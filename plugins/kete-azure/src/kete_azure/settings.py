@@ -283,8 +283,6 @@ class WebPubSubSinkConfig(AzureIdentitySettings, EncodingSettings):
 
 OTHER_DESTINATIONS_KEYS = ("queue", "topic", "stream", "subject", "endpoint", "access-key")
 """Keys of other destinations KETE refuses on an Event Hubs destination (``'queue' cannot be set ...``)."""
-MESSAGE_HEADERS = ("eventkind", "eventtype", "contenttype")
-"""KETE's message headers, sent as application properties with every event (they win over ``headers``)."""
 
 
 @dataclass(frozen=True)
@@ -403,11 +401,6 @@ class EventHubsSinkConfig(AzureIdentitySettings):
                 found.append((key, f"'{key}' cannot be set for azure-eventhubs destinations"))
         return found
 
-    def application_properties(self) -> dict[str, str]:
-        """The custom headers as sent: names and values trimmed, blank values and KETE's own names left out."""
-        pairs = ((name.strip(), value.strip()) for name, value in self.headers.items())
-        return {name: value for name, value in pairs if value and name not in MESSAGE_HEADERS}
-
 
 AMQPS_PORT = 5671
 AMQP_PORT = 5672
@@ -491,14 +484,6 @@ class ServiceBusSinkConfig(AzureIdentitySettings, EncodingSettings):
 
     def secret_connection_string(self) -> str:
         return self.connection_string.get_secret_value().strip() if self.connection_string else ""
-
-    def headers_to_send(self) -> dict[str, str]:
-        """``headers.*`` as KETE sends them: trimmed, blanks and KETE's own three left out."""
-        return {
-            name.strip(): value.strip()
-            for name, value in self.headers.items()
-            if value.strip() and name.strip() not in MESSAGE_HEADERS
-        }
 
     def namespace(self) -> Namespace:
         """Where the sink connects: the connection string's namespace, or ``fully-qualified-namespace``
