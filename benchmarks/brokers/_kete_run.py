@@ -45,8 +45,10 @@ class Bench:
             await sink.start()
             started = time.perf_counter()
             for start in range(0, len(messages), 1000):
-                if await sink.send(messages[start : start + 1000]) is not None:
-                    raise RuntimeError(f"{kind}: some messages were not delivered")
+                results = await sink.send(messages[start : start + 1000])
+                if results is not None:
+                    failed = [result for result in results if result is not None]
+                    raise RuntimeError(f"{kind}: {len(failed)} message(s) not delivered, the first: {failed[0]!r}")
             elapsed = time.perf_counter() - started
             await sink.close()
             return elapsed
